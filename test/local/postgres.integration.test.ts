@@ -1,0 +1,224 @@
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { connect as connectTcp } from 'node:net';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalPostgres, renderHba, startPostgres } from '../../local/postgres.js';
+import { createCertificateAuthority } from '../../local/tls.js';
+import { scramVerifierForTest } from '../fixtures/scram.js';
+
+const run = promisify(execFile);
+
+/** True when something accepts TCP connections on the port. */
+function isListening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connectTcp({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+describe('local PostgreSQL', () => {
+  let db: LocalPostgres;
+  const user = 'stack_app';
+  const password = randomBytes(18).toString('base64url');
+
+  beforeAll(async () => {
+    db = await startPostgres();
+    await db.createUser(user, scramVerifierForTest(password));
+  });
+
+  afterAll(async () => {
+    await db?.stop();
+  });
+
+  const client = (ssl: pg.ClientConfig['ssl'], who = user, secret = password) =>
+    new pg.Client({
+      host: db.host,
+      port: db.port,
+      database: db.database,
+      user: who,
+      password: secret,
+      ssl,
+      connectionTimeoutMillis: 5_000,
+    });
+
+  it('accepts a verify-full TLS login authenticated by SCRAM-SHA-256', async () => {
+    const c = client(db.ssl);
+    await c.connect();
+    try {
+      const { rows } = await c.query<{ ssl: boolean; user: string }>(
+        'SELECT ssl, current_user AS user FROM pg_stat_ssl WHERE pid = pg_backend_pid()',
+      );
+      expect(rows).toEqual([{ ssl: true, user }]);
+    } finally {
+      await c.end();
+    }
+    const log = await db.readServerLog();
+    expect(log).toMatch(
+      new RegExp(`connection authenticated: identity="${user}" method=scram-sha-256`),
+    );
+  });
+
+  it('refuses a connection without TLS', async () => {
+    await expect(client(false).connect()).rejects.toThrow(/no pg_hba\.conf entry .*no encryption/);
+  });
+
+  it('refuses a server certificate checked against another CA', async () => {
+    const other = createCertificateAuthority('another CA');
+    const c = client({ ca: other.certPem, servername: db.serverName, rejectUnauthorized: true });
+    // The server sends only its leaf certificate, so Node reports that it cannot find an issuer
+    // for it among the trusted CAs.
+    await expect(c.connect()).rejects.toMatchObject({ code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
+  });
+
+  it('refuses a host name that is not in the server certificate', async () => {
+    const c = client({ ca: db.caPem, servername: 'db.example.com', rejectUnauthorized: true });
+    await expect(c.connect()).rejects.toMatchObject({ code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
+  });
+
+  it('refuses a wrong password', async () => {
+    await expect(client(db.ssl, user, `${password}x`).connect()).rejects.toThrow(
+      /password authentication failed/,
+    );
+  });
+
+  it('has no pg_hba.conf rule that accepts plain TCP, cleartext or MD5', async () => {
+    const rules = await db.withAdmin(async (c) => {
+      const result = await c.query<{ type: string; auth_method: string }>(
+        'SELECT type, auth_method FROM pg_hba_file_rules WHERE error IS NULL',
+      );
+      return result.rows;
+    });
+    expect(rules.length).toBeGreaterThan(0);
+    for (const rule of rules) {
+      expect(rule).toEqual({ type: 'hostssl', auth_method: 'scram-sha-256' });
+    }
+  });
+
+  it('logs every statement to the server log file the tests read', async () => {
+    const marker = `marker_${randomBytes(6).toString('hex')}`;
+    await db.withAdmin((c) => c.query(`SELECT '${marker}'`));
+    expect(await db.readServerLog()).toContain(`statement: SELECT '${marker}'`);
+  });
+
+  it('stores the verifier it is given unchanged, so the password never reaches the server', async () => {
+    const verifier = scramVerifierForTest(password);
+    await db.createUser('stack_verbatim', verifier);
+    expect(await db.storedPassword('stack_verbatim')).toBe(verifier);
+    expect(await db.readServerLog()).not.toContain(password);
+  });
+
+  it('refuses to create a user from a cleartext password', async () => {
+    await expect(db.createUser('stack_cleartext', 'not-a-verifier')).rejects.toThrow(
+      /takes a SCRAM-SHA-256 verifier/,
+    );
+  });
+
+  it('lets a test make the server ask one user for MD5 instead of SCRAM', async () => {
+    const md5User = 'stack_md5';
+    const md5Password = randomBytes(12).toString('hex');
+    const md5Hash = `md5${createHash('md5')
+      .update(md5Password + md5User)
+      .digest('hex')}`;
+    await db.createUser(md5User, md5Hash);
+    await db.setHbaRules([{ user: md5User, method: 'md5' }]);
+    try {
+      const c = client(db.ssl, md5User, md5Password);
+      const asked: string[] = [];
+      // node-postgres emits the server's authentication request before answering it.
+      const connection = (c as unknown as { connection: NodeJS.EventEmitter }).connection;
+      connection.on('authenticationMD5Password', () => asked.push('md5'));
+      connection.on('authenticationSASL', () => asked.push('sasl'));
+      await c.connect();
+      await c.end();
+      expect(asked).toEqual(['md5']);
+    } finally {
+      await db.setHbaRules([]);
+    }
+    // With the rule gone, the same user is asked for SCRAM again (and fails,
+    // since its stored password is an MD5 hash).
+    await expect(client(db.ssl, md5User, md5Password).connect()).rejects.toThrow(
+      /password authentication failed/,
+    );
+  });
+});
+
+describe('local PostgreSQL lifecycle', () => {
+  it('renders only hostssl rules, with test rules first', () => {
+    const hba = renderHba([{ user: 'x"y', method: 'trust' }]);
+    const rules = hba.split('\n').filter((line) => line && !line.startsWith('#'));
+    expect(rules[0]).toBe('hostssl all "x""y" 127.0.0.1/32 trust');
+    expect(rules.every((line) => line.startsWith('hostssl '))).toBe(true);
+    expect(rules.at(-1)).toBe('hostssl all all ::1/128 scram-sha-256');
+  });
+
+  it('removes its folder and stops listening when stopped', async () => {
+    const db = await startPostgres();
+    expect(existsSync(db.serverLogFile)).toBe(true);
+    expect(await isListening(db.port)).toBe(true);
+    await db.stop();
+    expect(existsSync(db.root)).toBe(false);
+    expect(await isListening(db.port)).toBe(false);
+  });
+
+  it('cleans up when the process that started it is interrupted (Ctrl-C)', async () => {
+    const module = pathToFileURL(resolve('local/postgres.ts')).href;
+    const script = [
+      `import { startPostgres } from ${JSON.stringify(module)};`,
+      'const db = await startPostgres();',
+      'console.log(JSON.stringify({ root: db.root, port: db.port }));',
+      'setInterval(() => {}, 1000);',
+    ].join('\n');
+    // Run node itself (not npx or the tsx CLI, which wrap it in more processes) so the signal
+    // reaches the process that started PostgreSQL, as Ctrl-C in a terminal does.
+    const child = execFile(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      {
+        cwd: process.cwd(),
+      },
+    );
+    const started = await new Promise<{ root: string; port: number }>((done, reject) => {
+      let out = '';
+      child.stdout?.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const line = out.split('\n').find((l) => l.startsWith('{'));
+        if (line) done(JSON.parse(line));
+      });
+      child.once('exit', (code) => reject(new Error(`child exited early with ${code}`)));
+    });
+    expect(existsSync(started.root)).toBe(true);
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGINT');
+    await exited;
+    expect(existsSync(started.root)).toBe(false);
+    expect(await isListening(started.port)).toBe(false);
+  });
+
+  it('runs psql against it over verify-full', async () => {
+    const db = await startPostgres();
+    try {
+      const { stdout } = await run(
+        'psql',
+        [
+          '-At',
+          '-c',
+          'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()',
+          `host=localhost hostaddr=127.0.0.1 port=${db.port} dbname=${db.database} user=${db.admin.user} sslmode=verify-full sslrootcert=${db.caFile}`,
+        ],
+        { env: { ...process.env, PGPASSWORD: db.admin.password } },
+      );
+      expect(stdout.trim()).toBe('t');
+    } finally {
+      await db.stop();
+    }
+  });
+});
