@@ -1,0 +1,259 @@
+/**
+ * The database secret's JSON, as AWS's rotation templates define it for
+ * PostgreSQL, plus CockroachDB. Keys are case-sensitive. Keys this module
+ * does not know are kept and written back unchanged, so a rotation changes
+ * the password and nothing else.
+ *
+ * @module
+ */
+import { inspect } from 'node:util';
+import { z } from 'zod';
+import {
+  MalformedSecretError,
+  PasswordPolicyError,
+  SecretMismatchError,
+  TARGET_FIELDS,
+  type TargetField,
+  WHOLE_SECRET_KEY,
+} from '../errors.js';
+
+export { TARGET_FIELDS, type TargetField } from '../errors.js';
+
+/** The `engine` values this function rotates. */
+export const DATABASE_ENGINES = ['postgres', 'aurora-postgresql', 'cockroachdb'] as const;
+
+/** One of {@link DATABASE_ENGINES}. */
+export type DatabaseEngine = (typeof DATABASE_ENGINES)[number];
+
+/** Port and database used when the secret has no `port` or `dbname`. */
+export const ENGINE_DEFAULTS = {
+  postgres: { port: 5432, dbname: 'postgres' },
+  'aurora-postgresql': { port: 5432, dbname: 'postgres' },
+  cockroachdb: { port: 26257, dbname: 'defaultdb' },
+} as const satisfies Record<DatabaseEngine, { port: number; dbname: string }>;
+
+/** A parsed database secret. */
+export interface DatabaseSecret {
+  readonly engine: DatabaseEngine;
+  readonly host: string;
+  /** From the secret (number or numeric string), else the engine's default. */
+  readonly port: number;
+  /** From the secret, else the engine's default. */
+  readonly dbname: string;
+  readonly username: string;
+  readonly password: string;
+  /** ARN of the admin secret that may change this user's password. */
+  readonly masterarn?: string | undefined;
+  /** PEM bundle of the CAs that may sign the server certificate. */
+  readonly ca?: string | undefined;
+  /** Startup `options`, e.g. `--cluster=<routing-id>` for CockroachDB Cloud. */
+  readonly options?: string | undefined;
+  /** The JSON object as stored, every key included; give it to {@link withPassword}. */
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
+const PORT = z.number().int().min(1).max(65_535);
+
+/** The keys this module reads, each with its schema. `null` counts as absent for optional keys. */
+const SECRET_SCHEMA = z.object({
+  engine: z.enum(DATABASE_ENGINES),
+  host: z.string().regex(/^\S+$/),
+  username: z.string().min(1),
+  password: z.string().min(1),
+  dbname: z.string().min(1).nullish(),
+  port: z
+    .union([
+      PORT,
+      z
+        .string()
+        .regex(/^[0-9]{1,5}$/)
+        .transform(Number)
+        .pipe(PORT),
+    ])
+    .nullish(),
+  masterarn: z.string().min(1).nullish(),
+  ca: z.string().includes('-----BEGIN CERTIFICATE-----').nullish(),
+  options: z.string().nullish(),
+});
+
+type SecretKey = keyof z.infer<typeof SECRET_SCHEMA>;
+
+/** What to put in each key, for error messages. */
+const KEY_FIXES = {
+  engine: `set it to one of ${DATABASE_ENGINES.join(', ')}`,
+  host: 'set it to the database host name or IP address, without spaces',
+  username: 'set it to the database user name',
+  password: "set it to the user's current password (a non-empty string)",
+  dbname: 'set it to the database name, or remove it for the engine default',
+  port: 'set it to a port from 1 to 65535, as a number or a string of digits, or remove it for the engine default',
+  masterarn: 'set it to the ARN of the admin secret, or remove it',
+  ca: 'set it to a PEM bundle with at least one -----BEGIN CERTIFICATE----- block, or remove it',
+  options: 'set it to a startup options string such as --cluster=<routing-id>, or remove it',
+} as const satisfies Record<SecretKey, string>;
+
+const REQUIRED_KEYS = new Set<SecretKey>(['engine', 'host', 'username', 'password']);
+
+/** Key names that differ only in case, to point out the usual mistake. */
+function sameKeyOtherCase(raw: Record<string, unknown>, key: string): string | undefined {
+  return Object.keys(raw).find((k) => k !== key && k.toLowerCase() === key.toLowerCase());
+}
+
+/**
+ * The first top-level key under which the JSON holds an integer beyond
+ * 2^53: JSON.parse has already rounded it, so writing the secret back would
+ * change it silently.
+ */
+function keyWithUnsafeInteger(raw: Record<string, unknown>): string | undefined {
+  const unsafe = (value: unknown): boolean =>
+    typeof value === 'number'
+      ? Number.isInteger(value) && !Number.isSafeInteger(value)
+      : typeof value === 'object' && value !== null && Object.values(value).some(unsafe);
+  return Object.keys(raw).find((key) => unsafe(raw[key]));
+}
+
+/**
+ * Keeps the password out of logs: JSON.stringify and util.inspect (used by
+ * console.log and loggers) see the secret without `password` and `raw`.
+ */
+function redactedForLogs(secret: DatabaseSecret): DatabaseSecret {
+  const shown = () => {
+    const { raw: _raw, password: _password, ...rest } = secret;
+    return { ...rest, password: '[redacted]' };
+  };
+  Object.defineProperties(secret, {
+    toJSON: { value: shown, enumerable: false },
+    [inspect.custom]: { value: shown, enumerable: false },
+  });
+  return secret;
+}
+
+/**
+ * Parses a secret string into a {@link DatabaseSecret}. Unknown keys are
+ * kept in `raw`.
+ *
+ * @param context.label - which secret or version this is, for messages
+ *   (e.g. `AWSCURRENT`, `admin secret (masterarn)`)
+ * @throws {@link MalformedSecretError} naming the key and what to put in it.
+ *   Neither the message nor a `cause` holds any part of the secret string:
+ *   JSON.parse's own message would quote it, so it is not attached.
+ *
+ * @example
+ * ```ts
+ * const secret = parseDatabaseSecret(text, { label: 'AWSCURRENT' });
+ * secret.port; // 5432 when the secret has no port
+ * ```
+ */
+export function parseDatabaseSecret(
+  secretString: string,
+  context: { readonly label: string },
+): DatabaseSecret {
+  const { label } = context;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(secretString);
+  } catch {
+    throw new MalformedSecretError(
+      WHOLE_SECRET_KEY,
+      label,
+      'the secret string is not valid JSON; store a JSON object with engine, host, username and password',
+    );
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new MalformedSecretError(
+      WHOLE_SECRET_KEY,
+      label,
+      'the secret string must be a JSON object with engine, host, username and password',
+    );
+  }
+  const raw = parsed as Record<string, unknown>;
+  const result = SECRET_SCHEMA.safeParse(raw);
+  if (!result.success) {
+    // Every issue of this flat schema sits on one of its keys; report the
+    // first, in the schema's order, and never zod's message (it may describe the input).
+    const key = result.error.issues[0]?.path[0] as SecretKey;
+    const absent = raw[key] === undefined || (raw[key] === null && REQUIRED_KEYS.has(key));
+    const otherCase = absent ? sameKeyOtherCase(raw, key) : undefined;
+    const problem = absent
+      ? `is missing${otherCase === undefined ? '' : ` (keys are case-sensitive; found ${otherCase})`}`
+      : 'is not valid';
+    throw new MalformedSecretError(key, label, `${problem}; ${KEY_FIXES[key]}`);
+  }
+  const unsafeKey = keyWithUnsafeInteger(raw);
+  if (unsafeKey !== undefined) {
+    throw new MalformedSecretError(
+      unsafeKey,
+      label,
+      'holds an integer too large to be written back exactly; store it as a string',
+    );
+  }
+  const data = result.data;
+  const defaults = ENGINE_DEFAULTS[data.engine];
+  return redactedForLogs({
+    engine: data.engine,
+    host: data.host,
+    port: data.port ?? defaults.port,
+    dbname: data.dbname ?? defaults.dbname,
+    username: data.username,
+    password: data.password,
+    masterarn: data.masterarn ?? undefined,
+    ca: data.ca ?? undefined,
+    options: data.options ?? undefined,
+    raw,
+  });
+}
+
+/**
+ * The secret string for a new version: `raw` with `password` replaced and
+ * every other key, known or not, carried over with its value (its position
+ * in the object too). Formatting whitespace is not kept.
+ *
+ * @throws {@link PasswordPolicyError} for an empty password
+ *
+ * @example
+ * ```ts
+ * const next = withPassword(current.raw, generatePassword(policy));
+ * ```
+ */
+export function withPassword(raw: Readonly<Record<string, unknown>>, password: string): string {
+  if (typeof password !== 'string' || password.length === 0) {
+    throw new PasswordPolicyError('the new password is empty', 'generate a non-empty password');
+  }
+  return JSON.stringify({ ...raw, password });
+}
+
+/** The fields that say where and as whom a secret logs in. */
+export type ConnectionIdentity = Readonly<Pick<DatabaseSecret, TargetField>>;
+
+/**
+ * Where and as whom `secret` logs in: host, port, database, user and startup
+ * options (which pick the cluster on CockroachDB Cloud).
+ */
+export function connectionIdentity(secret: DatabaseSecret): ConnectionIdentity {
+  return {
+    host: secret.host,
+    port: secret.port,
+    dbname: secret.dbname,
+    username: secret.username,
+    options: secret.options,
+  };
+}
+
+/**
+ * Refuses a pending version that logs in somewhere else than the current
+ * one. Values are compared exactly: createSecret copies them, so any
+ * difference means the pending version was edited, and setting a password
+ * on an unexpected target is worse than failing.
+ *
+ * @throws {@link SecretMismatchError} naming the fields that differ
+ *
+ * @example
+ * ```ts
+ * assertSameTarget(current, pending); // before touching the database
+ * ```
+ */
+export function assertSameTarget(current: DatabaseSecret, pending: DatabaseSecret): void {
+  const a = connectionIdentity(current);
+  const b = connectionIdentity(pending);
+  const differing = TARGET_FIELDS.filter((field) => a[field] !== b[field]);
+  if (differing.length > 0) throw new SecretMismatchError(differing);
+}

@@ -1,0 +1,439 @@
+/**
+ * Every failure the rotation function reports on purpose is a
+ * {@link RotationError}: a class per cause, a stable `code` for metrics and
+ * alarms, and a message that begins with a fixed phrase per class (see
+ * {@link ROTATION_ERRORS}) and ends with what to fix.
+ *
+ * Messages name the key, field, rule, host or user involved and never a
+ * value that could be secret: no password, no verifier, no secret string, no
+ * fragment of one. Errors from libraries that might quote such a value (JSON
+ * and schema parse errors) are not attached as `cause` either.
+ *
+ * @module
+ */
+
+/**
+ * The catalogue of rotation errors: per class, its stable `code` and the
+ * phrase its message begins with (followed by `': '`). Tests, alarms and log
+ * filters may rely on both; change them only as a breaking change.
+ */
+export const ROTATION_ERRORS = {
+  InvalidEventError: { code: 'INVALID_EVENT', prefix: 'Invalid rotation event' },
+  RotationNotEnabledError: { code: 'ROTATION_NOT_ENABLED', prefix: 'Rotation is not enabled' },
+  TokenNotFoundError: { code: 'TOKEN_NOT_FOUND', prefix: 'Rotation token not found' },
+  TokenNotPendingError: { code: 'TOKEN_NOT_PENDING', prefix: 'Rotation token is not pending' },
+  MalformedSecretError: { code: 'MALFORMED_SECRET', prefix: 'Malformed secret' },
+  SecretMismatchError: { code: 'SECRET_MISMATCH', prefix: 'Secret mismatch' },
+  PasswordPolicyError: { code: 'PASSWORD_POLICY', prefix: 'Password policy violation' },
+  ScramVerifierError: { code: 'SCRAM_VERIFIER_INVALID', prefix: 'Invalid SCRAM verifier' },
+  TlsError: { code: 'TLS_FAILED', prefix: 'TLS verification failed' },
+  AuthenticationMethodRefusedError: {
+    code: 'AUTH_METHOD_REFUSED',
+    prefix: 'Authentication method refused',
+  },
+  AuthenticationFailedError: { code: 'AUTH_FAILED', prefix: 'Authentication failed' },
+  InsufficientPrivilegeError: { code: 'INSUFFICIENT_PRIVILEGE', prefix: 'Insufficient privilege' },
+  DatabaseUnreachableError: { code: 'DATABASE_UNREACHABLE', prefix: 'Database unreachable' },
+  DatabaseTimeoutError: { code: 'DATABASE_TIMEOUT', prefix: 'Database timed out' },
+  ConfigurationError: { code: 'CONFIGURATION_INVALID', prefix: 'Invalid configuration' },
+} as const;
+
+/** The class name of a rotation error, which is also its `name`. */
+export type RotationErrorName = keyof typeof ROTATION_ERRORS;
+
+/** The stable `code` of a rotation error. */
+export type RotationErrorCode = (typeof ROTATION_ERRORS)[RotationErrorName]['code'];
+
+/**
+ * Base class of every error the rotation function raises on purpose.
+ *
+ * `name` is set from {@link ROTATION_ERRORS} rather than from the
+ * constructor's own name, because a minifying bundler may rename classes
+ * and the name is what logs and Secrets Manager's rotation status show.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await rotate(ctx);
+ * } catch (error) {
+ *   if (isRotationError(error)) metrics.addMetric(error.code, MetricUnit.Count, 1);
+ *   throw error;
+ * }
+ * ```
+ */
+export abstract class RotationError extends Error {
+  /** Stable, machine-readable identifier of the failure. */
+  readonly code: RotationErrorCode;
+  override readonly name: RotationErrorName;
+
+  protected constructor(name: RotationErrorName, detail: string, options?: ErrorOptions) {
+    super(`${ROTATION_ERRORS[name].prefix}: ${detail}`, options);
+    this.name = name;
+    this.code = ROTATION_ERRORS[name].code;
+  }
+}
+
+/**
+ * Whether `value` is a {@link RotationError}, optionally of one `code`.
+ *
+ * @example
+ * ```ts
+ * if (isRotationError(error, 'AUTH_FAILED')) return undefined;
+ * ```
+ */
+export function isRotationError(value: unknown, code?: RotationErrorCode): value is RotationError {
+  return value instanceof RotationError && (code === undefined || value.code === code);
+}
+
+/**
+ * The Lambda was invoked with something that is not a Secrets Manager
+ * rotation event. Names the field and what it must be, never its value.
+ */
+export class InvalidEventError extends RotationError {
+  /** The event field that is missing or wrong (`event` for the whole event). */
+  readonly field: string;
+
+  /**
+   * @param field - the offending field, e.g. `Step`
+   * @param expected - what it must be, e.g. `one of createSecret, setSecret, ...`
+   */
+  constructor(field: string, expected: string, options?: ErrorOptions) {
+    super(
+      'InvalidEventError',
+      `${field} must be ${expected}; invoke this function only from Secrets Manager rotation, ` +
+        'or send { Step, SecretId, ClientRequestToken } as it does',
+      options,
+    );
+    this.field = field;
+  }
+}
+
+/** Describes a secret for messages: its id when the caller knows it. */
+function secretLabel(secretId: string | undefined): string {
+  return secretId === undefined ? 'the secret' : `secret ${secretId}`;
+}
+
+/** DescribeSecret says rotation is not enabled on the secret. */
+export class RotationNotEnabledError extends RotationError {
+  readonly secretId: string | undefined;
+
+  constructor(secretId?: string, options?: ErrorOptions) {
+    super(
+      'RotationNotEnabledError',
+      `${secretLabel(secretId)} does not have rotation enabled; ` +
+        'configure rotation on it (RotateSecret with this function) before invoking the function',
+      options,
+    );
+    this.secretId = secretId;
+  }
+}
+
+/** The event's ClientRequestToken is not a version of the secret. */
+export class TokenNotFoundError extends RotationError {
+  readonly token: string;
+  readonly secretId: string | undefined;
+
+  constructor(token: string, secretId?: string, options?: ErrorOptions) {
+    super(
+      'TokenNotFoundError',
+      `version ${token} is not a version of ${secretLabel(secretId)}; ` +
+        'start a new rotation with RotateSecret instead of replaying an old event',
+      options,
+    );
+    this.token = token;
+    this.secretId = secretId;
+  }
+}
+
+/** The token's version is neither AWSCURRENT nor AWSPENDING. */
+export class TokenNotPendingError extends RotationError {
+  readonly token: string;
+  readonly secretId: string | undefined;
+  /** The staging labels the version does have (may be empty). */
+  readonly stages: readonly string[];
+
+  constructor(token: string, stages: readonly string[], secretId?: string, options?: ErrorOptions) {
+    const held = stages.length === 0 ? 'no staging labels' : `only ${stages.join(', ')}`;
+    super(
+      'TokenNotPendingError',
+      `version ${token} of ${secretLabel(secretId)} has ${held}, not AWSPENDING; ` +
+        'start a new rotation with RotateSecret (a rotation that was cancelled or superseded cannot resume)',
+      options,
+    );
+    this.token = token;
+    this.secretId = secretId;
+    this.stages = [...stages];
+  }
+}
+
+/**
+ * The key that stands for a whole secret string in {@link MalformedSecretError}
+ * (not valid JSON, not an object), as in a JSONPath.
+ */
+export const WHOLE_SECRET_KEY = '$';
+
+/**
+ * A secret's value cannot be used: not JSON, a key missing or of the wrong
+ * shape. Names the key and what to put there, never the value.
+ *
+ * @example
+ * ```ts
+ * new MalformedSecretError('port', 'AWSPENDING', 'set it to a number from 1 to 65535');
+ * // "Malformed secret: AWSPENDING, key port: set it to a number from 1 to 65535"
+ * ```
+ */
+export class MalformedSecretError extends RotationError {
+  /** The offending key, or {@link WHOLE_SECRET_KEY} for the whole secret string. */
+  readonly key: string;
+  /** Which secret or version it was (e.g. `AWSCURRENT`, `admin secret (masterarn)`). */
+  readonly label: string | undefined;
+
+  /**
+   * @param key - the offending key, or {@link WHOLE_SECRET_KEY}
+   * @param label - which secret or version, if known
+   * @param fix - what the user has to change
+   */
+  constructor(key: string, label: string | undefined, fix: string, options?: ErrorOptions) {
+    const where =
+      key === WHOLE_SECRET_KEY
+        ? (label ?? 'the secret string')
+        : label === undefined
+          ? key
+          : `${label}, key ${key}`;
+    super('MalformedSecretError', `${where}: ${fix}`, options);
+    this.key = key;
+    this.label = label;
+  }
+}
+
+/**
+ * The connection fields that identify a login target. A rotation changes the
+ * password and nothing else, so these must be equal in every version.
+ */
+export const TARGET_FIELDS = ['host', 'port', 'dbname', 'username', 'options'] as const;
+
+/** One of {@link TARGET_FIELDS}. */
+export type TargetField = (typeof TARGET_FIELDS)[number];
+
+/**
+ * The pending version points at another target than the current one (or a
+ * login landed as another role). Names the fields, never their values.
+ */
+export class SecretMismatchError extends RotationError {
+  /** The fields that differ. */
+  readonly fields: readonly TargetField[];
+
+  /**
+   * @param fields - which of {@link TARGET_FIELDS} differ
+   * @param detail - replaces the default explanation and fix
+   */
+  constructor(fields: readonly TargetField[], detail?: string, options?: ErrorOptions) {
+    super(
+      'SecretMismatchError',
+      `${fields.join(', ')} ${fields.length === 1 ? 'differs' : 'differ'} between AWSCURRENT and AWSPENDING; ` +
+        (detail ??
+          'a rotation changes only the password: put the current values back in the pending version, or cancel the rotation'),
+      options,
+    );
+    this.fields = [...fields];
+  }
+}
+
+/**
+ * A password (or a password policy) does not meet the rules the function
+ * needs, e.g. a policy that leaves no character to draw from.
+ */
+export class PasswordPolicyError extends RotationError {
+  /**
+   * @param problem - what is wrong, e.g. `the password is empty`
+   * @param fix - what to change
+   */
+  constructor(problem: string, fix: string, options?: ErrorOptions) {
+    super('PasswordPolicyError', `${problem}; ${fix}`, options);
+  }
+}
+
+/**
+ * The function's own SCRAM verifier failed one of its format checks, or
+ * could not be computed with the options given. The database would store
+ * such a string as if it were a cleartext password, so it is never sent.
+ */
+export class ScramVerifierError extends RotationError {
+  /** The rule that failed (see `SCRAM_VERIFIER_RULES` in `core/scram.ts`). */
+  readonly rule: string;
+
+  /**
+   * @param rule - short rule id, e.g. `iterations-below-minimum`
+   * @param requirement - what the rule demands, phrased as the fix
+   */
+  constructor(rule: string, requirement: string, options?: ErrorOptions) {
+    super('ScramVerifierError', `${rule}: ${requirement}`, options);
+    this.rule = rule;
+  }
+}
+
+/** Why a verify-full TLS connection failed, by what the user has to fix. */
+export const TLS_FAILURES = {
+  'untrusted-ca': 'its certificate is not signed by a trusted CA',
+  'hostname-mismatch': 'its certificate does not name the host name connected to',
+  'expired-certificate': 'its certificate is expired or not yet valid',
+  'not-offered': 'it does not offer TLS',
+  other: 'the TLS handshake failed',
+} as const;
+
+/** One of the keys of {@link TLS_FAILURES}. */
+export type TlsFailureReason = keyof typeof TLS_FAILURES;
+
+const TLS_FIXES = {
+  'untrusted-ca':
+    "put the PEM of the CA that issued the server certificate in the secret's ca key or in CA_BUNDLE_PATH",
+  'hostname-mismatch':
+    "set the secret's host to a host name listed in the server certificate (subjectAltName), or reissue the certificate for this host name",
+  'expired-certificate': "renew the server certificate (and check the server's clock)",
+  'not-offered': 'enable TLS on the server: this function never logs in without verify-full TLS',
+  other: 'see the cause for the TLS error; this function only connects with verify-full TLS',
+} as const satisfies Record<TlsFailureReason, string>;
+
+/** The server failed verify-full TLS; nothing was sent to it. */
+export class TlsError extends RotationError {
+  readonly reason: TlsFailureReason;
+  /** `host:port` of the server. */
+  readonly where: string;
+
+  constructor(reason: TlsFailureReason, where: string, options?: ErrorOptions) {
+    super(
+      'TlsError',
+      `the server at ${where}: ${TLS_FAILURES[reason]}; ${TLS_FIXES[reason]}`,
+      options,
+    );
+    this.reason = reason;
+    this.where = where;
+  }
+}
+
+/**
+ * What a server asked for instead of SCRAM-SHA-256. `none` is a password
+ * request without any authentication request seen before it.
+ */
+export const REFUSED_AUTH_METHODS = {
+  cleartext: 'asked for the password in cleartext (method password)',
+  md5: 'asked for an MD5 password hash (method md5)',
+  trust: 'let the client in without SCRAM (method trust): it never proved it knows the password',
+  sasl: 'offered no SCRAM-SHA-256 mechanism',
+  none: 'asked for a password without a SCRAM authentication request',
+} as const;
+
+/** One of the keys of {@link REFUSED_AUTH_METHODS}. */
+export type RefusedAuthMethod = keyof typeof REFUSED_AUTH_METHODS;
+
+/**
+ * The server asked for something weaker than SCRAM-SHA-256; the password
+ * was not sent.
+ */
+export class AuthenticationMethodRefusedError extends RotationError {
+  readonly method: RefusedAuthMethod;
+  readonly where: string;
+
+  constructor(method: RefusedAuthMethod, where: string, options?: ErrorOptions) {
+    super(
+      'AuthenticationMethodRefusedError',
+      `the server at ${where} ${REFUSED_AUTH_METHODS[method]}; the password was not sent. ` +
+        'Require scram-sha-256 for this user in pg_hba.conf (CockroachDB: server.host_based_authentication.configuration)',
+      options,
+    );
+    this.method = method;
+    this.where = where;
+  }
+}
+
+/** The server refused the login (wrong password, or no HBA rule admits it). */
+export class AuthenticationFailedError extends RotationError {
+  readonly username: string;
+  readonly where: string;
+
+  /**
+   * @param fix - replaces the default advice
+   */
+  constructor(username: string, where: string, options?: ErrorOptions, fix?: string) {
+    super(
+      'AuthenticationFailedError',
+      `user ${username} could not log in at ${where}; ` +
+        (fix ??
+          "check that the secret's password is the user's current one and that an HBA rule admits this login"),
+      options,
+    );
+    this.username = username;
+    this.where = where;
+  }
+}
+
+/** The logged-in role may not change the password. */
+export class InsufficientPrivilegeError extends RotationError {
+  readonly username: string;
+  readonly where: string;
+
+  constructor(username: string, where: string, options?: ErrorOptions) {
+    super(
+      'InsufficientPrivilegeError',
+      `user ${username} at ${where} may not change this password; ` +
+        'rotate through an admin secret (masterarn) whose role has CREATEROLE (CockroachDB: CREATEROLE and CREATELOGIN, or admin), ' +
+        'or on CockroachDB enable sql.auth.change_own_password.enabled for single-user rotation',
+      options,
+    );
+    this.username = username;
+    this.where = where;
+  }
+}
+
+/** No connection could be made. */
+export class DatabaseUnreachableError extends RotationError {
+  readonly where: string;
+
+  constructor(where: string, options?: ErrorOptions) {
+    super(
+      'DatabaseUnreachableError',
+      `could not connect to ${where}; check the host and port in the secret, DNS, and that the ` +
+        "function's subnets and security groups can reach the database",
+      options,
+    );
+    this.where = where;
+  }
+}
+
+/** The database did not answer in time. */
+export class DatabaseTimeoutError extends RotationError {
+  readonly where: string;
+
+  constructor(where: string, options?: ErrorOptions) {
+    super(
+      'DatabaseTimeoutError',
+      `${where} did not answer in time; check that the database is up and reachable, ` +
+        'or raise CONNECT_TIMEOUT_MS / STATEMENT_TIMEOUT_MS (and the function timeout)',
+      options,
+    );
+    this.where = where;
+  }
+}
+
+/**
+ * An environment variable has a value the function cannot use. Names the
+ * variable and what it accepts, not the value found.
+ *
+ * @example
+ * ```ts
+ * new ConfigurationError('PASSWORD_LENGTH', 'an integer from 8 to 4096');
+ * // "Invalid configuration: PASSWORD_LENGTH must be an integer from 8 to 4096"
+ * ```
+ */
+export class ConfigurationError extends RotationError {
+  readonly variable: string;
+
+  /**
+   * @param variable - the environment variable (or variables)
+   * @param expected - what it must be
+   */
+  constructor(variable: string, expected: string, options?: ErrorOptions) {
+    super('ConfigurationError', `${variable} must be ${expected}`, options);
+    this.variable = variable;
+  }
+}

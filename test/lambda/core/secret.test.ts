@@ -1,0 +1,277 @@
+import { inspect } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import {
+  assertSameTarget,
+  connectionIdentity,
+  type DatabaseSecret,
+  parseDatabaseSecret,
+  withPassword,
+} from '../../../lambda/core/secret.js';
+import {
+  MalformedSecretError,
+  PasswordPolicyError,
+  SecretMismatchError,
+} from '../../../lambda/errors.js';
+
+const PASSWORD = 'Zq8!distinctive-password-value';
+const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+
+const base = {
+  engine: 'postgres',
+  host: 'db.example.com',
+  username: 'app_user',
+  password: PASSWORD,
+};
+
+const parse = (value: unknown, label = 'AWSCURRENT') =>
+  parseDatabaseSecret(typeof value === 'string' ? value : JSON.stringify(value), { label });
+
+function malformed(value: unknown): MalformedSecretError {
+  try {
+    parse(value);
+  } catch (error) {
+    expect(error).toBeInstanceOf(MalformedSecretError);
+    const err = error as MalformedSecretError;
+    expect(err.message).toMatch(/^Malformed secret: AWSCURRENT/);
+    expect(err.message).not.toContain(PASSWORD);
+    expect(err.cause).toBeUndefined();
+    return err;
+  }
+  return expect.fail('expected a MalformedSecretError');
+}
+
+describe('parseDatabaseSecret', () => {
+  it('reads a PostgreSQL secret with the engine defaults for port and dbname', () => {
+    const secret = parse(base);
+    expect(secret).toMatchObject({
+      engine: 'postgres',
+      host: 'db.example.com',
+      port: 5432,
+      dbname: 'postgres',
+      username: 'app_user',
+      password: PASSWORD,
+    });
+    expect(secret.masterarn).toBeUndefined();
+    expect(secret.ca).toBeUndefined();
+    expect(secret.options).toBeUndefined();
+  });
+
+  it('uses the same defaults for aurora-postgresql', () => {
+    expect(parse({ ...base, engine: 'aurora-postgresql' })).toMatchObject({
+      port: 5432,
+      dbname: 'postgres',
+    });
+  });
+
+  it('uses port 26257 and database defaultdb for cockroachdb', () => {
+    expect(parse({ ...base, engine: 'cockroachdb' })).toMatchObject({
+      port: 26257,
+      dbname: 'defaultdb',
+    });
+  });
+
+  it('reads every optional key', () => {
+    const secret = parse({
+      ...base,
+      engine: 'cockroachdb',
+      port: 26258,
+      dbname: 'bank',
+      masterarn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:admin-AbCdEf',
+      ca: PEM,
+      options: '--cluster=blue-cat-123',
+    });
+    expect(secret).toMatchObject({
+      port: 26258,
+      dbname: 'bank',
+      masterarn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:admin-AbCdEf',
+      ca: PEM,
+      options: '--cluster=blue-cat-123',
+    });
+  });
+
+  it('accepts the port as a numeric string, as some AWS secrets store it', () => {
+    expect(parse({ ...base, port: '5433' }).port).toBe(5433);
+  });
+
+  it('treats null optional keys as absent', () => {
+    const secret = parse({ ...base, port: null, dbname: null, masterarn: null, ca: null });
+    expect(secret).toMatchObject({ port: 5432, dbname: 'postgres' });
+    expect(secret.masterarn).toBeUndefined();
+    expect(secret.ca).toBeUndefined();
+  });
+
+  it('keeps unknown keys in raw, exactly as stored', () => {
+    const stored = { ...base, dbInstanceIdentifier: 'prod-1', nested: { a: [1, 'two', null] } };
+    expect(parse(stored).raw).toEqual(stored);
+  });
+
+  it('refuses a string that is not JSON, without quoting any of it', () => {
+    const error = malformed(`{"password": "${PASSWORD}",}`);
+    expect(error.key).toBe('$');
+    expect(error.message).toBe(
+      'Malformed secret: AWSCURRENT: the secret string is not valid JSON; store a JSON object with engine, host, username and password',
+    );
+  });
+
+  it.each([
+    ['an array', [base]],
+    ['null', null],
+    ['a string', PASSWORD],
+  ])('refuses JSON that is %s rather than an object', (_, value) => {
+    const error = malformed(JSON.stringify(value));
+    expect(error.key).toBe('$');
+    expect(error.message).toContain('must be a JSON object');
+  });
+
+  it.each(['engine', 'host', 'username', 'password'])(
+    'refuses a secret without %s, naming the key',
+    (key) => {
+      const error = malformed({ ...base, [key]: undefined });
+      expect(error.key).toBe(key);
+      expect(error.message).toMatch(
+        new RegExp(`^Malformed secret: AWSCURRENT, key ${key}: is missing; set it to `),
+      );
+    },
+  );
+
+  it('points out a key that differs only in case', () => {
+    const { password: _, ...rest } = base;
+    const error = malformed({ ...rest, Password: PASSWORD });
+    expect(error.key).toBe('password');
+    expect(error.message).toContain('keys are case-sensitive; found Password');
+  });
+
+  it.each([
+    ['engine', 'mysql-distinct'],
+    ['host', 'db example com'],
+    ['host', ''],
+    ['username', ''],
+    ['password', ''],
+    ['password', 1234567],
+    ['port', 0],
+    ['port', 65536],
+    ['port', 5432.5],
+    ['port', '54a2'],
+    ['port', ''],
+    ['port', '123456'],
+    ['dbname', ''],
+    ['ca', 'not a certificate'],
+    ['options', 42],
+  ])('refuses an invalid %s, naming the key but not the value', (key, value) => {
+    const error = malformed({ ...base, [key]: value });
+    expect(error.key).toBe(key);
+    expect(error.message).toMatch(new RegExp(`key ${key}: is not valid; set it to `));
+    if (String(value).length > 3) expect(error.message).not.toContain(String(value));
+  });
+
+  it('refuses an integer too large to write back exactly, naming its key', () => {
+    const error = malformed(
+      `${JSON.stringify(base).slice(0, -1)},"accountId":12345678901234567890}`,
+    );
+    expect(error.key).toBe('accountId');
+  });
+
+  it('uses the label it is given in messages', () => {
+    expect(() => parseDatabaseSecret('nope', { label: 'admin secret (masterarn)' })).toThrow(
+      /^Malformed secret: admin secret \(masterarn\): /,
+    );
+  });
+
+  it('keeps the password out of JSON.stringify and util.inspect', () => {
+    const secret = parse(base);
+    expect(JSON.stringify(secret)).not.toContain(PASSWORD);
+    expect(JSON.stringify(secret)).toContain('db.example.com');
+    expect(inspect(secret)).not.toContain(PASSWORD);
+    expect(secret.password).toBe(PASSWORD);
+  });
+});
+
+describe('withPassword', () => {
+  it('replaces the password and carries every other key over unchanged, in order', () => {
+    const stored = {
+      dbInstanceIdentifier: 'prod-1',
+      ...base,
+      port: '5432',
+      proxy: true,
+      nested: { list: [1, 2.5, 'x', null], deep: { k: 'v' } },
+      Password: 'a different key',
+    };
+    const next = JSON.parse(withPassword(parse(stored).raw, 'new-password-1'));
+    expect(next).toEqual({ ...stored, password: 'new-password-1' });
+    expect(Object.keys(next)).toEqual(Object.keys(stored));
+  });
+
+  it('does not change the record it is given', () => {
+    const secret = parse(base);
+    withPassword(secret.raw, 'new-password-1');
+    expect(secret.raw.password).toBe(PASSWORD);
+  });
+
+  it('produces a secret that parses back with the new password', () => {
+    const next = parse(withPassword(parse(base).raw, 'new-password-1'), 'AWSPENDING');
+    expect(next.password).toBe('new-password-1');
+    expect(connectionIdentity(next)).toEqual(connectionIdentity(parse(base)));
+  });
+
+  it('refuses an empty password', () => {
+    expect(() => withPassword(parse(base).raw, '')).toThrow(PasswordPolicyError);
+  });
+});
+
+describe('assertSameTarget', () => {
+  const current = parse({ ...base, options: '--cluster=a' });
+  const pendingWith = (changes: Record<string, unknown>): DatabaseSecret =>
+    parse({ ...current.raw, password: 'another-password', ...changes }, 'AWSPENDING');
+
+  it('accepts a pending version that differs only in the password and unknown keys', () => {
+    expect(() => assertSameTarget(current, pendingWith({ team: 'payments' }))).not.toThrow();
+  });
+
+  it('treats a port given as a string like the same port as a number', () => {
+    expect(() => assertSameTarget(current, pendingWith({ port: '5432' }))).not.toThrow();
+  });
+
+  it.each([
+    ['host', { host: 'evil.example.com' }],
+    ['port', { port: 5433 }],
+    ['dbname', { dbname: 'other' }],
+    ['username', { username: 'someone_else' }],
+    ['options', { options: '--cluster=b' }],
+  ])(
+    'refuses a pending version whose %s differs, naming it but not its value',
+    (field, changes) => {
+      let error: unknown;
+      try {
+        assertSameTarget(current, pendingWith(changes));
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(SecretMismatchError);
+      expect((error as SecretMismatchError).fields).toEqual([field]);
+      expect((error as Error).message).toMatch(
+        new RegExp(`^Secret mismatch: ${field} differs between AWSCURRENT and AWSPENDING; `),
+      );
+      for (const value of Object.values(changes)) {
+        expect((error as Error).message).not.toContain(String(value));
+      }
+    },
+  );
+
+  it('names every field that differs', () => {
+    expect(() =>
+      assertSameTarget(current, pendingWith({ host: 'other.example.com', username: 'x' })),
+    ).toThrow(/^Secret mismatch: host, username differ between/);
+  });
+});
+
+describe('connectionIdentity', () => {
+  it('is host, port, dbname, username and options, and nothing else', () => {
+    expect(connectionIdentity(parse({ ...base, engine: 'cockroachdb', team: 'x' }))).toEqual({
+      host: 'db.example.com',
+      port: 26257,
+      dbname: 'defaultdb',
+      username: 'app_user',
+      options: undefined,
+    });
+  });
+});

@@ -1,0 +1,177 @@
+import { describe, expect, it } from 'vitest';
+import {
+  AuthenticationFailedError,
+  AuthenticationMethodRefusedError,
+  ConfigurationError,
+  DatabaseTimeoutError,
+  DatabaseUnreachableError,
+  InsufficientPrivilegeError,
+  InvalidEventError,
+  isRotationError,
+  MalformedSecretError,
+  PasswordPolicyError,
+  ROTATION_ERRORS,
+  RotationError,
+  type RotationErrorName,
+  RotationNotEnabledError,
+  ScramVerifierError,
+  SecretMismatchError,
+  TlsError,
+  TokenNotFoundError,
+  TokenNotPendingError,
+} from '../../lambda/errors.js';
+
+const cause = new Error('underlying');
+const where = 'db.example.com:5432';
+
+/** One instance of every class, built with a cause. */
+const examples: Record<RotationErrorName, RotationError> = {
+  InvalidEventError: new InvalidEventError('Step', 'one of createSecret', { cause }),
+  RotationNotEnabledError: new RotationNotEnabledError('arn:secret', { cause }),
+  TokenNotFoundError: new TokenNotFoundError('t-1', 'arn:secret', { cause }),
+  TokenNotPendingError: new TokenNotPendingError('t-1', ['AWSPREVIOUS'], 'arn:secret', { cause }),
+  MalformedSecretError: new MalformedSecretError('port', 'AWSCURRENT', 'set it to a port', {
+    cause,
+  }),
+  SecretMismatchError: new SecretMismatchError(['host'], undefined, { cause }),
+  PasswordPolicyError: new PasswordPolicyError('the password is empty', 'generate one', {
+    cause,
+  }),
+  ScramVerifierError: new ScramVerifierError('salt', 'the salt must be base64', { cause }),
+  TlsError: new TlsError('untrusted-ca', where, { cause }),
+  AuthenticationMethodRefusedError: new AuthenticationMethodRefusedError('md5', where, { cause }),
+  AuthenticationFailedError: new AuthenticationFailedError('app_user', where, { cause }),
+  InsufficientPrivilegeError: new InsufficientPrivilegeError('app_user', where, { cause }),
+  DatabaseUnreachableError: new DatabaseUnreachableError(where, { cause }),
+  DatabaseTimeoutError: new DatabaseTimeoutError(where, { cause }),
+  ConfigurationError: new ConfigurationError('PASSWORD_LENGTH', 'an integer', { cause }),
+};
+
+const EXPECTED: Record<RotationErrorName, { code: string; prefix: string }> = {
+  InvalidEventError: { code: 'INVALID_EVENT', prefix: 'Invalid rotation event: ' },
+  RotationNotEnabledError: { code: 'ROTATION_NOT_ENABLED', prefix: 'Rotation is not enabled: ' },
+  TokenNotFoundError: { code: 'TOKEN_NOT_FOUND', prefix: 'Rotation token not found: ' },
+  TokenNotPendingError: { code: 'TOKEN_NOT_PENDING', prefix: 'Rotation token is not pending: ' },
+  MalformedSecretError: { code: 'MALFORMED_SECRET', prefix: 'Malformed secret: ' },
+  SecretMismatchError: { code: 'SECRET_MISMATCH', prefix: 'Secret mismatch: ' },
+  PasswordPolicyError: { code: 'PASSWORD_POLICY', prefix: 'Password policy violation: ' },
+  ScramVerifierError: { code: 'SCRAM_VERIFIER_INVALID', prefix: 'Invalid SCRAM verifier: ' },
+  TlsError: { code: 'TLS_FAILED', prefix: 'TLS verification failed: ' },
+  AuthenticationMethodRefusedError: {
+    code: 'AUTH_METHOD_REFUSED',
+    prefix: 'Authentication method refused: ',
+  },
+  AuthenticationFailedError: { code: 'AUTH_FAILED', prefix: 'Authentication failed: ' },
+  InsufficientPrivilegeError: {
+    code: 'INSUFFICIENT_PRIVILEGE',
+    prefix: 'Insufficient privilege: ',
+  },
+  DatabaseUnreachableError: { code: 'DATABASE_UNREACHABLE', prefix: 'Database unreachable: ' },
+  DatabaseTimeoutError: { code: 'DATABASE_TIMEOUT', prefix: 'Database timed out: ' },
+  ConfigurationError: { code: 'CONFIGURATION_INVALID', prefix: 'Invalid configuration: ' },
+};
+
+describe('rotation errors', () => {
+  it('covers every class in the catalogue', () => {
+    expect(Object.keys(examples).sort()).toEqual(Object.keys(ROTATION_ERRORS).sort());
+  });
+
+  describe.each(Object.entries(examples))('%s', (name, error) => {
+    const expected = EXPECTED[name as RotationErrorName];
+
+    it('is an Error and a RotationError of its own class', () => {
+      expect(error).toBeInstanceOf(Error);
+      expect(error).toBeInstanceOf(RotationError);
+      expect(error.constructor.name).toBe(name);
+    });
+
+    it('is named after its class', () => {
+      expect(error.name).toBe(name);
+      expect(String(error).startsWith(`${name}: ${expected.prefix}`)).toBe(true);
+    });
+
+    it('has its stable code and message prefix', () => {
+      expect(error.code).toBe(expected.code);
+      expect(error.message.startsWith(expected.prefix)).toBe(true);
+      expect(error.message.length).toBeGreaterThan(expected.prefix.length);
+    });
+
+    it('keeps the cause it was given', () => {
+      expect(error.cause).toBe(cause);
+    });
+  });
+
+  it('has a distinct code per class', () => {
+    const codes = Object.values(ROTATION_ERRORS).map((entry) => entry.code);
+    expect(new Set(codes).size).toBe(codes.length);
+  });
+});
+
+describe('isRotationError', () => {
+  it('recognises rotation errors, optionally of one code', () => {
+    const error = new DatabaseTimeoutError(where);
+    expect(isRotationError(error)).toBe(true);
+    expect(isRotationError(error, 'DATABASE_TIMEOUT')).toBe(true);
+    expect(isRotationError(error, 'AUTH_FAILED')).toBe(false);
+  });
+
+  it('rejects other errors and non-errors', () => {
+    expect(isRotationError(new Error('x'))).toBe(false);
+    expect(isRotationError({ code: 'DATABASE_TIMEOUT', name: 'DatabaseTimeoutError' })).toBe(false);
+    expect(isRotationError(undefined)).toBe(false);
+  });
+});
+
+describe('messages', () => {
+  it('say which TLS check failed and what to fix', () => {
+    expect(new TlsError('hostname-mismatch', where).message).toMatch(/host name/);
+    expect(new TlsError('untrusted-ca', where).message).toContain("secret's ca key");
+    expect(new TlsError('not-offered', where).reason).toBe('not-offered');
+    expect(new TlsError('expired-certificate', where).message).toContain('renew');
+  });
+
+  it.each([
+    ['cleartext', 'cleartext'],
+    ['md5', 'MD5'],
+    ['trust', 'trust'],
+    ['sasl', 'no SCRAM-SHA-256 mechanism'],
+  ] as const)('name the refused method %s', (method, phrase) => {
+    const error = new AuthenticationMethodRefusedError(method, where);
+    expect(error.method).toBe(method);
+    expect(error.message).toContain(phrase);
+    expect(error.message).toContain('the password was not sent');
+  });
+
+  it('render a MalformedSecretError for the whole secret, a key, or a key of a labelled version', () => {
+    expect(new MalformedSecretError('$', 'AWSPENDING', 'not JSON').message).toBe(
+      'Malformed secret: AWSPENDING: not JSON',
+    );
+    expect(new MalformedSecretError('AWSCURRENT', undefined, 'store a value').message).toBe(
+      'Malformed secret: AWSCURRENT: store a value',
+    );
+    expect(new MalformedSecretError('masterarn', 'AWSCURRENT', 'add it').message).toBe(
+      'Malformed secret: AWSCURRENT, key masterarn: add it',
+    );
+  });
+
+  it('let a SecretMismatchError and an AuthenticationFailedError take their own advice', () => {
+    expect(new SecretMismatchError(['username'], 'the login is another role').message).toBe(
+      'Secret mismatch: username differs between AWSCURRENT and AWSPENDING; the login is another role',
+    );
+    expect(new AuthenticationFailedError('u', where, undefined, 'set it by hand').message).toBe(
+      `Authentication failed: user u could not log in at ${where}; set it by hand`,
+    );
+  });
+
+  it('leave out the secret id when it is not known', () => {
+    expect(new RotationNotEnabledError().message).toMatch(
+      /^Rotation is not enabled: the secret does not have rotation enabled/,
+    );
+  });
+
+  it('name a configuration variable and what it accepts', () => {
+    expect(new ConfigurationError('ROTATION_MODE', 'one of auto, admin').message).toBe(
+      'Invalid configuration: ROTATION_MODE must be one of auto, admin',
+    );
+  });
+});
