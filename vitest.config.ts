@@ -9,6 +9,9 @@ import { defineConfig } from 'vitest/config';
  */
 export default defineConfig({
   test: {
+    // The function's JSON logs and metrics are printed only for failed tests,
+    // where they help; the leak checks spy on them either way.
+    silent: 'passed-only',
     projects: [
       {
         test: {

@@ -49,6 +49,14 @@ export interface LocalPostgresOptions {
    * @default a certificate for `localhost` and `127.0.0.1` signed by the stack's CA
    */
   readonly serverCertificate?: (ca: CertificateAuthority) => KeyPairPem;
+  /**
+   * Name the stack's own connections verify the server certificate against.
+   * Set it with {@link serverCertificate} when that certificate does not name
+   * `localhost`, so the stack can still administer the server while the
+   * rotation function's connections are refused.
+   * @default 'localhost'
+   */
+  readonly serverName?: string;
 }
 
 /** Connection settings for the admin role, as node-postgres takes them. */
@@ -122,7 +130,7 @@ export class LocalPostgres {
   /** Host to connect to (loopback). */
   readonly host = HOST;
   /** Name in the server certificate; pass it as `ssl.servername`. */
-  readonly serverName = SERVER_NAME;
+  readonly serverName: string;
   /** Database that always exists. */
   readonly database = DATABASE;
   /** The CA that signed the server certificate, PEM. */
@@ -150,9 +158,11 @@ export class LocalPostgres {
     caFile: string;
     serverLogFile: string;
     hbaFile: string;
+    serverName: string;
     removeExitHook: () => void;
   }) {
     this.root = init.root;
+    this.serverName = init.serverName;
     this.#embedded = init.embedded;
     this.#admin = init.admin;
     this.caPem = init.ca.certPem;
@@ -174,7 +184,7 @@ export class LocalPostgres {
 
   /** node-postgres TLS options for verify-full against this server. */
   get ssl(): { ca: string; servername: string; rejectUnauthorized: true } {
-    return { ca: this.caPem, servername: SERVER_NAME, rejectUnauthorized: true };
+    return { ca: this.caPem, servername: this.serverName, rejectUnauthorized: true };
   }
 
   /**
@@ -411,6 +421,7 @@ export async function startPostgres(options: LocalPostgresOptions = {}): Promise
       caFile,
       serverLogFile,
       hbaFile,
+      serverName: options.serverName ?? SERVER_NAME,
       removeExitHook,
     });
   } catch (error) {

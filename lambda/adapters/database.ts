@@ -1,0 +1,313 @@
+import { isIP } from 'node:net';
+import { rootCertificates } from 'node:tls';
+import pg from 'pg';
+import {
+  AuthenticationFailedError,
+  AuthenticationMethodRefusedError,
+  DatabaseTimeoutError,
+  DatabaseUnreachableError,
+  InsufficientPrivilegeError,
+  RotationError,
+  TlsError,
+} from '../errors.js';
+
+/**
+ * Where and as whom to log in. Built from a secret by the steps; the adapter
+ * knows nothing about Secrets Manager.
+ */
+export interface LoginTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly username: string;
+  readonly password: string;
+  /**
+   * PEM bundle of the CAs to trust. Without it, the runtime's trusted roots
+   * are used: still verify-full, never weaker.
+   */
+  readonly ca?: string | undefined;
+  /** Startup `options` (CockroachDB Cloud routing, e.g. `--cluster=<id>`). */
+  readonly options?: string | undefined;
+}
+
+/** Limits for one login and the statements that follow it. */
+export interface LoginLimits {
+  /** Time allowed to connect, TLS handshake and SCRAM included. */
+  readonly connectTimeoutMs: number;
+  /** Time allowed per statement, enforced by the server and the client. */
+  readonly statementTimeoutMs: number;
+  /**
+   * Highest SCRAM iteration count the client accepts from the server.
+   * node-postgres refuses anything above 100000 by default, so this is
+   * raised to the configured count when that is higher.
+   */
+  readonly maxScramIterations: number;
+}
+
+/** The SASL mechanism a login used (never anything weaker than SCRAM). */
+export type ScramMechanism = 'SCRAM-SHA-256' | 'SCRAM-SHA-256-PLUS';
+
+/** An authenticated connection, over verify-full TLS, by SCRAM. */
+export interface DatabaseSession {
+  /** The mechanism the server and client agreed on. */
+  readonly mechanism: ScramMechanism;
+  /** `SELECT current_user`. */
+  currentUser(): Promise<string>;
+  /** `SELECT version()`. */
+  serverVersion(): Promise<string>;
+  /**
+   * A server setting by name, or `undefined` where the server does not have
+   * it (`current_setting(name, true)`).
+   */
+  setting(name: string): Promise<string | undefined>;
+  /**
+   * `ALTER USER <user> WITH PASSWORD '<verifier>'`, built with pg's
+   * escapeIdentifier and escapeLiteral. The verifier must already have been
+   * checked: the server accepts any string and would store a hash of it.
+   */
+  setPasswordVerifier(username: string, verifier: string): Promise<void>;
+  /** Runs a read-only query with parameters; for engine checks. */
+  query<Row extends Record<string, unknown>>(text: string, values?: unknown[]): Promise<Row[]>;
+  /** Closes the connection. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** Opens SCRAM-only, verify-full sessions. Steps receive one of these. */
+export interface DatabaseConnector {
+  login(target: LoginTarget, limits: LoginLimits): Promise<DatabaseSession>;
+}
+
+/** What the server asked the client to authenticate with. */
+type AuthRequest =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'sasl'; readonly mechanisms: readonly string[] }
+  | { readonly kind: 'cleartext' }
+  | { readonly kind: 'md5' };
+
+/** TLS error codes from Node, by what the user has to fix. */
+const TLS_REASONS = {
+  SELF_SIGNED_CERT_IN_CHAIN: 'untrusted-ca',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'untrusted-ca',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'untrusted-ca',
+  UNABLE_TO_GET_ISSUER_CERT: 'untrusted-ca',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'untrusted-ca',
+  CERT_SIGNATURE_FAILURE: 'untrusted-ca',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'hostname-mismatch',
+  CERT_HAS_EXPIRED: 'expired-certificate',
+  CERT_NOT_YET_VALID: 'expired-certificate',
+} as const;
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ECONNRESET',
+]);
+
+/** Where a failure happened, for messages that name the target and never a secret. */
+interface FailureContext {
+  readonly host: string;
+  readonly port: number;
+  readonly username: string;
+}
+
+/**
+ * Turns whatever pg, Node's TLS or the server threw into one of our typed
+ * errors, keeping the original as `cause`. Messages name the host, port and
+ * user, never a password.
+ */
+export function classifyDatabaseError(error: unknown, at: FailureContext): RotationError {
+  if (error instanceof RotationError) return error;
+  const where = `${at.host}:${at.port}`;
+  const err = error as { code?: string; message?: string } | undefined;
+  const code = err?.code ?? '';
+  const message = err?.message ?? String(error);
+  if (code in TLS_REASONS) {
+    return new TlsError(TLS_REASONS[code as keyof typeof TLS_REASONS], where, { cause: error });
+  }
+  if (message.includes('does not support SSL')) {
+    return new TlsError('not-offered', where, { cause: error });
+  }
+  if (code === '28P01') return new AuthenticationFailedError(at.username, where, { cause: error });
+  if (code === '28000') {
+    // "no pg_hba.conf entry": the server has no rule that admits this login.
+    return new AuthenticationFailedError(at.username, where, { cause: error });
+  }
+  if (code === '42501') return new InsufficientPrivilegeError(at.username, where, { cause: error });
+  if (code === '57014' || /timeout/i.test(message)) {
+    return new DatabaseTimeoutError(where, { cause: error });
+  }
+  if (NETWORK_CODES.has(code)) return new DatabaseUnreachableError(where, { cause: error });
+  if (/tls|ssl|certificate/i.test(message)) return new TlsError('other', where, { cause: error });
+  return new DatabaseUnreachableError(where, { cause: error });
+}
+
+/**
+ * node-postgres emits each authentication request on `client.connection`
+ * before its own handler answers it; listeners added before `connect()` run
+ * first. That is where we learn what the server asked for.
+ */
+interface PgConnectionEvents {
+  on(event: 'authenticationSASL', listener: (msg: { mechanisms: string[] }) => void): void;
+  on(
+    event:
+      | 'authenticationCleartextPassword'
+      | 'authenticationMD5Password'
+      | 'authenticationSASLFinal'
+      | 'authenticationOk',
+    listener: () => void,
+  ): void;
+  emit(event: 'error', error: Error): boolean;
+}
+
+/**
+ * The production connector: node-postgres with explicit verify-full TLS
+ * options (no connection string: its `sslmode` parsing has its own rules),
+ * refusing to send the password unless the server asked for SCRAM, and
+ * refusing a login that completes without a verified SCRAM server signature.
+ */
+export class PgConnector implements DatabaseConnector {
+  async login(target: LoginTarget, limits: LoginLimits): Promise<DatabaseSession> {
+    const at = { host: target.host, port: target.port, username: target.username };
+    // Held in an object: the listeners below update it between awaits.
+    const auth: { request: AuthRequest } = { request: { kind: 'none' } };
+    let serverSignatureVerified = false;
+    const client = new pg.Client({
+      host: target.host,
+      port: target.port,
+      database: target.database,
+      user: target.username,
+      // Called by pg only after the server has asked for a password; we hand
+      // it over only for SCRAM, whose exchange never reveals it.
+      password: async () => {
+        const request = auth.request;
+        if (
+          request.kind !== 'sasl' ||
+          !request.mechanisms.some((m) => m.startsWith('SCRAM-SHA-256'))
+        ) {
+          throw new AuthenticationMethodRefusedError(request.kind, `${target.host}:${target.port}`);
+        }
+        return target.password;
+      },
+      ssl: {
+        ca: target.ca ?? [...rootCertificates],
+        // SNI carries host names only (RFC 6066); for an IP address Node
+        // checks the certificate's IP entries against the host instead.
+        ...(isIP(target.host) === 0 ? { servername: target.host } : {}),
+        rejectUnauthorized: true,
+      },
+      options: target.options,
+      enableChannelBinding: true,
+      scramMaxIterations: Math.max(limits.maxScramIterations, 100_000),
+      connectionTimeoutMillis: limits.connectTimeoutMs,
+      statement_timeout: limits.statementTimeoutMs,
+      query_timeout: limits.statementTimeoutMs + 1_000,
+      application_name: 'scram-rotator',
+    } as pg.ClientConfig);
+    const connection = (client as unknown as { connection: PgConnectionEvents }).connection;
+    connection.on('authenticationSASL', (msg) => {
+      auth.request = { kind: 'sasl', mechanisms: msg.mechanisms };
+    });
+    connection.on('authenticationCleartextPassword', () => {
+      auth.request = { kind: 'cleartext' };
+    });
+    connection.on('authenticationMD5Password', () => {
+      auth.request = { kind: 'md5' };
+    });
+    connection.on('authenticationSASLFinal', () => {
+      // pg's own handler, which runs after this one, checks the server
+      // signature and fails the connection if it is wrong. Reaching
+      // AuthenticationOk after this event therefore means it was verified.
+      serverSignatureVerified = true;
+    });
+    connection.on('authenticationOk', () => {
+      if (!serverSignatureVerified) {
+        // trust (or any method with no SCRAM exchange): the server let us in
+        // without proving it knows the verifier. Not a login we accept.
+        connection.emit(
+          'error',
+          new AuthenticationMethodRefusedError(
+            auth.request.kind === 'none' ? 'trust' : auth.request.kind,
+            `${target.host}:${target.port}`,
+          ),
+        );
+      }
+    });
+    client.on('error', () => {
+      // Errors after connect surface through the pending query; this keeps an
+      // idle socket error from crashing the process.
+    });
+    try {
+      await client.connect();
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw classifyDatabaseError(error, at);
+    }
+    const request = auth.request;
+    const mechanism: ScramMechanism =
+      request.kind === 'sasl' && request.mechanisms.includes('SCRAM-SHA-256-PLUS')
+        ? 'SCRAM-SHA-256-PLUS'
+        : 'SCRAM-SHA-256';
+    return new PgSession(client, mechanism, at);
+  }
+}
+
+class PgSession implements DatabaseSession {
+  readonly mechanism: ScramMechanism;
+  readonly #client: pg.Client;
+  readonly #at: FailureContext;
+  #closed = false;
+
+  constructor(client: pg.Client, mechanism: ScramMechanism, at: FailureContext) {
+    this.#client = client;
+    this.mechanism = mechanism;
+    this.#at = at;
+  }
+
+  async query<Row extends Record<string, unknown>>(
+    text: string,
+    values: unknown[] = [],
+  ): Promise<Row[]> {
+    try {
+      const result = await this.#client.query<Row>(text, values);
+      return result.rows;
+    } catch (error) {
+      throw classifyDatabaseError(error, this.#at);
+    }
+  }
+
+  async currentUser(): Promise<string> {
+    const rows = await this.query<{ current_user: string }>('SELECT current_user');
+    return rows[0]?.current_user ?? '';
+  }
+
+  async serverVersion(): Promise<string> {
+    const rows = await this.query<{ version: string }>('SELECT version()');
+    return rows[0]?.version ?? '';
+  }
+
+  async setting(name: string): Promise<string | undefined> {
+    const rows = await this.query<{ value: string | null }>(
+      'SELECT current_setting($1, true) AS value',
+      [name],
+    );
+    const value = rows[0]?.value;
+    return value === null || value === undefined || value === '' ? undefined : value;
+  }
+
+  async setPasswordVerifier(username: string, verifier: string): Promise<void> {
+    const client = this.#client;
+    // ALTER USER takes no bind parameters; both parts are escaped by pg.
+    await this.query(
+      `ALTER USER ${client.escapeIdentifier(username)} WITH PASSWORD ${client.escapeLiteral(verifier)}`,
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#client.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,129 @@
+import { readFileSync } from 'node:fs';
+import { type PasswordPolicy, passwordPolicyFromEnv } from './core/password.js';
+import { SCRAM_ITERATIONS } from './core/scram.js';
+import { ConfigurationError } from './errors.js';
+
+/**
+ * How the password is changed:
+ * - `single-user`: the user logs in with its own current password and
+ *   changes it;
+ * - `admin`: the admin secret named by the secret's `masterarn` logs in and
+ *   changes the user's password (its own secret is read, never changed);
+ * - `auto`: `admin` when the secret has `masterarn`, else `single-user`.
+ */
+export const ROTATION_MODES = ['auto', 'single-user', 'admin'] as const;
+
+/** One of {@link ROTATION_MODES}. */
+export type RotationMode = (typeof ROTATION_MODES)[number];
+
+/** The function's configuration, read once from the environment. */
+export interface RotationConfig {
+  /** Password generation policy (AWS template variable names). */
+  readonly passwordPolicy: PasswordPolicy;
+  /**
+   * SCRAM iteration count; `undefined` means: use the server's own setting
+   * where it can be read (PostgreSQL 16+ `scram_iterations`), else 4096.
+   */
+  readonly scramIterations: number | undefined;
+  /** See {@link ROTATION_MODES}. */
+  readonly mode: RotationMode;
+  /** PEM bundle from `CA_BUNDLE_PATH`, used when the secret has no `ca` key. */
+  readonly caBundle: string | undefined;
+  /** Per-connection time allowed to connect and authenticate. */
+  readonly connectTimeoutMs: number;
+  /** Per-statement time allowed. */
+  readonly statementTimeoutMs: number;
+  /** testSecret: how many login attempts before failing. */
+  readonly testLoginAttempts: number;
+  /** testSecret: pause between attempts. */
+  readonly testLoginDelayMs: number;
+}
+
+/** Environment variables this function reads, with their defaults, for docs and checks. */
+export const CONFIG_DEFAULTS = {
+  ROTATION_MODE: 'auto',
+  SCRAM_ITERATIONS: undefined,
+  CA_BUNDLE_PATH: undefined,
+  CONNECT_TIMEOUT_MS: 5_000,
+  STATEMENT_TIMEOUT_MS: 5_000,
+  TEST_LOGIN_ATTEMPTS: 4,
+  TEST_LOGIN_DELAY_MS: 500,
+} as const;
+
+function integer(
+  env: Readonly<Record<string, string | undefined>>,
+  name: keyof typeof CONFIG_DEFAULTS,
+  fallback: number,
+  range: { min: number; max: number },
+): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < range.min || value > range.max) {
+    throw new ConfigurationError(name, `an integer from ${range.min} to ${range.max}`);
+  }
+  return value;
+}
+
+/**
+ * Reads and checks the configuration. Throws {@link ConfigurationError}
+ * naming the variable and what it accepts.
+ *
+ * @example
+ * ```ts
+ * const config = configFromEnv(process.env);
+ * ```
+ */
+export function configFromEnv(env: Readonly<Record<string, string | undefined>>): RotationConfig {
+  const mode = (env.ROTATION_MODE?.trim() || CONFIG_DEFAULTS.ROTATION_MODE) as RotationMode;
+  if (!ROTATION_MODES.includes(mode)) {
+    throw new ConfigurationError('ROTATION_MODE', `one of ${ROTATION_MODES.join(', ')}`);
+  }
+  const iterationsRaw = env.SCRAM_ITERATIONS?.trim();
+  const scramIterations =
+    iterationsRaw === undefined || iterationsRaw === ''
+      ? undefined
+      : // PostgreSQL holds the count in a C int and Node's PBKDF2 takes a 32-bit
+        // count, so the core's bounds apply here too, and fail at configuration
+        // time rather than mid-rotation.
+        integer(env, 'SCRAM_ITERATIONS', 4096, {
+          min: SCRAM_ITERATIONS.min,
+          max: SCRAM_ITERATIONS.max,
+        });
+  const caPath = env.CA_BUNDLE_PATH?.trim();
+  let caBundle: string | undefined;
+  if (caPath) {
+    try {
+      caBundle = readFileSync(caPath, 'utf8');
+    } catch (error) {
+      throw new ConfigurationError('CA_BUNDLE_PATH', 'the path of a readable PEM file', {
+        cause: error,
+      });
+    }
+    if (!caBundle.includes('-----BEGIN CERTIFICATE-----')) {
+      throw new ConfigurationError('CA_BUNDLE_PATH', 'a PEM file with at least one certificate');
+    }
+  }
+  return {
+    passwordPolicy: passwordPolicyFromEnv(env),
+    scramIterations,
+    mode,
+    caBundle,
+    connectTimeoutMs: integer(env, 'CONNECT_TIMEOUT_MS', CONFIG_DEFAULTS.CONNECT_TIMEOUT_MS, {
+      min: 100,
+      max: 60_000,
+    }),
+    statementTimeoutMs: integer(env, 'STATEMENT_TIMEOUT_MS', CONFIG_DEFAULTS.STATEMENT_TIMEOUT_MS, {
+      min: 100,
+      max: 60_000,
+    }),
+    testLoginAttempts: integer(env, 'TEST_LOGIN_ATTEMPTS', CONFIG_DEFAULTS.TEST_LOGIN_ATTEMPTS, {
+      min: 1,
+      max: 10,
+    }),
+    testLoginDelayMs: integer(env, 'TEST_LOGIN_DELAY_MS', CONFIG_DEFAULTS.TEST_LOGIN_DELAY_MS, {
+      min: 0,
+      max: 5_000,
+    }),
+  };
+}

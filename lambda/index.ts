@@ -1,0 +1,93 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { type DatabaseConnector, PgConnector } from './adapters/database.js';
+import { SdkSecretStore, type SecretStore } from './adapters/secrets-manager.js';
+import { configFromEnv, type RotationConfig } from './config.js';
+import type { RotationEvent } from './core/event.js';
+import { rotationEvent } from './middleware/rotation-event.js';
+import { stepTelemetry } from './middleware/step-telemetry.js';
+import { rotate } from './rotate.js';
+
+/** What {@link createHandler} can be given; production uses the defaults. */
+export interface HandlerDependencies {
+  /**
+   * Secrets Manager access.
+   * @default SdkSecretStore over a SecretsManagerClient from the environment
+   */
+  readonly secrets?: SecretStore;
+  /**
+   * Database logins.
+   * @default PgConnector
+   */
+  readonly database?: DatabaseConnector;
+  /**
+   * Environment to read the configuration from.
+   * @default process.env
+   */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Logger.
+   * @default a Powertools Logger, service `scram-rotator`
+   */
+  readonly logger?: Logger;
+  /**
+   * Metrics.
+   * @default Powertools Metrics, namespace `ScramRotator` unless POWERTOOLS_METRICS_NAMESPACE is set
+   */
+  readonly metrics?: Metrics;
+}
+
+/**
+ * Builds the rotation handler: event validation, logging context and
+ * metrics as middy middlewares around {@link rotate}.
+ *
+ * @example
+ * ```ts
+ * // The deployed function:
+ * export const handler = createHandler();
+ * // The local stack, with the SDK pointed at its endpoint:
+ * const handler = createHandler({ secrets: new SdkSecretStore(localClient) });
+ * ```
+ */
+export function createHandler(deps: HandlerDependencies = {}) {
+  const env = deps.env ?? process.env;
+  const logger = deps.logger ?? new Logger({ serviceName: 'scram-rotator' });
+  const metrics =
+    deps.metrics ??
+    new Metrics({
+      serviceName: 'scram-rotator',
+      namespace: env.POWERTOOLS_METRICS_NAMESPACE ?? 'ScramRotator',
+    });
+  let secrets = deps.secrets;
+  const database = deps.database ?? new PgConnector();
+  // Read lazily so that a bad setting fails the invocation with a
+  // ConfigurationError in the logs, instead of a crash at import time.
+  let config: RotationConfig | undefined;
+
+  const run = async (event: RotationEvent, context: Context): Promise<void> => {
+    config ??= configFromEnv(env);
+    secrets ??= new SdkSecretStore(new SecretsManagerClient({}));
+    await rotate({
+      event,
+      secrets,
+      database,
+      config,
+      logger,
+      remainingTimeMs: () => context.getRemainingTimeInMillis(),
+    });
+  };
+
+  return middy<RotationEvent, void>(run)
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics))
+    .use(rotationEvent() as middy.MiddlewareObj<RotationEvent>)
+    .use(stepTelemetry(logger, metrics));
+}
+
+/** The Lambda entry point. */
+export const handler = createHandler();

@@ -1,0 +1,27 @@
+import { generatePassword } from '../core/password.js';
+import { withPassword } from '../core/secret.js';
+import type { StepContext } from './context.js';
+import { loadCurrent, loadPending } from './load.js';
+
+/**
+ * createSecret: store a new password as the AWSPENDING version of this
+ * token, carrying over every other key of the current secret unchanged.
+ *
+ * Safe to re-run: when the token's version already has a value (a retried
+ * rotation), that value is kept, since setSecret may already have applied it.
+ */
+export async function createSecret(ctx: StepContext): Promise<void> {
+  const current = await loadCurrent(ctx);
+  const existing = await loadPending(ctx);
+  if (existing !== undefined) {
+    ctx.logger.info('createSecret: the pending version already has a value; keeping it');
+    return;
+  }
+  await ctx.secrets.putPending({
+    secretId: ctx.event.SecretId,
+    token: ctx.event.ClientRequestToken,
+    secretString: withPassword(current.raw, generatePassword(ctx.config.passwordPolicy)),
+    rotationToken: ctx.event.RotationToken,
+  });
+  ctx.logger.info('createSecret: stored a new pending version');
+}

@@ -1,0 +1,73 @@
+import type { LoginTarget } from '../adapters/database.js';
+import type { RotationConfig } from '../config.js';
+import { type DatabaseSecret, parseDatabaseSecret } from '../core/secret.js';
+import { MalformedSecretError } from '../errors.js';
+import type { StepContext } from './context.js';
+
+/** The stages a step reads, named as Secrets Manager names them. */
+export const STAGES = {
+  current: 'AWSCURRENT',
+  pending: 'AWSPENDING',
+  previous: 'AWSPREVIOUS',
+} as const;
+
+/** Reads and parses the AWSCURRENT version. */
+export async function loadCurrent(ctx: StepContext): Promise<DatabaseSecret> {
+  const text = await ctx.secrets.getSecretString(ctx.event.SecretId, { stage: STAGES.current });
+  if (text === undefined) {
+    throw new MalformedSecretError('AWSCURRENT', undefined, 'store a secret value before rotating');
+  }
+  return parseDatabaseSecret(text, { label: 'AWSCURRENT' });
+}
+
+/**
+ * Reads the AWSPENDING version of this rotation's token; `undefined` when it
+ * has no value yet (createSecret has not stored one).
+ */
+export async function loadPending(ctx: StepContext): Promise<DatabaseSecret | undefined> {
+  const text = await ctx.secrets.getSecretString(ctx.event.SecretId, {
+    versionId: ctx.event.ClientRequestToken,
+    stage: STAGES.pending,
+  });
+  return text === undefined ? undefined : parseDatabaseSecret(text, { label: 'AWSPENDING' });
+}
+
+/** Like {@link loadPending}, for steps that cannot run without it. */
+export async function requirePending(ctx: StepContext): Promise<DatabaseSecret> {
+  const pending = await loadPending(ctx);
+  if (pending === undefined) {
+    throw new MalformedSecretError(
+      'AWSPENDING',
+      undefined,
+      'run createSecret first: the pending version has no value',
+    );
+  }
+  return pending;
+}
+
+/** Reads the AWSPREVIOUS version, if there is one. */
+export async function loadPrevious(ctx: StepContext): Promise<DatabaseSecret | undefined> {
+  const text = await ctx.secrets.getSecretString(ctx.event.SecretId, { stage: STAGES.previous });
+  return text === undefined ? undefined : parseDatabaseSecret(text, { label: 'AWSPREVIOUS' });
+}
+
+/**
+ * Login settings for a secret. The CA comes from the secret's `ca` key, else
+ * from `fallbackCa` (the rotated secret's, for an admin secret without one),
+ * else the configured bundle, else the runtime's trusted roots.
+ */
+export function loginTarget(
+  secret: DatabaseSecret,
+  config: RotationConfig,
+  fallbackCa?: string,
+): LoginTarget {
+  return {
+    host: secret.host,
+    port: secret.port,
+    database: secret.dbname,
+    username: secret.username,
+    password: secret.password,
+    ca: secret.ca ?? fallbackCa ?? config.caBundle,
+    options: secret.options,
+  };
+}
