@@ -1,0 +1,55 @@
+/**
+ * `npm run local:up`: starts the local stack, creates an application user and
+ * its secret, registers the rotation function (in process) with the Secrets
+ * Manager endpoint, writes `.local/stack.json`, and stays up until
+ * SIGINT/SIGTERM. `aws secretsmanager rotate-secret` against the endpoint then
+ * rotates the seeded secret for real.
+ *
+ * Options: `--stack-file <path>` (default `.local/stack.json`).
+ */
+import { rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import exitHook from 'async-exit-hook';
+import { startLocalStack } from '../local/stack.js';
+
+const { values } = parseArgs({
+  options: { 'stack-file': { type: 'string', default: '.local/stack.json' } },
+});
+const stackFile = resolve(values['stack-file'] ?? '.local/stack.json');
+
+const stack = await startLocalStack();
+exitHook((done) => {
+  // The file describes servers that are about to disappear.
+  rmSync(stackFile, { force: true });
+  void stack.stop().finally(done);
+});
+
+const user = await stack.createApplicationUser({
+  username: 'app_user',
+  secretName: 'scram-rotator/local/app',
+});
+const rotationFunctionArn = stack.registerRotationFunction();
+await stack.writeStackFile(stackFile);
+
+const { endpoint, region } = stack.describe().secretsManager;
+process.stdout.write(
+  [
+    'scram-rotator local stack is up.',
+    `  PostgreSQL        ${stack.postgres.host}:${stack.postgres.port} (TLS verify-full, SCRAM only; CA ${stack.postgres.caFile})`,
+    `  Secrets Manager   ${endpoint} (region ${region})`,
+    `  Secret            ${user.secretName} -> role ${user.username}`,
+    `  Rotation function ${rotationFunctionArn} (runs in this process; its logs appear here)`,
+    `  Server log        ${stack.postgres.serverLogFile}`,
+    `  Stack file        ${stackFile}`,
+    '',
+    'Read the secret with the AWS CLI:',
+    `  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws secretsmanager get-secret-value --endpoint-url ${endpoint} --region ${region} --secret-id ${user.secretName}`,
+    '',
+    'Rotate it (the function changes the password in PostgreSQL):',
+    `  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws secretsmanager rotate-secret --endpoint-url ${endpoint} --region ${region} --secret-id ${user.secretName} --rotation-lambda-arn ${rotationFunctionArn} --rotation-rules AutomaticallyAfterDays=30`,
+    '',
+    'Press Ctrl-C to stop; everything is removed.',
+    '',
+  ].join('\n'),
+);
