@@ -14,6 +14,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { describeThrown } from './errors.js';
+import { type FunctionLogStore, TIMED_OUT } from './logs.js';
 import type { RotationPlan, SecretStore } from './store.js';
 
 /**
@@ -85,6 +86,8 @@ export interface RotationOutcome {
 /** Options for {@link RotationRunner}. */
 export interface RotationRunnerOptions {
   readonly store: SecretStore;
+  /** Where the runtime's log lines of each call go. */
+  readonly logs: FunctionLogStore;
   /** Lambda's timeout for one call; a step still running then fails. */
   readonly lambdaTimeoutMs: number;
   /** See {@link SecretsManagerEndpointOptions.keepPendingLabelAfterRotation}. */
@@ -100,7 +103,9 @@ interface Flight {
   readonly aborted: Promise<void>;
 }
 
-type CallResult = { readonly ok: true } | { readonly ok: false; readonly message: string };
+type CallResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly message: string; readonly errorType: string };
 
 /** A date as Lambda writes it in log stream names. */
 function logStreamDate(date: Date): string {
@@ -132,6 +137,7 @@ function lambdaContext(lambdaArn: string, deadline: number): Context {
 /** Runs rotations for the endpoint and records their calls. */
 export class RotationRunner {
   readonly #store: SecretStore;
+  readonly #logs: FunctionLogStore;
   readonly #timeoutMs: number;
   readonly #keepPendingLabel: boolean;
   readonly #functions = new Map<string, RotationFunction>();
@@ -143,6 +149,7 @@ export class RotationRunner {
   /** @param options - the store to finish rotations in, and Lambda-like limits */
   constructor(options: RotationRunnerOptions) {
     this.#store = options.store;
+    this.#logs = options.logs;
     this.#timeoutMs = options.lambdaTimeoutMs;
     this.#keepPendingLabel = options.keepPendingLabelAfterRotation;
   }
@@ -299,6 +306,7 @@ export class RotationRunner {
     this.#emit({ ...identity, outcome: undefined });
 
     const fn = this.#functions.get(plan.lambdaArn);
+    const context = lambdaContext(plan.lambdaArn, Date.now() + this.#timeoutMs);
     let timer: NodeJS.Timeout | undefined;
     const calls: Promise<CallResult>[] = [
       // The extra `then` turns a synchronous throw into a rejection.
@@ -306,11 +314,15 @@ export class RotationRunner {
         .then(() => {
           if (fn === undefined)
             throw new Error(`No rotation function is registered for ${plan.lambdaArn}.`);
-          return fn(event, lambdaContext(plan.lambdaArn, Date.now() + this.#timeoutMs));
+          return fn(event, context);
         })
         .then(
           (): CallResult => ({ ok: true }),
-          (thrown: unknown): CallResult => ({ ok: false, message: describeThrown(thrown) }),
+          (thrown: unknown): CallResult => ({
+            ok: false,
+            message: describeThrown(thrown),
+            errorType: thrown instanceof Error ? thrown.name : typeof thrown,
+          }),
         ),
       new Promise<CallResult>((resolve) => {
         // Lambda's own wording for a function that outlives its timeout.
@@ -319,11 +331,14 @@ export class RotationRunner {
             resolve({
               ok: false,
               message: `Task timed out after ${(this.#timeoutMs / 1000).toFixed(2)} seconds`,
+              errorType: TIMED_OUT,
             }),
           this.#timeoutMs,
         );
       }),
-      flight.aborted.then((): CallResult => ({ ok: false, message: 'the endpoint stopped' })),
+      flight.aborted.then(
+        (): CallResult => ({ ok: false, message: 'the endpoint stopped', errorType: 'Shutdown' }),
+      ),
     ];
     const result = await Promise.race(calls);
     clearTimeout(timer);
@@ -335,6 +350,16 @@ export class RotationRunner {
       durationMs: Math.round(performance.now() - started),
     };
     this.#invocations.push(invocation);
+    this.#logs.recordInvocation({
+      logGroupName: context.logGroupName,
+      logStreamName: context.logStreamName,
+      requestId: context.awsRequestId,
+      startedAt,
+      durationMs: invocation.durationMs,
+      failure: result.ok
+        ? undefined
+        : { errorType: result.errorType, errorMessage: result.message },
+    });
     this.#emit(invocation);
     return result;
   }

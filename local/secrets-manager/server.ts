@@ -11,6 +11,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AwsServiceError, previousRotationIncomplete, protocolError } from './errors.js';
+import { type FilterLogEventsInput, FunctionLogStore } from './logs.js';
 import { generatePassword } from './password.js';
 import {
   type RotationFunction,
@@ -25,6 +26,8 @@ import { decodeInput, OPERATIONS, type Operation, type OperationInputs } from '.
 /** Listens on loopback only: the endpoint must never be reachable from elsewhere. */
 const HOST = '127.0.0.1';
 const TARGET_PREFIX = 'secretsmanager.';
+/** CloudWatch Logs' JSON 1.1 target prefix; only FilterLogEvents is served. */
+const LOGS_TARGET = 'Logs_20140328.FilterLogEvents';
 /** Far above any Secrets Manager request (a value is at most 64 KiB). */
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -100,6 +103,7 @@ export class SecretsManagerEndpoint {
   readonly #server: Server;
   readonly #store: SecretStore;
   readonly #runner: RotationRunner;
+  readonly #logs: FunctionLogStore;
   #faults: ActiveFault[] = [];
   #stopped: Promise<void> | undefined;
 
@@ -107,10 +111,12 @@ export class SecretsManagerEndpoint {
     server: Server,
     store: SecretStore,
     runner: RotationRunner,
+    logs: FunctionLogStore,
     region: string,
     accountId: string,
   ) {
     this.#server = server;
+    this.#logs = logs;
     this.#store = store;
     this.#runner = runner;
     this.region = region;
@@ -138,8 +144,10 @@ export class SecretsManagerEndpoint {
     const region = options.region ?? 'us-east-1';
     const accountId = options.accountId ?? '123456789012';
     const store = new SecretStore({ region, accountId });
+    const logs = new FunctionLogStore();
     const runner = new RotationRunner({
       store,
+      logs,
       lambdaTimeoutMs: options.lambdaTimeoutMs ?? 30_000,
       keepPendingLabelAfterRotation: options.keepPendingLabelAfterRotation ?? false,
     });
@@ -155,7 +163,7 @@ export class SecretsManagerEndpoint {
         resolve();
       });
     });
-    endpoint = new SecretsManagerEndpoint(server, store, runner, region, accountId);
+    endpoint = new SecretsManagerEndpoint(server, store, runner, logs, region, accountId);
     return endpoint;
   }
 
@@ -250,6 +258,19 @@ export class SecretsManagerEndpoint {
     const requestId = randomUUID();
     try {
       const body = await readBody(req);
+      if (req.headers['x-amz-target'] === LOGS_TARGET) {
+        // CloudWatch Logs for the functions' runtime lines (see logs.ts).
+        const input = parseJson(body);
+        send(
+          res,
+          requestId,
+          200,
+          this.#logs.filterLogEvents(
+            (input !== null && typeof input === 'object' ? input : {}) as FilterLogEventsInput,
+          ),
+        );
+        return;
+      }
       const operation = operationOf(req.headers['x-amz-target']);
       const fault = this.#takeFault(operation);
       if (fault?.delayMs !== undefined) await sleep(fault.delayMs);
