@@ -58,7 +58,8 @@ function integer(
 ): number {
   const raw = env[name]?.trim();
   if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
+  // Digits only: Number() would also take '0x1000', '1e4', '+4096' or '4096.0'.
+  const value = /^[0-9]+$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isInteger(value) || value < range.min || value > range.max) {
     throw new ConfigurationError(name, `an integer from ${range.min} to ${range.max}`);
   }

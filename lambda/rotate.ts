@@ -24,6 +24,7 @@ export async function rotate(ctx: StepContext): Promise<StepOutcome> {
     rotationEnabled: description.rotationEnabled,
     versionIdsToStages: description.versionIdsToStages,
     token: ClientRequestToken,
+    secretId: SecretId,
   });
   if (stage.kind === 'already-current') {
     ctx.logger.info('the token already holds AWSCURRENT; nothing to do');
