@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { type PasswordPolicy, passwordPolicyFromEnv } from './core/password.js';
+import { type PasswordPolicy, passwordPolicyFromEnv, readBoolean } from './core/password.js';
 import { SCRAM_ITERATIONS } from './core/scram.js';
 import { ConfigurationError } from './errors.js';
 
@@ -25,6 +25,13 @@ export interface RotationConfig {
    * where it can be read (PostgreSQL 16+ `scram_iterations`), else 4096.
    */
   readonly scramIterations: number | undefined;
+  /**
+   * CockroachDB: accept a `scramIterations` other than the cluster's
+   * `server.user_login.password_hashes.default_cost.scram_sha_256`. Off by
+   * default because CockroachDB may then ask the next login for a cleartext
+   * password to re-hash it.
+   */
+  readonly allowIterationMismatch: boolean;
   /** See {@link ROTATION_MODES}. */
   readonly mode: RotationMode;
   /** PEM bundle from `CA_BUNDLE_PATH`, used when the secret has no `ca` key. */
@@ -43,6 +50,7 @@ export interface RotationConfig {
 export const CONFIG_DEFAULTS = {
   ROTATION_MODE: 'auto',
   SCRAM_ITERATIONS: undefined,
+  SCRAM_ITERATIONS_ALLOW_MISMATCH: false,
   CA_BUNDLE_PATH: undefined,
   CONNECT_TIMEOUT_MS: 5_000,
   STATEMENT_TIMEOUT_MS: 5_000,
@@ -108,6 +116,11 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
   return {
     passwordPolicy: passwordPolicyFromEnv(env),
     scramIterations,
+    allowIterationMismatch: readBoolean(
+      env,
+      'SCRAM_ITERATIONS_ALLOW_MISMATCH',
+      CONFIG_DEFAULTS.SCRAM_ITERATIONS_ALLOW_MISMATCH,
+    ),
     mode,
     caBundle,
     connectTimeoutMs: integer(env, 'CONNECT_TIMEOUT_MS', CONFIG_DEFAULTS.CONNECT_TIMEOUT_MS, {

@@ -36,6 +36,11 @@ export const ROTATION_ERRORS = {
   DatabaseUnreachableError: { code: 'DATABASE_UNREACHABLE', prefix: 'Database unreachable' },
   DatabaseTimeoutError: { code: 'DATABASE_TIMEOUT', prefix: 'Database timed out' },
   ConfigurationError: { code: 'CONFIGURATION_INVALID', prefix: 'Invalid configuration' },
+  DatabaseSettingError: { code: 'DATABASE_SETTING', prefix: 'Database setting prevents rotation' },
+  VerifierNotStoredError: {
+    code: 'VERIFIER_NOT_STORED',
+    prefix: 'Verifier not stored as sent',
+  },
 } as const;
 
 /** The class name of a rotation error, which is also its `name`. */
@@ -435,5 +440,52 @@ export class ConfigurationError extends RotationError {
   constructor(variable: string, expected: string, options?: ErrorOptions) {
     super('ConfigurationError', `${variable} must be ${expected}`, options);
     this.variable = variable;
+  }
+}
+
+/**
+ * A server setting makes a safe rotation impossible, or cannot be read to
+ * make sure it does not (CockroachDB cluster settings). Names the setting
+ * and the statement or grant that fixes it.
+ *
+ * @example
+ * ```ts
+ * new DatabaseSettingError(
+ *   'server.user_login.store_client_pre_hashed_passwords.enabled',
+ *   'is false, so CockroachDB would take the verifier for a cleartext password',
+ *   'run SET CLUSTER SETTING server.user_login.store_client_pre_hashed_passwords.enabled = true',
+ * );
+ * ```
+ */
+export class DatabaseSettingError extends RotationError {
+  /** The setting involved. */
+  readonly setting: string;
+
+  /**
+   * @param setting - the setting's name
+   * @param problem - what is wrong with it, following its name
+   * @param fix - the statement or grant to run
+   */
+  constructor(setting: string, problem: string, fix: string, options?: ErrorOptions) {
+    super('DatabaseSettingError', `${setting} ${problem}; ${fix}`, options);
+    this.setting = setting;
+  }
+}
+
+/**
+ * After ALTER USER, the hash the server stored is not the verifier that was
+ * sent: the server took it for something else (a cleartext password). The
+ * function has put the current password back before raising this.
+ */
+export class VerifierNotStoredError extends RotationError {
+  readonly username: string;
+
+  constructor(username: string, fix: string, options?: ErrorOptions) {
+    super(
+      'VerifierNotStoredError',
+      `the server stored another hash for ${username} than the verifier sent; ${fix}`,
+      options,
+    );
+    this.username = username;
   }
 }

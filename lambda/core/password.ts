@@ -103,7 +103,11 @@ export function includedCharacterClasses(
   return included;
 }
 
-function readBoolean(
+/**
+ * Reads a `true`/`false` environment variable (case-insensitive); unset or
+ * empty gives `fallback`, anything else a {@link ConfigurationError}.
+ */
+export function readBoolean(
   env: Readonly<Record<string, string | undefined>>,
   name: string,
   fallback: boolean,

@@ -1,7 +1,18 @@
 import type { DatabaseSession, LoginTarget } from '../adapters/database.js';
 import { assertVerifierAcceptable, createScramVerifierAsync } from '../core/scram.js';
 import { assertSameTarget, type DatabaseSecret, parseDatabaseSecret } from '../core/secret.js';
-import { AuthenticationFailedError, MalformedSecretError } from '../errors.js';
+import {
+  COCKROACH_SETTINGS,
+  checkVerifierFormat,
+  prepareCockroachChange,
+  storedHash,
+} from '../engines/cockroachdb.js';
+import { detectEngine } from '../engines/detect.js';
+import {
+  AuthenticationFailedError,
+  MalformedSecretError,
+  VerifierNotStoredError,
+} from '../errors.js';
 import { loginLimits, type StepContext } from './context.js';
 import { loadCurrent, loadPrevious, loginTarget, requirePending, STAGES } from './load.js';
 
@@ -56,6 +67,13 @@ async function iterationsFor(ctx: StepContext, session: DatabaseSession): Promis
   return Number.isInteger(fromServer) && fromServer > 0 ? fromServer : DEFAULT_ITERATIONS;
 }
 
+/** The session that will run ALTER USER, and who it is logged in as. */
+interface ChangingSession {
+  readonly session: DatabaseSession;
+  readonly changer: Changer;
+  readonly loggedInAs: string;
+}
+
 /**
  * Opens the session that will run ALTER USER, or returns `undefined` when
  * the pending password already logs in (a re-run after success).
@@ -64,7 +82,7 @@ async function openChangingSession(
   ctx: StepContext,
   current: DatabaseSecret,
   pending: DatabaseSecret,
-): Promise<DatabaseSession | undefined> {
+): Promise<ChangingSession | undefined> {
   const changer = changerFor(ctx, current);
   const pendingTarget = loginTarget(pending, ctx.config);
   if (changer.kind === 'admin') {
@@ -89,7 +107,7 @@ async function openChangingSession(
       loginTarget(admin, ctx.config, current.ca),
       loginLimits(ctx),
     );
-    return session;
+    return { session, changer, loggedInAs: admin.username };
   }
   // Single user: the user changes its own password, logging in with the
   // password it has now. After a partial earlier run that may be the
@@ -103,7 +121,7 @@ async function openChangingSession(
     const session = await tryLogin(ctx, loginTarget(secret, ctx.config));
     if (session) {
       ctx.logger.info('setSecret: logged in as the user', { with: label });
-      return session;
+      return { session, changer, loggedInAs: current.username };
     }
   }
   const already = await tryLogin(ctx, pendingTarget);
@@ -131,26 +149,96 @@ export async function setSecret(ctx: StepContext): Promise<void> {
   const current = await loadCurrent(ctx);
   const pending = await requirePending(ctx);
   assertSameTarget(current, pending);
-  const session = await openChangingSession(ctx, current, pending);
-  if (session === undefined) {
+  const opened = await openChangingSession(ctx, current, pending);
+  if (opened === undefined) {
     ctx.logger.info('setSecret: the pending password already logs in; nothing to do');
     return;
   }
+  const { session } = opened;
   try {
-    const iterations = await iterationsFor(ctx, session);
-    const verifier = await createScramVerifierAsync(pending.password, { iterations });
-    // The server stores a hash of any string it does not recognise as a
-    // verifier, silently: check our own output before sending it.
-    assertVerifierAcceptable(
-      verifier,
-      pending.engine === 'cockroachdb' ? 'cockroachdb' : 'postgres',
-    );
-    await session.setPasswordVerifier(pending.username, verifier);
-    ctx.logger.info('setSecret: the password verifier was set', {
-      iterations,
-      mechanism: session.mechanism,
-    });
+    const engine = await detectEngine(session);
+    const declared = pending.engine === 'cockroachdb' ? 'cockroachdb' : 'postgres';
+    if (engine !== declared) {
+      ctx.logger.warn(
+        'setSecret: the server is not the engine the secret names; following the server',
+        {
+          declared: pending.engine,
+          server: engine,
+        },
+      );
+    }
+    switch (engine) {
+      case 'postgres':
+        await changeOnPostgres(ctx, opened, pending);
+        break;
+      case 'cockroachdb':
+        await changeOnCockroach(ctx, opened, current, pending);
+        break;
+    }
   } finally {
     await session.close();
   }
+}
+
+/** PostgreSQL: the server's own iteration count, our checked verifier, ALTER USER. */
+async function changeOnPostgres(
+  ctx: StepContext,
+  { session }: ChangingSession,
+  pending: DatabaseSecret,
+): Promise<void> {
+  const iterations = await iterationsFor(ctx, session);
+  const verifier = await createScramVerifierAsync(pending.password, { iterations });
+  // The server stores a hash of any string it does not recognise as a
+  // verifier, silently: check our own output before sending it.
+  assertVerifierAcceptable(verifier, 'postgres');
+  await session.setPasswordVerifier(pending.username, verifier);
+  ctx.logger.info('setSecret: the password verifier was set', {
+    iterations,
+    mechanism: session.mechanism,
+  });
+}
+
+/**
+ * CockroachDB: cluster settings checked first, the cluster's cost, the
+ * verifier checked by CockroachDB itself, and afterwards the stored hash
+ * compared with what was sent. If the server stored something else, the
+ * current password is put back so the application keeps working.
+ */
+async function changeOnCockroach(
+  ctx: StepContext,
+  { session, changer, loggedInAs }: ChangingSession,
+  current: DatabaseSecret,
+  pending: DatabaseSecret,
+): Promise<void> {
+  const { iterations } = await prepareCockroachChange(session, {
+    loggedInAs,
+    selfService: changer.kind === 'single-user',
+    configuredIterations: ctx.config.scramIterations,
+    allowIterationMismatch: ctx.config.allowIterationMismatch,
+  });
+  const verifier = await createScramVerifierAsync(pending.password, { iterations });
+  assertVerifierAcceptable(verifier, 'cockroachdb');
+  await checkVerifierFormat(session, verifier);
+  await session.setPasswordVerifier(pending.username, verifier);
+  const stored = await storedHash(session, pending.username);
+  if (stored === undefined) {
+    ctx.logger.info(
+      'setSecret: the stored hash is not readable by this role; testSecret will prove the login',
+      {
+        iterations,
+      },
+    );
+  } else if (stored !== verifier) {
+    const restore = await createScramVerifierAsync(current.password, { iterations });
+    await session.setPasswordVerifier(pending.username, restore);
+    throw new VerifierNotStoredError(
+      pending.username,
+      `the current password was put back; check ${COCKROACH_SETTINGS.storePreHashed} and run npm run doctor`,
+    );
+  }
+  ctx.logger.info('setSecret: the password verifier was set', {
+    iterations,
+    mechanism: session.mechanism,
+    storedHashConfirmed: stored !== undefined,
+  });
 }

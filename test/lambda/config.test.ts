@@ -55,6 +55,7 @@ describe('configFromEnv', () => {
     expect(configFromEnv({})).toEqual({
       passwordPolicy: DEFAULT_PASSWORD_POLICY,
       scramIterations: undefined,
+      allowIterationMismatch: false,
       mode: 'auto',
       caBundle: undefined,
       connectTimeoutMs: 5_000,
@@ -69,6 +70,7 @@ describe('configFromEnv', () => {
     expect({
       ROTATION_MODE: config.mode,
       SCRAM_ITERATIONS: config.scramIterations,
+      SCRAM_ITERATIONS_ALLOW_MISMATCH: config.allowIterationMismatch,
       CA_BUNDLE_PATH: config.caBundle,
       CONNECT_TIMEOUT_MS: config.connectTimeoutMs,
       STATEMENT_TIMEOUT_MS: config.statementTimeoutMs,
@@ -87,6 +89,24 @@ describe('configFromEnv', () => {
   it('ignores variables it does not read', () => {
     expect(configFromEnv({ AWS_REGION: 'eu-west-1', SOMETHING_ELSE: 'x' })).toEqual(
       configFromEnv({}),
+    );
+  });
+});
+
+describe('SCRAM_ITERATIONS_ALLOW_MISMATCH', () => {
+  it('is off unless set to true', () => {
+    expect(configFromEnv({}).allowIterationMismatch).toBe(false);
+    expect(configFromEnv({ SCRAM_ITERATIONS_ALLOW_MISMATCH: 'TRUE' }).allowIterationMismatch).toBe(
+      true,
+    );
+    expect(configFromEnv({ SCRAM_ITERATIONS_ALLOW_MISMATCH: 'false' }).allowIterationMismatch).toBe(
+      false,
+    );
+  });
+
+  it('refuses anything but true or false', () => {
+    expect(() => configFromEnv({ SCRAM_ITERATIONS_ALLOW_MISMATCH: 'yes' })).toThrow(
+      'Invalid configuration: SCRAM_ITERATIONS_ALLOW_MISMATCH must be true or false',
     );
   });
 });

@@ -3,6 +3,7 @@ import {
   AuthenticationFailedError,
   AuthenticationMethodRefusedError,
   ConfigurationError,
+  DatabaseSettingError,
   DatabaseTimeoutError,
   DatabaseUnreachableError,
   InsufficientPrivilegeError,
@@ -19,6 +20,7 @@ import {
   TlsError,
   TokenNotFoundError,
   TokenNotPendingError,
+  VerifierNotStoredError,
 } from '../../lambda/errors.js';
 
 const cause = new Error('underlying');
@@ -45,6 +47,10 @@ const examples: Record<RotationErrorName, RotationError> = {
   DatabaseUnreachableError: new DatabaseUnreachableError(where, { cause }),
   DatabaseTimeoutError: new DatabaseTimeoutError(where, { cause }),
   ConfigurationError: new ConfigurationError('PASSWORD_LENGTH', 'an integer', { cause }),
+  DatabaseSettingError: new DatabaseSettingError('a.setting', 'is false', 'set it to true', {
+    cause,
+  }),
+  VerifierNotStoredError: new VerifierNotStoredError('app_user', 'check the setting', { cause }),
 };
 
 const EXPECTED: Record<RotationErrorName, { code: string; prefix: string }> = {
@@ -69,6 +75,11 @@ const EXPECTED: Record<RotationErrorName, { code: string; prefix: string }> = {
   DatabaseUnreachableError: { code: 'DATABASE_UNREACHABLE', prefix: 'Database unreachable: ' },
   DatabaseTimeoutError: { code: 'DATABASE_TIMEOUT', prefix: 'Database timed out: ' },
   ConfigurationError: { code: 'CONFIGURATION_INVALID', prefix: 'Invalid configuration: ' },
+  DatabaseSettingError: {
+    code: 'DATABASE_SETTING',
+    prefix: 'Database setting prevents rotation: ',
+  },
+  VerifierNotStoredError: { code: 'VERIFIER_NOT_STORED', prefix: 'Verifier not stored as sent: ' },
 };
 
 describe('rotation errors', () => {

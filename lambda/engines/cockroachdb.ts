@@ -1,0 +1,210 @@
+/**
+ * What a password change needs on CockroachDB beyond PostgreSQL's rules, as
+ * checks over a logged-in session. Both setSecret (which stops on a failed
+ * check) and `npm run doctor` (which reports every check) use them.
+ *
+ * Why each check exists (see design.md and CockroachDB's sources):
+ * - `server.user_login.store_client_pre_hashed_passwords.enabled` false makes
+ *   CockroachDB take a verifier for a cleartext password: the user's password
+ *   would silently become the verifier's text.
+ * - `sql.auth.change_own_password.enabled` (false by default) forbids a user
+ *   to change its own password: single-user rotation needs it.
+ * - `server.user_login.password_hashes.default_cost.scram_sha_256`: with the
+ *   rehash setting on, a stored verifier of another cost makes the next login
+ *   under the default `cert-password` HBA rule ask for a cleartext password to
+ *   re-hash it. The verifier's iteration count therefore follows the cluster.
+ *
+ * Reading cluster settings needs the VIEWCLUSTERSETTING (or
+ * MODIFYCLUSTERSETTING) system privilege, or the admin role.
+ *
+ * @module
+ */
+import type { DatabaseSession } from '../adapters/database.js';
+import {
+  ConfigurationError,
+  DatabaseSettingError,
+  isRotationError,
+  ScramVerifierError,
+} from '../errors.js';
+
+/** The cluster settings rotation depends on. */
+export const COCKROACH_SETTINGS = {
+  storePreHashed: 'server.user_login.store_client_pre_hashed_passwords.enabled',
+  scramCost: 'server.user_login.password_hashes.default_cost.scram_sha_256',
+  changeOwnPassword: 'sql.auth.change_own_password.enabled',
+  rehashOnCostChange: 'server.user_login.rehash_scram_stored_passwords_on_cost_change.enabled',
+} as const;
+
+/** One of {@link COCKROACH_SETTINGS}' values. */
+export type CockroachSetting = (typeof COCKROACH_SETTINGS)[keyof typeof COCKROACH_SETTINGS];
+
+/** The grant that lets a role read cluster settings. */
+export function viewSettingsGrant(username: string): string {
+  return `GRANT SYSTEM VIEWCLUSTERSETTING TO ${username}`;
+}
+
+/** `SET CLUSTER SETTING <name> = true`, the fix for a boolean setting that is off. */
+export function enableStatement(setting: CockroachSetting): string {
+  return `SET CLUSTER SETTING ${setting} = true`;
+}
+
+/**
+ * Reads a cluster setting, or returns `undefined` when the role may not read
+ * cluster settings. Other failures (network, timeout) are thrown.
+ */
+export async function readClusterSetting(
+  session: DatabaseSession,
+  setting: CockroachSetting,
+): Promise<string | undefined> {
+  try {
+    const rows = await session.query<{ value: string }>(
+      'SELECT value FROM crdb_internal.cluster_settings WHERE variable = $1',
+      [setting],
+    );
+    return rows[0]?.value;
+  } catch (error) {
+    if (isRotationError(error, 'INSUFFICIENT_PRIVILEGE')) return undefined;
+    throw error;
+  }
+}
+
+/** Reads a setting the change cannot do without; unreadable is an error that says what to grant. */
+async function requireSetting(
+  session: DatabaseSession,
+  setting: CockroachSetting,
+  username: string,
+): Promise<string> {
+  const value = await readClusterSetting(session, setting);
+  if (value === undefined) {
+    throw new DatabaseSettingError(
+      setting,
+      `cannot be read by ${username}, and rotation cannot be made safe without it`,
+      `run ${viewSettingsGrant(username)}`,
+    );
+  }
+  return value;
+}
+
+/** What {@link prepareCockroachChange} needs to know. */
+export interface CockroachChangeInput {
+  /** The role logged in on `session`, which will run ALTER USER. */
+  readonly loggedInAs: string;
+  /** True when the user changes its own password (no admin secret). */
+  readonly selfService: boolean;
+  /** SCRAM_ITERATIONS, when configured. */
+  readonly configuredIterations: number | undefined;
+  /** SCRAM_ITERATIONS_ALLOW_MISMATCH. */
+  readonly allowIterationMismatch: boolean;
+}
+
+/**
+ * Checks the cluster settings before a password change and returns the
+ * iteration count to use: the cluster's SCRAM cost unless configured
+ * otherwise (and allowed).
+ *
+ * @throws DatabaseSettingError when a setting forbids a safe change or cannot be read
+ * @throws ConfigurationError when SCRAM_ITERATIONS differs from the cluster cost without opt-in
+ */
+export async function prepareCockroachChange(
+  session: DatabaseSession,
+  input: CockroachChangeInput,
+): Promise<{ readonly iterations: number }> {
+  const preHashed = await requireSetting(
+    session,
+    COCKROACH_SETTINGS.storePreHashed,
+    input.loggedInAs,
+  );
+  if (preHashed !== 'true') {
+    throw new DatabaseSettingError(
+      COCKROACH_SETTINGS.storePreHashed,
+      'is off, so CockroachDB would store the verifier as if it were the cleartext password',
+      `run ${enableStatement(COCKROACH_SETTINGS.storePreHashed)}`,
+    );
+  }
+  if (input.selfService) {
+    const own = await requireSetting(
+      session,
+      COCKROACH_SETTINGS.changeOwnPassword,
+      input.loggedInAs,
+    );
+    if (own !== 'true') {
+      throw new DatabaseSettingError(
+        COCKROACH_SETTINGS.changeOwnPassword,
+        `is off, so ${input.loggedInAs} cannot change its own password`,
+        `add masterarn (an admin secret whose role has CREATEROLE and CREATELOGIN, or admin) to the secret, or run ${enableStatement(COCKROACH_SETTINGS.changeOwnPassword)}`,
+      );
+    }
+  }
+  const costText = await requireSetting(session, COCKROACH_SETTINGS.scramCost, input.loggedInAs);
+  const cost = Number(costText);
+  if (!Number.isInteger(cost) || cost <= 0) {
+    throw new DatabaseSettingError(
+      COCKROACH_SETTINGS.scramCost,
+      'does not read as an iteration count',
+      'check the setting with SHOW CLUSTER SETTING',
+    );
+  }
+  const configured = input.configuredIterations;
+  if (configured !== undefined && configured !== cost && !input.allowIterationMismatch) {
+    throw new ConfigurationError(
+      'SCRAM_ITERATIONS',
+      `the cluster's ${COCKROACH_SETTINGS.scramCost} (${cost}) on CockroachDB: with another count the next login may be asked for a cleartext password to re-hash it; unset it, or set SCRAM_ITERATIONS_ALLOW_MISMATCH=true if your HBA rules require scram-sha-256`,
+    );
+  }
+  return { iterations: configured ?? cost };
+}
+
+/**
+ * Asks CockroachDB whether it recognises the verifier as a SCRAM-SHA-256
+ * hash (`crdb_internal.check_password_hash_format`), so that a string it
+ * would take for a cleartext password is never sent in ALTER USER.
+ *
+ * @throws ScramVerifierError when CockroachDB does not call it scram-sha-256
+ */
+export async function checkVerifierFormat(
+  session: DatabaseSession,
+  verifier: string,
+): Promise<void> {
+  let method: string | undefined;
+  try {
+    const rows = await session.query<{ method: string }>(
+      'SELECT crdb_internal.check_password_hash_format($1::BYTES) AS method',
+      [verifier],
+    );
+    method = rows[0]?.method;
+  } catch (error) {
+    throw new ScramVerifierError(
+      'cockroachdb-format',
+      'CockroachDB refused the verifier format (crdb_internal.check_password_hash_format); this is a bug in the verifier, please report it',
+      { cause: error },
+    );
+  }
+  if (method !== 'scram-sha-256') {
+    throw new ScramVerifierError(
+      'cockroachdb-format',
+      `CockroachDB reads the verifier as ${method ?? 'nothing'}, not scram-sha-256; this is a bug in the verifier, please report it`,
+    );
+  }
+}
+
+/**
+ * The hash CockroachDB stores for a user, where the logged-in role may read
+ * `system.users` (admin); `undefined` when it may not.
+ */
+export async function storedHash(
+  session: DatabaseSession,
+  username: string,
+): Promise<string | undefined> {
+  try {
+    const rows = await session.query<{ hash: Buffer | string | null }>(
+      'SELECT "hashedPassword" AS hash FROM system.users WHERE username = $1',
+      [username],
+    );
+    const hash = rows[0]?.hash;
+    if (hash === null || hash === undefined) return undefined;
+    return Buffer.isBuffer(hash) ? hash.toString('utf8') : hash;
+  } catch (error) {
+    if (isRotationError(error, 'INSUFFICIENT_PRIVILEGE')) return undefined;
+    throw error;
+  }
+}
