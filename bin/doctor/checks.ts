@@ -1,0 +1,498 @@
+/**
+ * The preflight checks of `npm run doctor`: everything a rotation will rely
+ * on, checked read-only against the real secret and the real database, one
+ * result per check with the fix for anything that would fail.
+ *
+ * It reuses the function's own adapters and engine checks, so what passes
+ * here is what the function will do: verify-full TLS, SCRAM only, the same
+ * CA resolution, the same CockroachDB settings.
+ *
+ * @module
+ */
+import type {
+  DatabaseConnector,
+  DatabaseSession,
+  LoginLimits,
+} from '../../lambda/adapters/database.js';
+import type { SecretStore } from '../../lambda/adapters/secrets-manager.js';
+import type { RotationConfig } from '../../lambda/config.js';
+import { parseScramVerifier } from '../../lambda/core/scram.js';
+import { type DatabaseSecret, parseDatabaseSecret } from '../../lambda/core/secret.js';
+import {
+  COCKROACH_SETTINGS,
+  enableStatement,
+  readClusterSetting,
+  viewSettingsGrant,
+} from '../../lambda/engines/cockroachdb.js';
+import { detectEngine, type ServerEngine } from '../../lambda/engines/detect.js';
+import { loginTarget } from '../../lambda/steps/load.js';
+
+/** The outcome of one check. */
+export const CHECK_STATUSES = ['pass', 'warn', 'fail', 'skip'] as const;
+
+/** One of {@link CHECK_STATUSES}. */
+export type CheckStatus = (typeof CHECK_STATUSES)[number];
+
+/** One line of the report. */
+export interface CheckResult {
+  /** Short stable name, e.g. `tls`. */
+  readonly check: string;
+  readonly status: CheckStatus;
+  /** What was found. Never a secret value. */
+  readonly detail: string;
+  /** What to do, for `warn` and `fail`. */
+  readonly fix?: string;
+}
+
+/** What the checks run against. */
+export interface DoctorInput {
+  readonly secretId: string;
+  readonly secrets: SecretStore;
+  readonly database: DatabaseConnector;
+  readonly config: RotationConfig;
+  readonly limits: LoginLimits;
+}
+
+/** PostgreSQL HBA methods that send or skip the password instead of proving it by SCRAM. */
+const WEAK_METHODS = ['password', 'md5', 'trust', 'ident', 'peer', 'reject'] as const;
+
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/** Runs every check in order; later checks are skipped when what they need failed. */
+export async function runChecks(input: DoctorInput): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  const add = (result: CheckResult) => {
+    results.push(result);
+    return result;
+  };
+
+  // 1. The secret and its rotation configuration.
+  let description: Awaited<ReturnType<SecretStore['describe']>>;
+  try {
+    description = await input.secrets.describe(input.secretId);
+  } catch (error) {
+    add({
+      check: 'secret',
+      status: 'fail',
+      detail: `cannot describe ${input.secretId}: ${message(error)}`,
+      fix: 'check the secret id, the region and secretsmanager:DescribeSecret permission',
+    });
+    return results;
+  }
+  add(
+    description.rotationEnabled
+      ? { check: 'rotation', status: 'pass', detail: 'rotation is enabled on the secret' }
+      : {
+          check: 'rotation',
+          status: 'warn',
+          detail: 'rotation is not enabled on the secret yet',
+          fix: 'deploy the CDK app for this secret, or run npm run rotate -- --rotation-lambda-arn <arn>',
+        },
+  );
+  const stages = description.versionIdsToStages;
+  const stuck = Object.entries(stages).find(
+    ([, labels]) => labels.includes('AWSPENDING') && !labels.includes('AWSCURRENT'),
+  );
+  if (stuck) {
+    add({
+      check: 'pending',
+      status: 'warn',
+      detail: `version ${stuck[0]} is AWSPENDING: a previous rotation did not finish`,
+      fix: 'RotateSecret will reattempt it; find its error in the function log (npm run rotate shows it)',
+    });
+  }
+
+  let secret: DatabaseSecret;
+  try {
+    const text = await input.secrets.getSecretString(input.secretId, { stage: 'AWSCURRENT' });
+    if (text === undefined) throw new Error('AWSCURRENT has no value');
+    secret = parseDatabaseSecret(text, { label: 'AWSCURRENT' });
+  } catch (error) {
+    add({
+      check: 'secret',
+      status: 'fail',
+      detail: message(error),
+      fix: 'store the database secret JSON (engine, host, username, password; see the README)',
+    });
+    return results;
+  }
+  add({
+    check: 'secret',
+    status: 'pass',
+    detail: `engine ${secret.engine}, ${secret.username}@${secret.host}:${secret.port}/${secret.dbname}${secret.masterarn ? ', admin secret in masterarn' : ''}`,
+  });
+  const caSource = secret.ca
+    ? "the secret's ca key"
+    : input.config.caBundle
+      ? 'CA_BUNDLE_PATH'
+      : "the runtime's trusted roots";
+
+  // 2. The user's own login: verify-full TLS, SCRAM only.
+  const userSession = await loginCheck(input, secret, 'login', caSource, add);
+  if (userSession === undefined) return results;
+  let engine: ServerEngine;
+  try {
+    engine = await engineCheck(userSession, secret, add);
+    // 3. The admin, if any.
+    let changer = userSession;
+    let adminSession: DatabaseSession | undefined;
+    let changerName = secret.username;
+    const useAdmin =
+      input.config.mode === 'admin' || (input.config.mode === 'auto' && secret.masterarn);
+    if (useAdmin) {
+      if (!secret.masterarn) {
+        add({
+          check: 'admin',
+          status: 'fail',
+          detail: 'ROTATION_MODE is admin but the secret has no masterarn',
+          fix: 'add the admin secret ARN as masterarn',
+        });
+        return results;
+      }
+      let admin: DatabaseSecret;
+      try {
+        const text = await input.secrets.getSecretString(secret.masterarn, { stage: 'AWSCURRENT' });
+        if (text === undefined) throw new Error('the admin secret has no AWSCURRENT value');
+        admin = parseDatabaseSecret(text, { label: 'admin secret (masterarn)' });
+      } catch (error) {
+        add({
+          check: 'admin',
+          status: 'fail',
+          detail: message(error),
+          fix: 'point masterarn at a readable secret of the same shape (secretsmanager:GetSecretValue)',
+        });
+        return results;
+      }
+      adminSession = await loginCheck(input, admin, 'admin login', caSource, add, secret.ca);
+      if (adminSession === undefined) return results;
+      changer = adminSession;
+      changerName = admin.username;
+    }
+    try {
+      // 4. May the changer change the password, and will the change be safe?
+      if (engine === 'postgres') {
+        await postgresChecks(changer, changerName, secret, Boolean(adminSession), input, add);
+      } else {
+        await cockroachChecks(changer, changerName, Boolean(adminSession), input, add);
+      }
+    } finally {
+      await adminSession?.close();
+    }
+  } finally {
+    await userSession.close();
+  }
+  return results;
+}
+
+/** Logs in as a secret's user and reports TLS and SCRAM, or the failure and its fix. */
+async function loginCheck(
+  input: DoctorInput,
+  secret: DatabaseSecret,
+  check: string,
+  caSource: string,
+  add: (result: CheckResult) => CheckResult,
+  fallbackCa?: string,
+): Promise<DatabaseSession | undefined> {
+  try {
+    const session = await input.database.login(
+      loginTarget(secret, input.config, fallbackCa),
+      input.limits,
+    );
+    add({
+      check,
+      status: 'pass',
+      detail: `${secret.username} logged in over verify-full TLS (CA from ${caSource}) by ${session.mechanism}`,
+    });
+    if (session.mechanism !== 'SCRAM-SHA-256-PLUS') {
+      add({
+        check: `${check} channel binding`,
+        status: 'warn',
+        detail: 'the server does not offer SCRAM-SHA-256-PLUS (channel binding)',
+        fix: 'nothing to do for CockroachDB, which has none; on PostgreSQL check ssl is on with a certificate that supports tls-server-end-point',
+      });
+    }
+    return session;
+  } catch (error) {
+    add({
+      check,
+      status: 'fail',
+      detail: message(error),
+      // Rotation errors end with their own fix; the generic one covers the rest.
+      fix: 'see the message: it names the setting, certificate or rule to change',
+    });
+    return undefined;
+  }
+}
+
+async function engineCheck(
+  session: DatabaseSession,
+  secret: DatabaseSecret,
+  add: (result: CheckResult) => CheckResult,
+): Promise<ServerEngine> {
+  const engine = await detectEngine(session);
+  const declared = secret.engine === 'cockroachdb' ? 'cockroachdb' : 'postgres';
+  const full = await session.serverVersion();
+  // "PostgreSQL 18.4 on x86_64..." / "CockroachDB CCL v25.2.1 (x86_64...": name and version.
+  const version = /^\S+(?: CCL| OSS)? v?[0-9][^\s,]*/.exec(full)?.[0] ?? full.slice(0, 40);
+  add(
+    engine === declared
+      ? { check: 'engine', status: 'pass', detail: `${version}; the secret says ${secret.engine}` }
+      : {
+          check: 'engine',
+          status: 'warn',
+          detail: `the server is ${engine} (${version}) but the secret says ${secret.engine}; the function follows the server`,
+          fix: `set the secret's engine to ${engine}`,
+        },
+  );
+  return engine;
+}
+
+async function postgresChecks(
+  session: DatabaseSession,
+  changerName: string,
+  secret: DatabaseSecret,
+  viaAdmin: boolean,
+  input: DoctorInput,
+  add: (result: CheckResult) => CheckResult,
+): Promise<void> {
+  // Privilege: a role may always change its own password; an admin needs
+  // superuser, or CREATEROLE and (PostgreSQL 16+) ADMIN OPTION on the user.
+  if (!viaAdmin) {
+    add({
+      check: 'privilege',
+      status: 'pass',
+      detail: `${secret.username} changes its own password (allowed for every PostgreSQL role)`,
+    });
+  } else {
+    const [role] = await session.query<{ rolsuper: boolean; rolcreaterole: boolean }>(
+      'SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user',
+    );
+    const versionNum = Number(await session.setting('server_version_num'));
+    const [admin] = await session.query<{ ok: boolean | null }>(
+      "SELECT pg_has_role(current_user, oid, 'MEMBER WITH ADMIN OPTION') AS ok FROM pg_roles WHERE rolname = $1",
+      [secret.username],
+    );
+    const can =
+      role?.rolsuper === true ||
+      (role?.rolcreaterole === true && (versionNum < 160000 || admin?.ok === true));
+    add(
+      can
+        ? {
+            check: 'privilege',
+            status: 'pass',
+            detail: `${changerName} may change ${secret.username}'s password (${role?.rolsuper ? 'superuser' : 'CREATEROLE and ADMIN OPTION'})`,
+          }
+        : {
+            check: 'privilege',
+            status: 'fail',
+            detail: `${changerName} may not change ${secret.username}'s password`,
+            fix: `ALTER ROLE ${changerName} CREATEROLE; GRANT ${secret.username} TO ${changerName} WITH ADMIN OPTION`,
+          },
+    );
+  }
+
+  // Iterations: what the verifier will use.
+  const serverIterations = Number(await session.setting('scram_iterations'));
+  const iterations =
+    input.config.scramIterations ??
+    (Number.isInteger(serverIterations) && serverIterations > 0 ? serverIterations : 4096);
+  add({
+    check: 'iterations',
+    status: 'pass',
+    detail: `verifiers will use ${iterations} iterations (${input.config.scramIterations !== undefined ? 'SCRAM_ITERATIONS' : Number.isInteger(serverIterations) && serverIterations > 0 ? "the server's scram_iterations" : 'the default'})`,
+  });
+
+  // The stored password's kind: an MD5 hash makes an md5 rule ask for MD5.
+  const [stored] = await session
+    .query<{ rolpassword: string | null }>('SELECT rolpassword FROM pg_authid WHERE rolname = $1', [
+      secret.username,
+    ])
+    .catch(() => [undefined]);
+  if (stored?.rolpassword) {
+    const kind = stored.rolpassword.startsWith('SCRAM-SHA-256$') ? 'scram' : 'other';
+    if (kind === 'scram') {
+      const parsed = parseScramVerifier(stored.rolpassword);
+      add({
+        check: 'stored password',
+        status: 'pass',
+        detail: `stored as a SCRAM-SHA-256 verifier (${parsed.iterations} iterations)`,
+      });
+    } else {
+      add({
+        check: 'stored password',
+        status: 'warn',
+        detail:
+          'stored as an MD5 hash: an md5 HBA rule would ask for MD5, which the function refuses',
+        fix: 'rotate once (the new password is stored as SCRAM) and set password_encryption = scram-sha-256',
+      });
+    }
+  }
+
+  // HBA: rules a login of this user could meet with a weaker method.
+  try {
+    const rules = await session.query<{
+      line_number: number;
+      type: string;
+      database: string[] | null;
+      user_name: string[] | null;
+      auth_method: string;
+    }>('SELECT line_number, type, database, user_name, auth_method FROM pg_hba_file_rules');
+    const applies = (list: string[] | null, name: string) =>
+      list === null || list.includes('all') || list.includes(name);
+    const weak = rules.filter(
+      (rule) =>
+        rule.type !== 'local' &&
+        applies(rule.user_name, secret.username) &&
+        applies(rule.database, secret.dbname) &&
+        (WEAK_METHODS as readonly string[]).includes(rule.auth_method),
+    );
+    add(
+      weak.length === 0
+        ? {
+            check: 'hba',
+            status: 'pass',
+            detail: `no pg_hba.conf rule would let ${secret.username} in by cleartext, MD5 or trust`,
+          }
+        : {
+            check: 'hba',
+            status: weak.some((rule) => rule.type === 'hostnossl' || rule.auth_method === 'trust')
+              ? 'fail'
+              : 'warn',
+            detail: `pg_hba.conf lines ${weak.map((r) => `${r.line_number} (${r.type} ${r.auth_method})`).join(', ')} apply to ${secret.username}`,
+            fix: 'use hostssl ... scram-sha-256 for this user; the function refuses the other methods, but the application may not',
+          },
+    );
+  } catch {
+    add({
+      check: 'hba',
+      status: 'skip',
+      detail:
+        'pg_hba_file_rules is not readable by this role (superuser only); the login above was by SCRAM',
+    });
+  }
+}
+
+async function cockroachChecks(
+  session: DatabaseSession,
+  changerName: string,
+  viaAdmin: boolean,
+  input: DoctorInput,
+  add: (result: CheckResult) => CheckResult,
+): Promise<void> {
+  const read = (setting: (typeof COCKROACH_SETTINGS)[keyof typeof COCKROACH_SETTINGS]) =>
+    readClusterSetting(session, setting);
+  const unreadable = (setting: string): CheckResult => ({
+    check: setting,
+    status: 'fail',
+    detail: `${changerName} cannot read this cluster setting`,
+    fix: `run ${viewSettingsGrant(changerName)}`,
+  });
+
+  const preHashed = await read(COCKROACH_SETTINGS.storePreHashed);
+  add(
+    preHashed === undefined
+      ? unreadable(COCKROACH_SETTINGS.storePreHashed)
+      : preHashed === 'true'
+        ? {
+            check: 'pre-hashed passwords',
+            status: 'pass',
+            detail: `${COCKROACH_SETTINGS.storePreHashed} is true`,
+          }
+        : {
+            check: 'pre-hashed passwords',
+            status: 'fail',
+            detail: `${COCKROACH_SETTINGS.storePreHashed} is ${preHashed}: CockroachDB would store the verifier as a cleartext password`,
+            fix: `run ${enableStatement(COCKROACH_SETTINGS.storePreHashed)}`,
+          },
+  );
+
+  if (!viaAdmin) {
+    const own = await read(COCKROACH_SETTINGS.changeOwnPassword);
+    add(
+      own === undefined
+        ? unreadable(COCKROACH_SETTINGS.changeOwnPassword)
+        : own === 'true'
+          ? {
+              check: 'privilege',
+              status: 'pass',
+              detail: `${COCKROACH_SETTINGS.changeOwnPassword} is true: the user may change its own password`,
+            }
+          : {
+              check: 'privilege',
+              status: 'fail',
+              detail: `${COCKROACH_SETTINGS.changeOwnPassword} is ${own}: the user cannot change its own password`,
+              fix: `add masterarn (an admin secret) or run ${enableStatement(COCKROACH_SETTINGS.changeOwnPassword)}`,
+            },
+    );
+  } else {
+    add({
+      check: 'privilege',
+      status: 'pass',
+      detail: `${changerName} changes the password (needs admin, or CREATEROLE and CREATELOGIN; the first rotation proves it)`,
+    });
+  }
+
+  const costText = await read(COCKROACH_SETTINGS.scramCost);
+  if (costText === undefined) {
+    add(unreadable(COCKROACH_SETTINGS.scramCost));
+  } else {
+    const cost = Number(costText);
+    const configured = input.config.scramIterations;
+    add(
+      configured === undefined || configured === cost
+        ? {
+            check: 'iterations',
+            status: 'pass',
+            detail: `verifiers will use the cluster's cost, ${cost} iterations`,
+          }
+        : {
+            check: 'iterations',
+            status: input.config.allowIterationMismatch ? 'warn' : 'fail',
+            detail: `SCRAM_ITERATIONS is ${configured} but the cluster's cost is ${cost}`,
+            fix: 'unset SCRAM_ITERATIONS: another count may make CockroachDB ask the next login for a cleartext password to re-hash it',
+          },
+    );
+  }
+
+  // HBA: the default rule is cert-password, under which a re-hash asks for cleartext.
+  let hba: string | undefined;
+  try {
+    const rows = await session.query<{ value: string }>(
+      'SELECT value FROM crdb_internal.cluster_settings WHERE variable = $1',
+      ['server.host_based_authentication.configuration'],
+    );
+    hba = rows[0]?.value;
+  } catch {
+    hba = undefined;
+  }
+  if (hba === undefined) {
+    add({
+      check: 'hba',
+      status: 'skip',
+      detail: 'server.host_based_authentication.configuration is not readable by this role',
+    });
+  } else {
+    const weak = hba
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '' && !line.startsWith('#'))
+      .filter((line) => /\b(password|cert-password|trust)\s*$/.test(line));
+    add(
+      hba.trim() === '' || weak.length > 0
+        ? {
+            check: 'hba',
+            status: 'warn',
+            detail:
+              hba.trim() === ''
+                ? 'the default HBA (host all all all cert-password) applies: a login may be asked for a cleartext password'
+                : `HBA lines allow cleartext: ${weak.join('; ')}`,
+            fix: "require scram-sha-256 (the seed's phase 3): SET CLUSTER SETTING server.host_based_authentication.configuration = 'host all all all scram-sha-256'",
+          }
+        : {
+            check: 'hba',
+            status: 'pass',
+            detail: 'the HBA configuration asks for scram-sha-256 (or certificates) only',
+          },
+    );
+  }
+}

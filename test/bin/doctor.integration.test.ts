@@ -1,0 +1,189 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalStack, startLocalStack } from '../../local/stack.js';
+import { createCertificateAuthority } from '../../local/tls.js';
+
+const run = promisify(execFile);
+
+let stack: LocalStack;
+
+beforeAll(async () => {
+  stack = await startLocalStack();
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+interface DoctorRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly results: { check: string; status: string; detail: string; fix?: string }[];
+}
+
+/** Runs `npm run doctor` as a user would, against the stack's endpoint. */
+async function doctor(secretId: string, env: Record<string, string> = {}): Promise<DoctorRun> {
+  let code = 0;
+  let stdout = '';
+  try {
+    ({ stdout } = await run(
+      'npm',
+      [
+        'run',
+        '--silent',
+        'doctor',
+        '--',
+        '--endpoint-url',
+        stack.secretsManager.url,
+        '--region',
+        stack.secretsManager.region,
+        '--secret-id',
+        secretId,
+        '--json',
+      ],
+      {
+        env: { ...process.env, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', ...env },
+        timeout: 60_000,
+      },
+    ));
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string };
+    code = e.code ?? -1;
+    stdout = e.stdout ?? '';
+  }
+  const last = stdout.trim().split('\n').at(-1) ?? '{}';
+  return { code, stdout, results: (JSON.parse(last) as { results: DoctorRun['results'] }).results };
+}
+
+const status = (r: DoctorRun, check: string) => r.results.find((x) => x.check === check)?.status;
+
+describe('npm run doctor on PostgreSQL', () => {
+  it('passes a healthy single-user secret, one line per check, and exits 0', async () => {
+    const user = await stack.createApplicationUser();
+    const result = await doctor(user.secretName);
+    expect(result.code).toBe(0);
+    expect(status(result, 'secret')).toBe('pass');
+    expect(status(result, 'login')).toBe('pass');
+    expect(result.stdout).toMatch(
+      /PASS +login +\S+ logged in over verify-full TLS .* by SCRAM-SHA-256/,
+    );
+    expect(status(result, 'privilege')).toBe('pass');
+    expect(status(result, 'iterations')).toBe('pass');
+    expect(result.stdout).toContain('Ready to rotate');
+  });
+
+  it('changes nothing: the stored password and the statement log show no change', async () => {
+    const user = await stack.createApplicationUser();
+    const before = await stack.postgres.storedPassword(user.username);
+    const logBefore = (await stack.postgres.readServerLog()).length;
+    await doctor(user.secretName);
+    expect(await stack.postgres.storedPassword(user.username)).toBe(before);
+    const logAfter = (await stack.postgres.readServerLog()).slice(logBefore);
+    expect(logAfter).toMatch(/statement: SELECT/);
+    expect(logAfter).not.toMatch(/ALTER|UPDATE|INSERT|DELETE|CREATE|GRANT/);
+  });
+
+  it('fails an admin that lacks ADMIN OPTION on the user, with the GRANT to run', async () => {
+    const admin = await stack.createApplicationUser({ createRole: true });
+    const user = await stack.createApplicationUser({ extraKeys: { masterarn: admin.secretArn } });
+    const result = await doctor(user.secretName);
+    expect(result.code).toBe(1);
+    expect(status(result, 'admin login')).toBe('pass');
+    const privilege = result.results.find((r) => r.check === 'privilege');
+    expect(privilege?.status).toBe('fail');
+    expect(privilege?.fix).toContain(
+      `GRANT ${user.username} TO ${admin.username} WITH ADMIN OPTION`,
+    );
+  });
+
+  it('passes an admin with CREATEROLE and ADMIN OPTION', async () => {
+    const admin = await stack.createApplicationUser({ createRole: true });
+    const user = await stack.createApplicationUser({
+      managedBy: admin.username,
+      extraKeys: { masterarn: admin.secretArn },
+    });
+    const result = await doctor(user.secretName);
+    expect(result.code).toBe(0);
+    expect(status(result, 'privilege')).toBe('pass');
+  });
+
+  it('fails when the server asks for MD5 instead of SCRAM', async () => {
+    const user = await stack.createApplicationUser({ storedAs: 'md5' });
+    await stack.postgres.addHbaRules([{ user: user.username, method: 'md5' }]);
+    try {
+      const result = await doctor(user.secretName);
+      expect(result.code).toBe(1);
+      const login = result.results.find((r) => r.check === 'login');
+      expect(login?.status).toBe('fail');
+      expect(login?.detail).toMatch(/^Authentication method refused: .*MD5/);
+    } finally {
+      await stack.postgres.setHbaRules([]);
+    }
+  });
+
+  it('fails a certificate from another CA, saying where to put the right one', async () => {
+    const other = createCertificateAuthority('another CA');
+    const user = await stack.createApplicationUser({ extraKeys: { ca: other.certPem } });
+    const result = await doctor(user.secretName);
+    expect(result.code).toBe(1);
+    const login = result.results.find((r) => r.check === 'login');
+    expect(login?.detail).toMatch(/^TLS verification failed: .*ca key/);
+  });
+
+  it('fails a malformed secret, naming the key and not the value', async () => {
+    const name = `scram-rotator/local/malformed-${Date.now()}`;
+    await stack.client.send(
+      new CreateSecretCommand({
+        Name: name,
+        SecretString: JSON.stringify({
+          engine: 'postgres',
+          username: 'x',
+          password: 'p4ssw0rd-value',
+        }),
+      }),
+    );
+    const result = await doctor(name);
+    expect(result.code).toBe(1);
+    const secret = result.results.find((r) => r.check === 'secret');
+    expect(secret?.status).toBe('fail');
+    expect(secret?.detail).toMatch(/^Malformed secret: .*host/);
+    expect(result.stdout).not.toContain('p4ssw0rd-value');
+  });
+
+  it('reads pg_hba.conf through a superuser admin and flags weaker rules for the user', async () => {
+    const superuser = `scram-rotator/local/superuser-${Date.now()}`;
+    const admin = stack.postgres.admin;
+    const created = await stack.client.send(
+      new CreateSecretCommand({
+        Name: superuser,
+        SecretString: JSON.stringify({
+          engine: 'postgres',
+          host: admin.host,
+          port: admin.port,
+          username: admin.user,
+          password: admin.password,
+          dbname: admin.database,
+          ca: stack.postgres.caPem,
+        }),
+      }),
+    );
+    const user = await stack.createApplicationUser({
+      extraKeys: { masterarn: created.ARN },
+    });
+    expect(status(await doctor(user.secretName), 'hba')).toBe('pass');
+    // An md5 rule still logs a SCRAM-stored user in by SCRAM, so rotation
+    // works, but a password stored as MD5 would be asked for by MD5.
+    await stack.postgres.addHbaRules([{ user: user.username, method: 'md5' }]);
+    try {
+      const result = await doctor(user.secretName);
+      expect(status(result, 'login')).toBe('pass');
+      const hba = result.results.find((r) => r.check === 'hba');
+      expect(hba?.status).toBe('warn');
+      expect(hba?.detail).toMatch(/hostssl md5/);
+    } finally {
+      await stack.postgres.setHbaRules([]);
+    }
+  });
+});
