@@ -1,0 +1,308 @@
+/**
+ * The CDK app: `npx cdk synth|deploy -c key=value ...`. Every setting is a
+ * context value, so the app needs no code changes and no AWS lookups; with
+ * none at all it synthesizes offline (an example secret stands in for
+ * yours, see {@link ScramRotatorStack}).
+ *
+ * Context keys (`-c key=value`, or `"context"` in cdk.json):
+ *
+ * - `secretArn`: secrets to rotate, comma-separated, each a complete ARN or
+ *   a name. Default: an example secret `<stackName>/example`.
+ * - `adminSecretArn`: admin secrets (the `masterarn` of the rotated
+ *   secrets) the function may read, comma-separated ARNs or names. Default: none.
+ * - `kmsKeyArn`: customer managed key of those secrets. Default: aws/secretsmanager.
+ * - `stackName`: the stack's name. Default `ScramRotator`.
+ * - `schedule`: `rate(...)` or `cron(...)`, UTC. Default `rate(30 days)`.
+ * - `rotationWindow`: window length, e.g. `3h`. Default: Secrets Manager's.
+ * - `rotateImmediately`: rotate when the schedule is created or changed.
+ *   Default `true` (`false` for the example secret).
+ * - `rotationMode`: `auto`, `single-user` or `admin`. Default `auto`.
+ * - `scramIterations`: SCRAM iteration count. Default: the server's, else 4096.
+ * - `passwordLength`, `excludeCharacters`, `excludeNumbers`,
+ *   `excludePunctuation`, `excludeUppercase`, `excludeLowercase`,
+ *   `requireEachIncludedType`: password policy. Default: 32 characters of
+ *   every class, without space : / @ " ' \.
+ * - `caBundlePath`: local PEM file bundled into the function. Default: none.
+ * - `connectTimeoutMs`, `statementTimeoutMs`, `testLoginAttempts`,
+ *   `testLoginDelayMs`: login limits. Defaults 5000, 5000, 4, 500.
+ * - `metricsNamespace`: CloudWatch namespace. Default `ScramRotator`.
+ * - `memorySize` (MB), `timeoutSeconds`: function size. Defaults 256, 60.
+ * - `logRetentionDays`: log retention, one of CloudWatch's values. Default 30.
+ * - `alarmEmail`: e-mail subscribed to the alarm topic. Default: none.
+ * - `vpcId`, `subnetIds`, `availabilityZones`: run in a VPC (subnets and
+ *   their zones comma-separated, same order). Default: no VPC.
+ * - `secretsManagerEndpoint`: `create`, `existing` or `none`. Default `create`.
+ * - `natGatewayRoute`: the subnets reach the internet through NAT. Default `false`.
+ * - `databasePort`: port the security group allows out. Default 5432.
+ *
+ * `subnetIds`, `availabilityZones`, `secretsManagerEndpoint`,
+ * `natGatewayRoute` and `databasePort` need `vpcId`. A VPC with
+ * `secretsManagerEndpoint=none` and no `natGatewayRoute` is refused: the
+ * function could not reach Secrets Manager. Unknown camelCase keys (typos)
+ * are reported as warnings.
+ *
+ * @module
+ */
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Annotations, App, Duration, type Environment, Validations } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { Node } from 'constructs';
+import { ROTATION_MODES, type RotationMode } from '../lambda/config.js';
+import { parseWindow } from './schedule.js';
+import type { SecretsManagerEndpoint } from './scram-rotator.js';
+import { ScramRotatorStack, type ScramRotatorStackProps } from './stack.js';
+
+/** The context keys the app reads, with what each means (for errors and docs). */
+export const CONTEXT_KEYS = {
+  secretArn: 'secrets to rotate: complete ARNs or names, comma-separated',
+  adminSecretArn: 'admin secrets the function may read: complete ARNs or names, comma-separated',
+  kmsKeyArn: 'customer managed KMS key of the secrets',
+  stackName: 'stack name',
+  schedule: 'rate(...) or cron(...) schedule, UTC',
+  rotationWindow: 'rotation window length, e.g. 3h',
+  rotateImmediately: 'rotate when the schedule is created or changed (true/false)',
+  rotationMode: 'auto, single-user or admin',
+  scramIterations: 'SCRAM-SHA-256 iteration count',
+  passwordLength: 'password length',
+  excludeCharacters: 'characters never used in passwords',
+  excludeNumbers: 'no digits (true/false)',
+  excludePunctuation: 'no punctuation (true/false)',
+  excludeUppercase: 'no upper-case letters (true/false)',
+  excludeLowercase: 'no lower-case letters (true/false)',
+  requireEachIncludedType: 'one character of each included class (true/false)',
+  caBundlePath: 'local PEM file of CA certificates',
+  connectTimeoutMs: 'connect timeout, milliseconds',
+  statementTimeoutMs: 'statement timeout, milliseconds',
+  testLoginAttempts: 'testSecret login attempts',
+  testLoginDelayMs: 'pause between testSecret attempts, milliseconds',
+  metricsNamespace: 'CloudWatch metrics namespace',
+  memorySize: 'function memory, MB',
+  timeoutSeconds: 'function timeout, seconds',
+  logRetentionDays: 'log retention, days',
+  alarmEmail: 'e-mail address subscribed to alarms',
+  vpcId: 'VPC id',
+  subnetIds: 'subnet ids, comma-separated',
+  availabilityZones: "the subnets' availability zones, comma-separated",
+  secretsManagerEndpoint: 'create, existing or none',
+  natGatewayRoute: 'the subnets route to a NAT gateway (true/false)',
+  databasePort: 'database port',
+} as const;
+
+/** One of {@link CONTEXT_KEYS}. */
+export type ContextKey = keyof typeof CONTEXT_KEYS;
+
+const ENDPOINT_MODES: readonly SecretsManagerEndpoint[] = ['create', 'existing', 'none'];
+
+const VPC_ONLY_KEYS = [
+  'subnetIds',
+  'availabilityZones',
+  'secretsManagerEndpoint',
+  'natGatewayRoute',
+  'databasePort',
+] as const satisfies readonly ContextKey[];
+
+/**
+ * Context keys that look like ours (plain camelCase) but are not: most
+ * likely typos, which would otherwise fall back to a default unnoticed.
+ * Feature flags and the CLI's own keys have `:`, `/`, `@` or `-` in them.
+ */
+export function unknownContextKeys(node: Node): string[] {
+  return Object.keys(node.getAllContext())
+    .filter((key) => /^[a-z][A-Za-z0-9]*$/.test(key) && !(key in CONTEXT_KEYS))
+    .sort();
+}
+
+/** Reads typed context values; `-c` gives strings, cdk.json may give JSON values. */
+class ContextReader {
+  readonly #node: Node;
+
+  constructor(node: Node) {
+    this.#node = node;
+  }
+
+  string(key: ContextKey): string | undefined {
+    const value: unknown = this.#node.tryGetContext(key);
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+      throw this.error(key, value, 'a single value');
+    }
+    const text = String(value);
+    return key === 'excludeCharacters' ? text : text.trim() || undefined;
+  }
+
+  list(key: ContextKey): string[] | undefined {
+    const value: unknown = this.#node.tryGetContext(key);
+    if (Array.isArray(value)) return value.map(String).filter((item) => item.trim() !== '');
+    const text = this.string(key);
+    if (text === undefined) return undefined;
+    return text
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '');
+  }
+
+  boolean(key: ContextKey): boolean | undefined {
+    const text = this.string(key)?.toLowerCase();
+    if (text === undefined) return undefined;
+    if (text === 'true') return true;
+    if (text === 'false') return false;
+    throw this.error(key, text, 'true or false');
+  }
+
+  integer(key: ContextKey): number | undefined {
+    const text = this.string(key);
+    if (text === undefined) return undefined;
+    if (!/^\d+$/.test(text)) throw this.error(key, text, 'a whole number');
+    return Number(text);
+  }
+
+  oneOf<T extends string>(key: ContextKey, allowed: readonly T[]): T | undefined {
+    const text = this.string(key);
+    if (text === undefined) return undefined;
+    if (!(allowed as readonly string[]).includes(text)) {
+      throw this.error(key, text, `one of ${allowed.join(', ')}`);
+    }
+    return text as T;
+  }
+
+  error(key: ContextKey, value: unknown, expected: string): Error {
+    return new Error(
+      `context ${key}=${JSON.stringify(value)}: expected ${expected} (${CONTEXT_KEYS[key]})`,
+    );
+  }
+}
+
+/** Drops undefined values, so the construct's defaults apply to what was not given. */
+function defined<T extends object>(values: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as {
+    [K in keyof T]: Exclude<T[K], undefined>;
+  };
+}
+
+/**
+ * Turns the app's context into the stack's properties.
+ *
+ * @throws an error naming the context key, for a value it cannot use
+ */
+export function stackPropsFromContext(node: Node): ScramRotatorStackProps & { stackName: string } {
+  const context = new ContextReader(node);
+  const retention = context.integer('logRetentionDays');
+  if (retention !== undefined && !Object.values(logs.RetentionDays).includes(retention)) {
+    throw context.error('logRetentionDays', retention, 'one of CloudWatch Logs retention values');
+  }
+  const window = context.string('rotationWindow');
+  const vpcId = context.string('vpcId');
+  const subnetIds = context.list('subnetIds');
+  const availabilityZones = context.list('availabilityZones');
+  if (!vpcId) {
+    // Silently ignoring them would deploy outside the VPC the user meant.
+    for (const key of VPC_ONLY_KEYS) {
+      if (context.string(key) !== undefined || context.list(key) !== undefined) {
+        throw context.error('vpcId', undefined, `a VPC id, since ${key} only applies in a VPC`);
+      }
+    }
+  }
+  const millis = (key: ContextKey) => {
+    const value = context.integer(key);
+    return value === undefined ? undefined : Duration.millis(value);
+  };
+  const timeoutSeconds = context.integer('timeoutSeconds');
+  const passwordPolicy = defined({
+    length: context.integer('passwordLength'),
+    excludeCharacters: context.string('excludeCharacters'),
+    excludeNumbers: context.boolean('excludeNumbers'),
+    excludePunctuation: context.boolean('excludePunctuation'),
+    excludeUppercase: context.boolean('excludeUppercase'),
+    excludeLowercase: context.boolean('excludeLowercase'),
+    requireEachIncludedType: context.boolean('requireEachIncludedType'),
+  });
+  const rotator = defined({
+    schedule: context.string('schedule'),
+    rotationWindow: window === undefined ? undefined : parseWindow(window),
+    rotateImmediatelyOnUpdate: context.boolean('rotateImmediately'),
+    rotationMode: context.oneOf<RotationMode>('rotationMode', ROTATION_MODES),
+    scramIterations: context.integer('scramIterations'),
+    passwordPolicy: Object.keys(passwordPolicy).length > 0 ? passwordPolicy : undefined,
+    caBundlePath: context.string('caBundlePath'),
+    connectTimeout: millis('connectTimeoutMs'),
+    statementTimeout: millis('statementTimeoutMs'),
+    testLoginAttempts: context.integer('testLoginAttempts'),
+    testLoginDelay: millis('testLoginDelayMs'),
+    metricsNamespace: context.string('metricsNamespace'),
+    memorySize: context.integer('memorySize'),
+    timeout: timeoutSeconds === undefined ? undefined : Duration.seconds(timeoutSeconds),
+    logRetention: retention as logs.RetentionDays | undefined,
+    alarmEmail: context.string('alarmEmail'),
+    secretsManagerEndpoint: context.oneOf<SecretsManagerEndpoint>(
+      'secretsManagerEndpoint',
+      ENDPOINT_MODES,
+    ),
+    natGatewayRoute: context.boolean('natGatewayRoute'),
+    databasePort: context.integer('databasePort'),
+  });
+  return {
+    stackName: context.string('stackName') ?? 'ScramRotator',
+    ...defined({
+      secrets: context.list('secretArn'),
+      adminSecrets: context.list('adminSecretArn'),
+      secretsKeyArn: context.string('kmsKeyArn'),
+      vpc: vpcId
+        ? { vpcId, subnetIds: subnetIds ?? [], availabilityZones: availabilityZones ?? [] }
+        : undefined,
+    }),
+    rotator,
+  };
+}
+
+/** Options of {@link createApp}. */
+export interface CreateAppOptions {
+  /**
+   * Context values, as `-c` would give them.
+   * @default - what the CDK CLI passes in the environment
+   */
+  readonly context?: Record<string, unknown>;
+  /**
+   * Where to write the cloud assembly.
+   * @default - what the CDK CLI passes, else a temporary directory
+   */
+  readonly outdir?: string;
+  /**
+   * Account and region of the stack.
+   * @default - CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION, else environment-agnostic
+   */
+  readonly env?: Environment;
+}
+
+/**
+ * Builds the app: the stack from context, and cdk-nag's AwsSolutions checks,
+ * so that any unacknowledged finding fails the synth.
+ */
+export function createApp(options: CreateAppOptions = {}): { app: App; stack: ScramRotatorStack } {
+  const app = new App({
+    ...(options.context ? { context: options.context } : {}),
+    ...(options.outdir ? { outdir: options.outdir } : {}),
+  });
+  // cdk-nag 3 is a policy validation plugin (the Aspects form of cdk-nag 2
+  // no longer exists); acknowledgements go through Validations.of().
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  const { stackName, ...props } = stackPropsFromContext(app.node);
+  const env = options.env ?? {
+    account: process.env.CDK_DEFAULT_ACCOUNT,
+    region: process.env.CDK_DEFAULT_REGION,
+  };
+  const stack = new ScramRotatorStack(app, stackName, { ...props, env });
+  for (const key of unknownContextKeys(app.node)) {
+    Annotations.of(stack).addWarningV2(
+      'scram-rotator:unknown-context',
+      `Context key ${key} is not one this app reads; check its spelling. Keys: ${Object.keys(CONTEXT_KEYS).join(', ')}.`,
+    );
+  }
+  return { app, stack };
+}
+
+// Synthesize only when run as the app (cdk.json), not when a test imports it.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  createApp().app.synth();
+}

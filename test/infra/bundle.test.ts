@@ -1,0 +1,96 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Template } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../infra/app.js';
+import { CA_BUNDLE_FILE } from '../../infra/scram-rotator.js';
+import { CA_FIXTURE, CDK_JSON_CONTEXT, ENV } from './helpers.js';
+
+/**
+ * The most the bundled handler (index.mjs, minified, AWS SDK included) may
+ * weigh. Measured at about 0.9 MB; the budget leaves ~15% for growth and
+ * catches what would blow it up: a second copy of the SDK, a source map
+ * inlined, a dependency pulled in whole.
+ */
+const BUNDLE_BUDGET_BYTES = 1024 * 1024;
+
+let outdir: string;
+let assetDir: string;
+
+beforeAll(() => {
+  // Outside the project: the bundle must load with no node_modules above it.
+  outdir = mkdtempSync(join(tmpdir(), 'scram-rotator-bundle-'));
+  const { app, stack } = createApp({
+    context: { ...CDK_JSON_CONTEXT, caBundlePath: CA_FIXTURE },
+    outdir,
+    env: ENV,
+  });
+  app.synth();
+  const functions = Template.fromStack(stack).findResources('AWS::Lambda::Function');
+  const [code] = Object.values(functions).map(
+    (fn) => (fn as { Properties: { Code: { S3Key: string } } }).Properties.Code.S3Key,
+  );
+  assetDir = join(outdir, `asset.${code?.replace(/\.zip$/, '')}`);
+}, 60_000);
+
+afterAll(() => {
+  rmSync(outdir, { recursive: true, force: true });
+});
+
+/** Runs a script against the bundle in a plain Node.js process, as Lambda would load it. */
+function inNode(script: string, env: Record<string, string> = {}): string {
+  return execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: assetDir,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    encoding: 'utf8',
+    // The handler's own log lines (stderr) stay out of the test output.
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+describe('the bundled function', () => {
+  it('stays within its size budget', ({ annotate }) => {
+    const size = statSync(join(assetDir, 'index.mjs')).size;
+    const message = `bundle index.mjs: ${size} bytes (${(size / 1024).toFixed(0)} KiB), budget ${BUNDLE_BUDGET_BYTES} bytes`;
+    // An annotation (shown by vitest's reporters), and a line on stdout,
+    // which vitest's silent: 'passed-only' leaves alone, unlike console.log.
+    annotate(message);
+    process.stdout.write(`${message}\n`);
+    expect(size).toBeLessThanOrEqual(BUNDLE_BUDGET_BYTES);
+  });
+
+  it('ships its source map beside it, not inlined', () => {
+    expect(existsSync(join(assetDir, 'index.mjs.map'))).toBe(true);
+    expect(readFileSync(join(assetDir, 'index.mjs'), 'utf8')).not.toContain(
+      'sourceMappingURL=data:',
+    );
+  });
+
+  it('loads without node_modules and exports handler as a function', () => {
+    const out = inNode(
+      "const m = await import('./index.mjs'); console.log(JSON.stringify({ handler: typeof m.handler }));",
+    );
+    expect(JSON.parse(out.trim().split('\n').pop() ?? '{}')).toEqual({ handler: 'function' });
+  });
+
+  it('runs its middleware: an event Secrets Manager would never send is refused', () => {
+    const out = inNode(
+      [
+        "const { handler } = await import('./index.mjs');",
+        "const context = { functionName: 'f', awsRequestId: 'r', getRemainingTimeInMillis: () => 30000 };",
+        "try { await handler({ Step: 'dropTable' }, context); console.log('RESULT accepted'); }",
+        "catch (error) { console.log('RESULT ' + error.name); }",
+      ].join('\n'),
+      { AWS_REGION: ENV.region },
+    );
+    expect(out).toContain('RESULT InvalidEventError');
+  });
+
+  it('carries the CA bundle where CA_BUNDLE_PATH points', () => {
+    expect(readFileSync(join(assetDir, CA_BUNDLE_FILE), 'utf8')).toBe(
+      readFileSync(CA_FIXTURE, 'utf8'),
+    );
+  });
+});
