@@ -18,6 +18,8 @@
  *   Default `true` (`false` for the example secret).
  * - `rotationMode`: `auto`, `single-user` or `admin`. Default `auto`.
  * - `scramIterations`: SCRAM iteration count. Default: the server's, else 4096.
+ * - `allowIterationMismatch`: CockroachDB: allow a `scramIterations` other
+ *   than the cluster's SCRAM cost. Default `false`.
  * - `passwordLength`, `excludeCharacters`, `excludeNumbers`,
  *   `excludePunctuation`, `excludeUppercase`, `excludeLowercase`,
  *   `requireEachIncludedType`: password policy. Default: 32 characters of
@@ -65,6 +67,8 @@ export const CONTEXT_KEYS = {
   rotateImmediately: 'rotate when the schedule is created or changed (true/false)',
   rotationMode: 'auto, single-user or admin',
   scramIterations: 'SCRAM-SHA-256 iteration count',
+  allowIterationMismatch:
+    "CockroachDB: allow scramIterations other than the cluster's cost (true/false)",
   passwordLength: 'password length',
   excludeCharacters: 'characters never used in passwords',
   excludeNumbers: 'no digits (true/false)',
@@ -224,6 +228,7 @@ export function stackPropsFromContext(node: Node): ScramRotatorStackProps & { st
     rotateImmediatelyOnUpdate: context.boolean('rotateImmediately'),
     rotationMode: context.oneOf<RotationMode>('rotationMode', ROTATION_MODES),
     scramIterations: context.integer('scramIterations'),
+    allowIterationMismatch: context.boolean('allowIterationMismatch'),
     passwordPolicy: Object.keys(passwordPolicy).length > 0 ? passwordPolicy : undefined,
     caBundlePath: context.string('caBundlePath'),
     connectTimeout: millis('connectTimeoutMs'),

@@ -186,6 +186,14 @@ export interface ScramRotatorProps {
    */
   readonly scramIterations?: number;
   /**
+   * CockroachDB: allow a {@link scramIterations} other than the cluster's
+   * SCRAM cost. Off because CockroachDB may then ask the next login for a
+   * cleartext password to re-hash it; turn on only where HBA requires
+   * scram-sha-256. `SCRAM_ITERATIONS_ALLOW_MISMATCH`.
+   * @default false
+   */
+  readonly allowIterationMismatch?: boolean;
+  /**
    * A local PEM file (relative to the working directory) of the CA
    * certificates the database's certificate chains to. It is copied into
    * the deployment package and `CA_BUNDLE_PATH` points at it. A secret's
@@ -500,6 +508,7 @@ export class ScramRotator extends Construct {
       ROTATION_MODE: props.rotationMode,
       SCRAM_ITERATIONS:
         props.scramIterations === undefined ? undefined : String(props.scramIterations),
+      SCRAM_ITERATIONS_ALLOW_MISMATCH: flag(props.allowIterationMismatch),
       PASSWORD_LENGTH: policy.length === undefined ? undefined : String(policy.length),
       EXCLUDE_CHARACTERS: policy.excludeCharacters,
       EXCLUDE_NUMBERS: flag(policy.excludeNumbers),

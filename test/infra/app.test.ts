@@ -79,6 +79,7 @@ describe('the app with context', () => {
       secretArn: 'prod/a',
       rotationMode: 'single-user',
       scramIterations: '10610',
+      allowIterationMismatch: 'true',
       passwordLength: '48',
       excludeCharacters: ' %',
       excludePunctuation: 'true',
@@ -93,6 +94,7 @@ describe('the app with context', () => {
     expect(functionEnvironment(template)).toMatchObject({
       ROTATION_MODE: 'single-user',
       SCRAM_ITERATIONS: '10610',
+      SCRAM_ITERATIONS_ALLOW_MISMATCH: 'true',
       PASSWORD_LENGTH: '48',
       EXCLUDE_CHARACTERS: ' %',
       EXCLUDE_PUNCTUATION: 'true',

@@ -62,6 +62,7 @@ describe('the rotation function', () => {
     const { template } = synthRotator({
       rotationMode: 'admin',
       scramIterations: 10_610,
+      allowIterationMismatch: true,
       passwordPolicy: {
         length: 40,
         excludeCharacters: '%`',
@@ -81,6 +82,7 @@ describe('the rotation function', () => {
     expect(functionEnvironment(template)).toMatchObject({
       ROTATION_MODE: 'admin',
       SCRAM_ITERATIONS: '10610',
+      SCRAM_ITERATIONS_ALLOW_MISMATCH: 'true',
       PASSWORD_LENGTH: '40',
       EXCLUDE_CHARACTERS: '%`',
       EXCLUDE_NUMBERS: 'false',
