@@ -1,0 +1,391 @@
+/**
+ * A CockroachDB protocol double for tests and the local stack: a TLS server
+ * on loopback that speaks the PostgreSQL wire protocol like a secure
+ * CockroachDB node (or, with `requireClusterOption`, like CockroachDB Cloud's
+ * SQL proxy), in front of a real local PostgreSQL.
+ *
+ * - TLS with its own CA; a start-up without TLS is refused as CockroachDB does.
+ * - Logins: SCRAM-SHA-256 against the verifier stored for the role in the
+ *   backing PostgreSQL, read at each login (so a password changed through
+ *   the double is the one the next login needs); no SCRAM-SHA-256-PLUS. The
+ *   HBA setting and CockroachDB's cleartext re-hash on a cost change are
+ *   modelled (behaviours.ts).
+ * - Sessions: forwarded to PostgreSQL as the same user (admin connection
+ *   switched with SET SESSION AUTHORIZATION, see backend.ts), after the
+ *   CockroachDB-specific statements are rewritten (statements.ts).
+ *
+ * No CockroachDB binary can be installed on these machines; this is what the
+ * rotation function's CockroachDB mode and `doctor` are tested against.
+ *
+ * Limits (what still answers like PostgreSQL, not CockroachDB):
+ * - SQL other than the modelled statements runs with PostgreSQL's syntax,
+ *   types and errors (no `[SHOW ...]` subqueries, no CockroachDB-only syntax).
+ * - Statements the double handles itself report the command tag `CALL` (an
+ *   accepted ALTER ... PASSWORD, SET CLUSTER SETTING, GRANT SYSTEM).
+ * - `crdb_internal.cluster_settings` and `system.users` are inlined when a
+ *   statement is parsed: a prepared statement keeps the values of that moment.
+ *   `check_password_hash_format`'s result column is named after the function
+ *   without its schema.
+ * - Privileges are those of the login user; SET ROLE does not change them.
+ * - CREATE USER ... PASSWORD, and ALTER ROLE with PostgreSQL options besides
+ *   PASSWORD, go to PostgreSQL unchanged. crdb-bcrypt hashes cannot be stored.
+ * - CancelRequest is not forwarded; an unknown database fails at start-up
+ *   with PostgreSQL's 3D000.
+ * - The double trusts its clients: it refuses the statements that would
+ *   give a session the admin's rights back, but it is a test tool that
+ *   listens on loopback only.
+ *
+ * @example
+ * ```ts
+ * const crdb = await startCockroachDouble();
+ * try {
+ *   const client = await crdb.connect('app', password);
+ *   await client.query('SHOW CLUSTER SETTING sql.auth.change_own_password.enabled');
+ * } finally {
+ *   await crdb.stop();
+ * }
+ * ```
+ *
+ * @module
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import pg from 'pg';
+import { findFreePort, type LocalPostgres, startPostgres } from '../postgres.js';
+import {
+  type CertificateAuthority,
+  createCertificateAuthority,
+  issueServerCertificate,
+  type KeyPairPem,
+} from '../tls.js';
+import { DEFAULT_VERSION, type SettingValue, type SystemPrivilege } from './behaviours.js';
+import { type RoleInfo, type SessionDeps, serveClient } from './session.js';
+import {
+  ClusterSettings,
+  type DoubleEvent,
+  type NewDoubleEvent,
+  SystemPrivileges,
+} from './state.js';
+import type { UserRow } from './statements.js';
+
+/** Options for {@link startCockroachDouble}. */
+export interface CockroachDoubleOptions {
+  /**
+   * The PostgreSQL to put behind the double. The caller keeps ownership: the
+   * double does not stop it. It gets a NOLOGIN `admin` role (CockroachDB's
+   * admin role; grant it to make a user a CockroachDB admin) and a
+   * `defaultdb` database if they are missing.
+   * @default a new local PostgreSQL, stopped with the double
+   */
+  readonly postgres?: LocalPostgres;
+  /**
+   * Cluster settings that differ from CockroachDB's defaults.
+   * @default {}
+   */
+  readonly settings?: Readonly<Record<string, SettingValue>>;
+  /**
+   * Behave like CockroachDB Cloud's SQL proxy: refuse a connection that
+   * names no cluster (`options=--cluster=<id>` or database `<id>.<db>`).
+   * @default false
+   */
+  readonly requireClusterOption?: boolean;
+  /**
+   * The routing id (`<name>-<tenant id>`) this double answers to.
+   * @default 'rotator-double-10'
+   */
+  readonly clusterRoutingId?: string;
+  /**
+   * Global privileges granted to users at start (CockroachDB `GRANT SYSTEM`;
+   * CREATEROLE also comes from the PostgreSQL role attribute).
+   * @default {}
+   */
+  readonly systemPrivileges?: Readonly<Record<string, readonly SystemPrivilege[]>>;
+  /**
+   * What `version()` and the `crdb_version` parameter report.
+   * @default {@link DEFAULT_VERSION}
+   */
+  readonly version?: string;
+  /**
+   * TCP port on loopback.
+   * @default a free port
+   */
+  readonly port?: number;
+  /**
+   * Server certificate to present instead of one for `localhost` and
+   * `127.0.0.1` signed by the double's CA (for example an expired one).
+   */
+  readonly serverCertificate?: (ca: CertificateAuthority) => KeyPairPem;
+}
+
+const HOST = '127.0.0.1';
+const SERVER_NAME = 'localhost';
+const DEFAULT_DATABASE = 'defaultdb';
+const DEFAULT_ROUTING_ID = 'rotator-double-10';
+
+/** A running CockroachDB double. Create with {@link startCockroachDouble}. */
+export class CockroachDouble {
+  /** Host to connect to (loopback). */
+  readonly host = HOST;
+  /** TCP port. */
+  readonly port: number;
+  /** Name in the server certificate; pass it as `ssl.servername`. */
+  readonly serverName = SERVER_NAME;
+  /** The database CockroachDB clients use by default. */
+  readonly database = DEFAULT_DATABASE;
+  /** The CA that signed the double's certificate, PEM. */
+  readonly caPem: string;
+  /** The cluster routing id (`--cluster=<id>`). */
+  readonly clusterRoutingId: string;
+  /** The backing PostgreSQL. */
+  readonly postgres: LocalPostgres;
+  /** The cluster settings; changes apply to the next statement or login. */
+  readonly settings: ClusterSettings;
+  /** Global privileges held through `GRANT SYSTEM` (or granted here). */
+  readonly privileges: SystemPrivileges;
+  /** What `version()` reports. */
+  readonly version: string;
+
+  readonly #events: DoubleEvent[];
+  readonly #server: Server;
+  readonly #sockets: Set<Socket>;
+  readonly #pool: pg.Pool;
+  readonly #ownsPostgres: boolean;
+  #stopped = false;
+
+  /** @internal use {@link startCockroachDouble} */
+  constructor(init: {
+    port: number;
+    caPem: string;
+    clusterRoutingId: string;
+    postgres: LocalPostgres;
+    settings: ClusterSettings;
+    privileges: SystemPrivileges;
+    version: string;
+    events: DoubleEvent[];
+    server: Server;
+    sockets: Set<Socket>;
+    pool: pg.Pool;
+    ownsPostgres: boolean;
+  }) {
+    this.port = init.port;
+    this.caPem = init.caPem;
+    this.clusterRoutingId = init.clusterRoutingId;
+    this.postgres = init.postgres;
+    this.settings = init.settings;
+    this.privileges = init.privileges;
+    this.version = init.version;
+    this.#events = init.events;
+    this.#server = init.server;
+    this.#sockets = init.sockets;
+    this.#pool = init.pool;
+    this.#ownsPostgres = init.ownsPostgres;
+  }
+
+  /** node-postgres TLS options for verify-full against the double. */
+  get ssl(): { ca: string; servername: string; rejectUnauthorized: true } {
+    return { ca: this.caPem, servername: this.serverName, rejectUnauthorized: true };
+  }
+
+  /** Everything the double did, oldest first (verifiers included: memory only). */
+  get events(): readonly DoubleEvent[] {
+    return [...this.#events];
+  }
+
+  /** Forgets the events recorded so far. */
+  clearEvents(): void {
+    this.#events.length = 0;
+  }
+
+  /** node-postgres settings for a verify-full connection as `user`. */
+  clientConfig(
+    user: string,
+    password: string,
+    options: { database?: string; options?: string } = {},
+  ): pg.ClientConfig {
+    return {
+      host: this.host,
+      port: this.port,
+      database: options.database ?? this.database,
+      user,
+      password,
+      ssl: this.ssl,
+      connectionTimeoutMillis: 10_000,
+      ...(options.options !== undefined ? { options: options.options } : {}),
+    };
+  }
+
+  /** Opens a verify-full connection through the double. The caller ends it. */
+  async connect(
+    user: string,
+    password: string,
+    options: { database?: string; options?: string } = {},
+  ): Promise<pg.Client> {
+    const client = new pg.Client(this.clientConfig(user, password, options));
+    await client.connect();
+    return client;
+  }
+
+  /** The password hash the backing PostgreSQL holds for a role (what logins check). */
+  async storedPassword(role: string): Promise<string | null> {
+    const result = await this.#pool.query<{ rolpassword: string | null }>(
+      'SELECT rolpassword FROM pg_authid WHERE rolname = $1',
+      [role],
+    );
+    return result.rows[0]?.rolpassword ?? null;
+  }
+
+  /** Stops listening, closes every session, and stops PostgreSQL if the double started it. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const socket of this.#sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await this.#pool.end().catch(() => undefined);
+    if (this.#ownsPostgres) await this.postgres.stop();
+  }
+}
+
+/** Reads roles from the backing PostgreSQL as the admin. */
+function roleQueries(pool: pg.Pool) {
+  return {
+    async roleInfo(name: string): Promise<RoleInfo | undefined> {
+      const result = await pool.query<{
+        rolname: string;
+        rolcanlogin: boolean;
+        rolcreaterole: boolean;
+        rolpassword: string | null;
+        admin: boolean;
+      }>(
+        `SELECT a.rolname, a.rolcanlogin, a.rolcreaterole, a.rolpassword,
+                a.rolsuper OR EXISTS (
+                  SELECT 1 FROM pg_roles adm
+                  WHERE adm.rolname = 'admin' AND pg_has_role(a.oid, adm.oid, 'MEMBER')
+                ) AS admin
+           FROM pg_authid a WHERE a.rolname = $1`,
+        [name],
+      );
+      const row = result.rows[0];
+      if (!row) return undefined;
+      return {
+        name: row.rolname,
+        canLogin: row.rolcanlogin,
+        createRole: row.rolcreaterole,
+        admin: row.admin,
+        password: row.rolpassword,
+      };
+    },
+    async users(): Promise<UserRow[]> {
+      const result = await pool.query<{
+        rolname: string;
+        rolpassword: string | null;
+        rolcanlogin: boolean;
+        oid: number;
+      }>(
+        `SELECT rolname, rolpassword, rolcanlogin, oid::int8::float8 AS oid
+           FROM pg_authid WHERE rolname !~ '^pg_' ORDER BY rolname`,
+      );
+      return result.rows.map((r) => ({
+        username: r.rolname,
+        hashedPassword: r.rolpassword,
+        isRole: !r.rolcanlogin,
+        userId: r.oid,
+      }));
+    },
+    async storePassword(role: string, verifier: string): Promise<void> {
+      await pool.query(
+        `ALTER ROLE ${pg.escapeIdentifier(role)} PASSWORD ${pg.escapeLiteral(verifier)}`,
+      );
+    },
+  };
+}
+
+/** Creates CockroachDB's `admin` role and `defaultdb` in PostgreSQL if missing. */
+async function prepareBackend(pool: pg.Pool): Promise<void> {
+  const admin = await pool.query("SELECT 1 FROM pg_roles WHERE rolname = 'admin'");
+  if (admin.rowCount === 0) await pool.query('CREATE ROLE admin NOLOGIN');
+  const db = await pool.query('SELECT 1 FROM pg_database WHERE datname = $1', [DEFAULT_DATABASE]);
+  if (db.rowCount === 0) await pool.query(`CREATE DATABASE ${DEFAULT_DATABASE}`);
+}
+
+function toArrayBuffer(text: string): ArrayBuffer {
+  const bytes = new TextEncoder().encode(text);
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+}
+
+/**
+ * Starts the double on loopback in front of `options.postgres` (or a new
+ * local PostgreSQL), with a new CA and server certificate.
+ */
+export async function startCockroachDouble(
+  options: CockroachDoubleOptions = {},
+): Promise<CockroachDouble> {
+  const ownsPostgres = options.postgres === undefined;
+  const postgres = options.postgres ?? (await startPostgres());
+  const pool = new pg.Pool({ ...postgres.admin, ssl: postgres.ssl, max: 4 });
+  // An idle pooled connection that PostgreSQL drops must not crash the process.
+  pool.on('error', () => undefined);
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  try {
+    await prepareBackend(pool);
+    const ca = createCertificateAuthority('scram-rotator CockroachDB double CA');
+    const certificate = options.serverCertificate?.(ca) ?? issueServerCertificate(ca);
+    const events: DoubleEvent[] = [];
+    const settings = new ClusterSettings(options.settings);
+    const privileges = new SystemPrivileges(options.systemPrivileges);
+    const version = options.version ?? DEFAULT_VERSION;
+    const clusterRoutingId = options.clusterRoutingId ?? DEFAULT_ROUTING_ID;
+    const admin = postgres.admin;
+    const deps: SessionDeps = {
+      tls: { key: toArrayBuffer(certificate.keyPem), cert: toArrayBuffer(certificate.certPem) },
+      backend: {
+        host: admin.host,
+        port: admin.port,
+        serverName: postgres.serverName,
+        caPem: postgres.caPem,
+        adminUser: admin.user,
+        adminPassword: admin.password,
+      },
+      settings,
+      privileges,
+      version,
+      routingId: clusterRoutingId,
+      requireClusterOption: options.requireClusterOption ?? false,
+      defaultDatabase: DEFAULT_DATABASE,
+      ...roleQueries(pool),
+      record: (event: NewDoubleEvent) => {
+        events.push({ ...event, at: new Date() } as DoubleEvent);
+      },
+    };
+    const listening = createServer((socket) => {
+      socket.setNoDelay(true);
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      serveClient(socket, deps).catch(() => socket.destroy());
+    });
+    server = listening;
+    const port = options.port ?? (await findFreePort());
+    await new Promise<void>((resolve, reject) => {
+      listening.once('error', reject);
+      listening.listen(port, HOST, () => resolve());
+    });
+    return new CockroachDouble({
+      port,
+      caPem: ca.certPem,
+      clusterRoutingId,
+      postgres,
+      settings,
+      privileges,
+      version,
+      events,
+      server: listening,
+      sockets,
+      pool,
+      ownsPostgres,
+    });
+  } catch (error) {
+    server?.close();
+    await pool.end().catch(() => undefined);
+    if (ownsPostgres) await postgres.stop();
+    throw error;
+  }
+}

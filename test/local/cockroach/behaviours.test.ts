@@ -1,0 +1,158 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type Caller,
+  checkPasswordHashValidity,
+  decideAlterPassword,
+  hbaMethodFor,
+  loginExchange,
+  type PasswordSettings,
+  routeCluster,
+  type SystemPrivilege,
+} from '../../../local/cockroach/behaviours.js';
+import { significant, splitStatements, tokenize } from '../../../local/cockroach/sql.js';
+
+/** The pure parts of the CockroachDB double; the integration tests drive them over the wire. */
+
+const settings: PasswordSettings = {
+  storePreHashed: true,
+  changeOwnPassword: false,
+  passwordEncryption: 'scram-sha-256',
+  scramCost: 10610,
+};
+const caller = (user: string, ...privileges: SystemPrivilege[]): Caller => ({
+  user,
+  admin: false,
+  privileges: new Set(privileges),
+});
+const scram = `SCRAM-SHA-256$10610:c2FsdHNhbHQ=$${'A'.repeat(43)}=:${'B'.repeat(43)}=`;
+
+describe('CockroachDB behaviours (pure)', () => {
+  it('recognises hashes in the order CheckPasswordHashValidity tries them (pkg/security/password/password.go)', () => {
+    expect(checkPasswordHashValidity(scram)).toMatchObject({
+      preHashed: true,
+      scheme: 'scram-sha-256',
+      supported: true,
+    });
+    expect(checkPasswordHashValidity(`md5${'0'.repeat(32)}`)).toMatchObject({
+      scheme: 'md5',
+      supported: false,
+    });
+    expect(checkPasswordHashValidity('hunter2')).toEqual({ preHashed: false });
+    // A bcrypt hash needs the CRDB-BCRYPT prefix when given to ALTER USER.
+    expect(checkPasswordHashValidity(`$2a$10$${'a'.repeat(53)}`)).toEqual({ preHashed: false });
+  });
+
+  it('checks ALTER USER privileges before the role exists, as alterRoleNode.startExec does (pkg/sql/alter_role.go)', () => {
+    const ghost = { name: 'ghost', exists: false, admin: false };
+    expect(
+      decideAlterPassword({
+        caller: caller('u'),
+        target: ghost,
+        ifExists: false,
+        password: scram,
+        settings,
+      }),
+    ).toMatchObject({
+      outcome: 'refuse',
+      error: { code: '42501', message: 'user u does not have CREATEROLE privilege' },
+    });
+    expect(
+      decideAlterPassword({
+        caller: caller('r', 'CREATEROLE', 'CREATELOGIN'),
+        target: ghost,
+        ifExists: true,
+        password: scram,
+        settings,
+      }),
+    ).toEqual({ outcome: 'ignore' });
+  });
+
+  it('lets a user set its own password, not clear it, when change_own_password is on (pkg/sql/alter_role.go)', () => {
+    const self = { name: 'u', exists: true, admin: false };
+    const on = { ...settings, changeOwnPassword: true };
+    expect(
+      decideAlterPassword({
+        caller: caller('u'),
+        target: self,
+        ifExists: false,
+        password: scram,
+        settings: on,
+      }),
+    ).toMatchObject({
+      outcome: 'store-pre-hashed',
+      hash: scram,
+    });
+    expect(
+      decideAlterPassword({
+        caller: caller('u'),
+        target: self,
+        ifExists: false,
+        password: null,
+        settings: on,
+      }),
+    ).toMatchObject({
+      outcome: 'refuse',
+      error: { message: 'user u does not have CREATEROLE privilege' },
+    });
+  });
+
+  it('routes CockroachDB Cloud connections by --cluster or <id>.<database> (pkg/ccl/sqlproxyccl/proxy_handler.go)', () => {
+    const base = { routingId: 'happy-koala-3', required: true };
+    expect(
+      routeCluster({ ...base, options: '--cluster=happy-koala-3 -c statement_timeout=5s' }),
+    ).toEqual({
+      clusterId: 'happy-koala-3',
+      options: '-c statement_timeout=5s',
+    });
+    expect(routeCluster({ ...base, database: 'happy-koala-3.defaultdb' })).toEqual({
+      clusterId: 'happy-koala-3',
+      database: 'defaultdb',
+    });
+    expect(
+      routeCluster({ ...base, database: 'a-1.defaultdb', options: '--cluster=b-2' }).error?.message,
+    ).toBe('codeParamsRoutingFailed: multiple different cluster identifiers provided');
+    expect(routeCluster({ ...base, database: 'defaultdb' }).error).toMatchObject({
+      code: '08004',
+      severity: 'FATAL',
+      message: 'codeParamsRoutingFailed: missing cluster identifier',
+    });
+  });
+
+  it('picks the login exchange from HBA and the stored cost (pkg/sql/pgwire/hba_conf.go, pkg/sql/pgwire/auth_methods.go)', () => {
+    const s = {
+      autoScramPromotion: true,
+      rehashOnCostChange: true,
+      passwordEncryption: 'scram-sha-256',
+      scramCost: 10610,
+    };
+    const method = hbaMethodFor('', 'app');
+    expect(method).toBe('cert-password');
+    if (typeof method !== 'string') throw new Error('expected a method');
+    expect(loginExchange({ method, storedIterations: 10610, settings: s })).toBe('scram');
+    expect(loginExchange({ method, storedIterations: 4096, settings: s })).toBe('cleartext');
+    expect(
+      loginExchange({
+        method,
+        storedIterations: 4096,
+        settings: { ...s, rehashOnCostChange: false },
+      }),
+    ).toBe('scram');
+    expect(hbaMethodFor('host all app all scram-sha-256\nhost all all all password', 'app')).toBe(
+      'scram-sha-256',
+    );
+    expect(hbaMethodFor('host all other all scram-sha-256', 'app')).toMatchObject({
+      code: '28000',
+    });
+    // The mandatory root rule comes first whatever the setting says.
+    expect(hbaMethodFor('host all all all reject', 'root')).toBe('cert-password');
+  });
+
+  it('tokenizes SQL without mistaking strings, quoted names or comments for code', () => {
+    const sql = `SELECT 'system.users; x', "system.users" /* system.users */ FROM t -- system.users\n; SELECT $$a;b$$, $1`;
+    expect(splitStatements(sql)).toHaveLength(2);
+    const words = significant(tokenize(sql))
+      .filter((t) => t.kind === 'word')
+      .map((t) => t.value);
+    expect(words).toEqual(['select', 'from', 't', 'select']);
+  });
+});
