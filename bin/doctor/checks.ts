@@ -455,16 +455,7 @@ async function cockroachChecks(
   }
 
   // HBA: the default rule is cert-password, under which a re-hash asks for cleartext.
-  let hba: string | undefined;
-  try {
-    const rows = await session.query<{ value: string }>(
-      'SELECT value FROM crdb_internal.cluster_settings WHERE variable = $1',
-      ['server.host_based_authentication.configuration'],
-    );
-    hba = rows[0]?.value;
-  } catch {
-    hba = undefined;
-  }
+  const hba = await readClusterSetting(session, 'server.host_based_authentication.configuration');
   if (hba === undefined) {
     add({
       check: 'hba',

@@ -48,20 +48,39 @@ export function enableStatement(setting: CockroachSetting): string {
   return `SET CLUSTER SETTING ${setting} = true`;
 }
 
+/** Every cluster setting the function or doctor reads; SQL is built only from these names. */
+export const READABLE_SETTINGS = [
+  ...Object.values(COCKROACH_SETTINGS),
+  'server.host_based_authentication.configuration',
+] as const;
+
+/** One of {@link READABLE_SETTINGS}. */
+export type ReadableSetting = (typeof READABLE_SETTINGS)[number];
+
 /**
- * Reads a cluster setting, or returns `undefined` when the role may not read
- * cluster settings. Other failures (network, timeout) are thrown.
+ * Reads a cluster setting with `SHOW CLUSTER SETTING` (CockroachDB's stable
+ * interface; `crdb_internal` tables carry no stability guarantee), or returns
+ * `undefined` when the role may not read cluster settings. Other failures
+ * (network, timeout) are thrown.
+ *
+ * The statement takes no parameters and the name is a dotted path, not an
+ * identifier, so it cannot go through escapeIdentifier: only names from
+ * {@link READABLE_SETTINGS} are accepted, never input.
  */
 export async function readClusterSetting(
   session: DatabaseSession,
-  setting: CockroachSetting,
+  setting: ReadableSetting,
 ): Promise<string | undefined> {
+  if (!(READABLE_SETTINGS as readonly string[]).includes(setting)) {
+    throw new TypeError(`not a setting this function reads: ${setting}`);
+  }
   try {
-    const rows = await session.query<{ value: string }>(
-      'SELECT value FROM crdb_internal.cluster_settings WHERE variable = $1',
-      [setting],
-    );
-    return rows[0]?.value;
+    // The one column is named after the setting; booleans arrive as
+    // booleans and INT8 as strings from node-postgres.
+    const rows = await session.query<Record<string, unknown>>(`SHOW CLUSTER SETTING ${setting}`);
+    const row = rows[0];
+    const value = row === undefined ? undefined : Object.values(row)[0];
+    return value === undefined || value === null ? undefined : String(value);
   } catch (error) {
     if (isRotationError(error, 'INSUFFICIENT_PRIVILEGE')) return undefined;
     throw error;

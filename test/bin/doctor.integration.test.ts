@@ -1,19 +1,27 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createScramVerifier } from '../../lambda/core/scram.js';
+import { COCKROACH_SETTINGS } from '../../lambda/engines/cockroachdb.js';
+import { SETTING_DEFINITIONS } from '../../local/cockroach/behaviours.js';
+import { type CockroachDouble, startCockroachDouble } from '../../local/cockroach/double.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
 import { createCertificateAuthority } from '../../local/tls.js';
 
 const run = promisify(execFile);
 
 let stack: LocalStack;
+let crdb: CockroachDouble;
 
 beforeAll(async () => {
   stack = await startLocalStack();
+  crdb = await startCockroachDouble({ postgres: stack.postgres });
 });
 
 afterAll(async () => {
+  await crdb?.stop();
   await stack?.stop();
 });
 
@@ -185,5 +193,106 @@ describe('npm run doctor on PostgreSQL', () => {
     } finally {
       await stack.postgres.setHbaRules([]);
     }
+  });
+});
+
+describe('npm run doctor on CockroachDB (through the protocol double)', () => {
+  afterEach(() => {
+    for (const name of Object.keys(SETTING_DEFINITIONS)) crdb.settings.reset(name);
+  });
+
+  /** A user behind the double, stored at the cluster's cost, and its secret. */
+  async function cockroachUser(
+    options: {
+      createRole?: boolean;
+      masterarn?: string;
+      grants?: ('CREATELOGIN' | 'VIEWCLUSTERSETTING')[];
+    } = {},
+  ): Promise<{ username: string; secretArn: string }> {
+    const username = `crdb_${randomBytes(4).toString('hex')}`;
+    const password = randomBytes(24).toString('base64url');
+    await stack.postgres.createUser(
+      username,
+      createScramVerifier(password, { iterations: 10_610 }),
+      {
+        createRole: options.createRole ?? false,
+      },
+    );
+    if (options.grants) crdb.privileges.grant(username, ...options.grants);
+    const created = await stack.client.send(
+      new CreateSecretCommand({
+        Name: `crdb/${username}`,
+        SecretString: JSON.stringify({
+          engine: 'cockroachdb',
+          host: crdb.host,
+          port: crdb.port,
+          username,
+          password,
+          dbname: crdb.database,
+          ca: crdb.caPem,
+          ...(options.masterarn ? { masterarn: options.masterarn } : {}),
+        }),
+      }),
+    );
+    return { username, secretArn: created.ARN ?? '' };
+  }
+
+  async function withAdmin() {
+    const admin = await cockroachUser({
+      createRole: true,
+      grants: ['CREATELOGIN', 'VIEWCLUSTERSETTING'],
+    });
+    return cockroachUser({ masterarn: admin.secretArn });
+  }
+
+  it('passes a least-privilege admin setup and warns about the default cert-password HBA', async () => {
+    const user = await withAdmin();
+    const result = await doctor(user.secretArn);
+    expect(result.code).toBe(0);
+    expect(result.results.find((r) => r.check === 'engine')?.detail).toMatch(/^CockroachDB CCL v/);
+    expect(status(result, 'pre-hashed passwords')).toBe('pass');
+    expect(status(result, 'iterations')).toBe('pass');
+    expect(status(result, 'login channel binding')).toBe('warn');
+    const hba = result.results.find((r) => r.check === 'hba');
+    expect(hba?.status).toBe('warn');
+    expect(hba?.fix).toContain('host all all all scram-sha-256');
+  });
+
+  it('fails when pre-hashed passwords are off, with the SET CLUSTER SETTING to run', async () => {
+    crdb.settings.set(COCKROACH_SETTINGS.storePreHashed, false);
+    const user = await withAdmin();
+    const result = await doctor(user.secretArn);
+    expect(result.code).toBe(1);
+    const check = result.results.find((r) => r.check === 'pre-hashed passwords');
+    expect(check?.status).toBe('fail');
+    expect(check?.fix).toBe(
+      'run SET CLUSTER SETTING server.user_login.store_client_pre_hashed_passwords.enabled = true',
+    );
+  });
+
+  it('fails a single user while change_own_password is off', async () => {
+    const user = await cockroachUser({ grants: ['VIEWCLUSTERSETTING'] });
+    const result = await doctor(user.secretArn);
+    expect(result.code).toBe(1);
+    expect(result.results.find((r) => r.check === 'privilege')?.fix).toContain('add masterarn');
+  });
+
+  it('fails a SCRAM_ITERATIONS that differs from the cluster cost', async () => {
+    const user = await withAdmin();
+    const result = await doctor(user.secretArn, { SCRAM_ITERATIONS: '4096' });
+    expect(result.code).toBe(1);
+    expect(result.results.find((r) => r.check === 'iterations')?.detail).toContain(
+      "SCRAM_ITERATIONS is 4096 but the cluster's cost is 10610",
+    );
+  });
+
+  it('fails when the admin cannot read cluster settings, naming the grant', async () => {
+    const admin = await cockroachUser({ createRole: true, grants: ['CREATELOGIN'] });
+    const user = await cockroachUser({ masterarn: admin.secretArn });
+    const result = await doctor(user.secretArn);
+    expect(result.code).toBe(1);
+    expect(result.results.find((r) => r.check === COCKROACH_SETTINGS.storePreHashed)?.fix).toBe(
+      `run GRANT SYSTEM VIEWCLUSTERSETTING TO ${admin.username}`,
+    );
   });
 });

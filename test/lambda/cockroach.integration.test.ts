@@ -1,0 +1,326 @@
+/**
+ * The rotation function in CockroachDB mode, through the CockroachDB protocol
+ * double (local/cockroach/) over the real local PostgreSQL, driven by
+ * RotateSecret on the local Secrets Manager endpoint.
+ */
+import { randomBytes } from 'node:crypto';
+import { Logger } from '@aws-lambda-powertools/logger';
+import {
+  CreateSecretCommand,
+  GetSecretValueCommand,
+  RotateSecretCommand,
+  type SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { PgConnector } from '../../lambda/adapters/database.js';
+import { SdkSecretStore } from '../../lambda/adapters/secrets-manager.js';
+import { createScramVerifier, parseScramVerifier } from '../../lambda/core/scram.js';
+import { parseDatabaseSecret } from '../../lambda/core/secret.js';
+import { COCKROACH_SETTINGS } from '../../lambda/engines/cockroachdb.js';
+import { AuthenticationFailedError } from '../../lambda/errors.js';
+import { createHandler } from '../../lambda/index.js';
+import { SETTING_DEFINITIONS } from '../../local/cockroach/behaviours.js';
+import { type CockroachDouble, startCockroachDouble } from '../../local/cockroach/double.js';
+import { type LocalPostgres, startPostgres } from '../../local/postgres.js';
+import {
+  createSecretsManagerClient,
+  SecretsManagerEndpoint,
+} from '../../local/secrets-manager/index.js';
+import { LeakWatch } from '../fixtures/leaks.js';
+
+/** CockroachDB's default SCRAM cost, which the double starts with. */
+const CLUSTER_COST = 10_610;
+
+const watch = new LeakWatch();
+let postgres: LocalPostgres;
+let crdb: CockroachDouble;
+let endpoint: SecretsManagerEndpoint;
+let client: SecretsManagerClient;
+
+beforeAll(async () => {
+  watch.start();
+  postgres = await startPostgres();
+  crdb = await startCockroachDouble({ postgres });
+  endpoint = await SecretsManagerEndpoint.start();
+  client = createSecretsManagerClient(endpoint);
+});
+
+afterEach(() => {
+  for (const name of Object.keys(SETTING_DEFINITIONS)) crdb.settings.reset(name);
+});
+
+afterAll(async () => {
+  client?.destroy();
+  await endpoint?.stop();
+  await crdb?.stop();
+  await postgres?.stop();
+  watch.stop();
+});
+
+/** Registers the real handler with `env` and returns its Lambda ARN. */
+function rotationFunction(env: Record<string, string> = {}): string {
+  const arn = endpoint.lambdaArn(`crdb-${randomBytes(3).toString('hex')}`);
+  const handler = createHandler({
+    secrets: new SdkSecretStore(client),
+    env: { TEST_LOGIN_ATTEMPTS: '2', TEST_LOGIN_DELAY_MS: '50', ...env },
+    logger: new Logger({ serviceName: 'scram-rotator', logLevel: 'INFO' }),
+  });
+  endpoint.registerRotationFunction(arn, (event, context) => handler(event, context));
+  return arn;
+}
+
+interface CockroachUser {
+  readonly username: string;
+  readonly password: string;
+  readonly secretArn: string;
+}
+
+/**
+ * A CockroachDB user (stored at the cluster's cost, as CockroachDB would
+ * store it) and its secret with engine cockroachdb.
+ */
+async function createUser(
+  options: {
+    createRole?: boolean;
+    admin?: boolean;
+    masterarn?: string;
+    grants?: ('CREATELOGIN' | 'VIEWCLUSTERSETTING')[];
+    iterations?: number;
+  } = {},
+): Promise<CockroachUser> {
+  const username = `crdb_${randomBytes(4).toString('hex')}`;
+  const password = randomBytes(24).toString('base64url');
+  watch.secret(password);
+  await postgres.createUser(
+    username,
+    createScramVerifier(password, { iterations: options.iterations ?? CLUSTER_COST }),
+    { createRole: options.createRole ?? false },
+  );
+  if (options.admin) {
+    await postgres.withAdmin((c) => c.query(`GRANT admin TO ${c.escapeIdentifier(username)}`));
+  }
+  if (options.grants) crdb.privileges.grant(username, ...options.grants);
+  const created = await client.send(
+    new CreateSecretCommand({
+      Name: `crdb/${username}`,
+      SecretString: JSON.stringify({
+        engine: 'cockroachdb',
+        host: crdb.host,
+        port: crdb.port,
+        username,
+        password,
+        dbname: crdb.database,
+        ca: crdb.caPem,
+        ...(options.masterarn ? { masterarn: options.masterarn } : {}),
+      }),
+    }),
+  );
+  return { username, password, secretArn: created.ARN ?? '' };
+}
+
+/** A least-privilege rotation admin: CREATEROLE, CREATELOGIN, VIEWCLUSTERSETTING. */
+function leastPrivilegeAdmin(iterations = CLUSTER_COST) {
+  return createUser({
+    createRole: true,
+    grants: ['CREATELOGIN', 'VIEWCLUSTERSETTING'],
+    iterations,
+  });
+}
+
+async function rotate(secretArn: string, lambdaArn: string) {
+  await client.send(
+    new RotateSecretCommand({
+      SecretId: secretArn,
+      RotationLambdaARN: lambdaArn,
+      RotationRules: { AutomaticallyAfterDays: 30 },
+    }),
+  );
+  const outcome = await endpoint.waitForRotation(secretArn, { timeoutMs: 30_000 });
+  watch.text(outcome.errorMessage ?? '');
+  return outcome;
+}
+
+async function currentPassword(secretArn: string): Promise<string> {
+  const out = await client.send(new GetSecretValueCommand({ SecretId: secretArn }));
+  const password = parseDatabaseSecret(out.SecretString ?? '', { label: 'AWSCURRENT' }).password;
+  watch.secret(password);
+  return password;
+}
+
+/** Logs in through the double the way the function does (verify-full, SCRAM only). */
+async function login(username: string, password: string): Promise<string> {
+  const session = await new PgConnector().login(
+    {
+      host: crdb.host,
+      port: crdb.port,
+      database: crdb.database,
+      username,
+      password,
+      ca: crdb.caPem,
+    },
+    { connectTimeoutMs: 5_000, statementTimeoutMs: 5_000, maxScramIterations: 0 },
+  );
+  try {
+    return await session.currentUser();
+  } finally {
+    await session.close();
+  }
+}
+
+async function stored(username: string): Promise<string> {
+  const hash = (await crdb.storedPassword(username)) ?? '';
+  watch.secret(hash);
+  return hash;
+}
+
+describe('rotation on CockroachDB (through the protocol double)', () => {
+  it('rotates through a least-privilege admin at the cluster cost; the new password logs in, the old one does not', async () => {
+    const admin = await leastPrivilegeAdmin();
+    const user = await createUser({ masterarn: admin.secretArn });
+    const outcome = await rotate(user.secretArn, rotationFunction());
+    expect(outcome).toMatchObject({ ok: true });
+
+    const next = await currentPassword(user.secretArn);
+    expect(next).not.toBe(user.password);
+    expect(await login(user.username, next)).toBe(user.username);
+    await expect(login(user.username, user.password)).rejects.toBeInstanceOf(
+      AuthenticationFailedError,
+    );
+    // Stored as sent, at the cluster's cost, so no login is asked for cleartext to re-hash it.
+    expect(parseScramVerifier(await stored(user.username)).iterations).toBe(CLUSTER_COST);
+    expect(
+      crdb.events.some((e) => e.type === 'password-rehashed' && e.user === user.username),
+    ).toBe(false);
+    // The admin secret was only read.
+    expect(await currentPassword(admin.secretArn)).toBe(admin.password);
+  });
+
+  it('confirms the stored hash when the admin may read system.users (admin role)', async () => {
+    const admin = await createUser({ admin: true });
+    const user = await createUser({ masterarn: admin.secretArn });
+    expect(await rotate(user.secretArn, rotationFunction())).toMatchObject({ ok: true });
+    expect(watch.saw('"storedHashConfirmed":true')).toBe(true);
+    expect(await login(user.username, await currentPassword(user.secretArn))).toBe(user.username);
+  });
+
+  it('follows a cluster cost other than the default', async () => {
+    crdb.settings.set(COCKROACH_SETTINGS.scramCost, 20_000);
+    // Stored at the old cost, a login would be asked for cleartext (and refused).
+    const admin = await leastPrivilegeAdmin(20_000);
+    const user = await createUser({ masterarn: admin.secretArn, iterations: 20_000 });
+    expect(await rotate(user.secretArn, rotationFunction())).toMatchObject({ ok: true });
+    expect(parseScramVerifier(await stored(user.username)).iterations).toBe(20_000);
+  });
+
+  it('stops before ALTER USER when pre-hashed passwords are off, giving the SET CLUSTER SETTING to run', async () => {
+    crdb.settings.set(COCKROACH_SETTINGS.storePreHashed, false);
+    const admin = await leastPrivilegeAdmin();
+    const user = await createUser({ masterarn: admin.secretArn });
+    const before = await stored(user.username);
+    const outcome = await rotate(user.secretArn, rotationFunction());
+    expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
+    expect(outcome.errorMessage).toBe(
+      'Database setting prevents rotation: server.user_login.store_client_pre_hashed_passwords.enabled is off, so CockroachDB would store the verifier as if it were the cleartext password; run SET CLUSTER SETTING server.user_login.store_client_pre_hashed_passwords.enabled = true',
+    );
+    expect(await stored(user.username)).toBe(before);
+    expect(await login(user.username, user.password)).toBe(user.username);
+    expect(crdb.events.some((e) => e.type === 'alter-password' && e.target === user.username)).toBe(
+      false,
+    );
+  });
+
+  it('refuses a configured iteration count other than the cluster cost, unless allowed', async () => {
+    const admin = await leastPrivilegeAdmin();
+    const user = await createUser({ masterarn: admin.secretArn });
+    const before = await stored(user.username);
+    const outcome = await rotate(user.secretArn, rotationFunction({ SCRAM_ITERATIONS: '4096' }));
+    expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
+    expect(outcome.errorMessage).toMatch(
+      /^Invalid configuration: SCRAM_ITERATIONS must be the cluster's server\.user_login\.password_hashes\.default_cost\.scram_sha_256 \(10610\)/,
+    );
+    expect(await stored(user.username)).toBe(before);
+
+    // With the opt-in, and HBA requiring scram-sha-256 so no re-hash is asked for, it rotates at 4096.
+    crdb.settings.set(
+      'server.host_based_authentication.configuration',
+      'host all all all scram-sha-256',
+    );
+    const allowed = rotationFunction({
+      SCRAM_ITERATIONS: '4096',
+      SCRAM_ITERATIONS_ALLOW_MISMATCH: 'true',
+    });
+    // The failed rotation left AWSPENDING; RotateSecret reattempts it with the function configured before.
+    const retry = await createUser({ masterarn: admin.secretArn });
+    expect(await rotate(retry.secretArn, allowed)).toMatchObject({ ok: true });
+    expect(parseScramVerifier(await stored(retry.username)).iterations).toBe(4096);
+  });
+
+  it('refuses single-user rotation while change_own_password is off, saying to add masterarn or enable it', async () => {
+    const user = await createUser({ grants: ['VIEWCLUSTERSETTING'] });
+    const outcome = await rotate(user.secretArn, rotationFunction());
+    expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
+    expect(outcome.errorMessage).toMatch(
+      /^Database setting prevents rotation: sql\.auth\.change_own_password\.enabled is off/,
+    );
+    expect(outcome.errorMessage).toContain('add masterarn');
+    expect(outcome.errorMessage).toContain(
+      'SET CLUSTER SETTING sql.auth.change_own_password.enabled = true',
+    );
+    expect(await login(user.username, user.password)).toBe(user.username);
+  });
+
+  it('rotates a single user once change_own_password is on', async () => {
+    crdb.settings.set(COCKROACH_SETTINGS.changeOwnPassword, true);
+    const user = await createUser({ grants: ['VIEWCLUSTERSETTING'] });
+    expect(await rotate(user.secretArn, rotationFunction())).toMatchObject({ ok: true });
+    expect(await login(user.username, await currentPassword(user.secretArn))).toBe(user.username);
+  });
+
+  it('refuses when the settings cannot be read, naming the grant', async () => {
+    crdb.settings.set(COCKROACH_SETTINGS.changeOwnPassword, true);
+    const user = await createUser();
+    const outcome = await rotate(user.secretArn, rotationFunction());
+    expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
+    expect(outcome.errorMessage).toContain(`GRANT SYSTEM VIEWCLUSTERSETTING TO ${user.username}`);
+    expect(await login(user.username, user.password)).toBe(user.username);
+  });
+
+  it('logs in to CockroachDB Cloud with the secret options --cluster=<routing id>', async () => {
+    const cloud = await startCockroachDouble({ postgres, requireClusterOption: true });
+    try {
+      const admin = await leastPrivilegeAdmin();
+      cloud.privileges.grant(admin.username, 'CREATELOGIN', 'VIEWCLUSTERSETTING');
+      const secretFor = async (u: CockroachUser, extra: Record<string, unknown>) =>
+        (
+          await client.send(
+            new CreateSecretCommand({
+              Name: `crdb-cloud/${u.username}`,
+              SecretString: JSON.stringify({
+                engine: 'cockroachdb',
+                host: cloud.host,
+                port: cloud.port,
+                username: u.username,
+                password: u.password,
+                dbname: cloud.database,
+                ca: cloud.caPem,
+                options: `--cluster=${cloud.clusterRoutingId}`,
+                ...extra,
+              }),
+            }),
+          )
+        ).ARN ?? '';
+      const adminArn = await secretFor(admin, {});
+      const user = await createUser();
+      const userArn = await secretFor(user, { masterarn: adminArn });
+      expect(await rotate(userArn, rotationFunction())).toMatchObject({ ok: true });
+    } finally {
+      await cloud.stop();
+    }
+  });
+
+  it('printed no password or verifier in any log line or error message', () => {
+    expect(watch.counts.secrets).toBeGreaterThan(10);
+    expect(watch.saw('"message":"step succeeded"')).toBe(true);
+    expect(watch.leaks()).toEqual([]);
+  });
+});
