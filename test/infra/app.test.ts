@@ -1,4 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { CONTEXT_KEYS, createApp } from '../../infra/app.js';
@@ -11,6 +15,8 @@ import {
   SKIP_BUNDLING,
   secretArn,
 } from './helpers.js';
+
+const run = promisify(execFile);
 
 /** Synthesizes the app as `cdk synth -c key=value ...` would, without bundling. */
 function synthWith(context: Record<string, unknown> = {}) {
@@ -25,6 +31,25 @@ describe('cdk.json', () => {
   it('runs the app with tsx', () => {
     const config = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8'));
     expect(config.app).toBe('npx tsx infra/app.ts');
+  });
+
+  it('synthesizes with the real cdk CLI offline, with no AWS credentials and no context', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'scram-rotator-synth-'));
+    try {
+      // No credentials, no profile, no region: what a fresh clone has.
+      const env = Object.fromEntries(
+        Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')),
+      );
+      await run('npx', ['cdk', 'synth', '--quiet', '--no-notices', '--output', out], {
+        env: { ...env, AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' },
+        timeout: 120_000,
+      });
+      const template = JSON.parse(readFileSync(join(out, 'ScramRotator.template.json'), 'utf8'));
+      expect(Object.keys(template.Resources).length).toBeGreaterThan(10);
+      expect(JSON.stringify(template)).toContain('AWS::SecretsManager::RotationSchedule');
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 
   it("documents every context key in app.ts's TSDoc", () => {
