@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import { connect as connectTcp } from 'node:net';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -201,6 +202,38 @@ describe('local PostgreSQL lifecycle', () => {
     await exited;
     expect(existsSync(started.root)).toBe(false);
     expect(await isListening(started.port)).toBe(false);
+  });
+
+  it('starts and serves a verify-full login for a normal (non-root) user too', async () => {
+    // As root (CI) the check runs as `nobody`; as a normal user it runs as that user.
+    const script = [
+      "import { startPostgres } from './local/postgres.ts';",
+      'const db = await startPostgres();',
+      'const c = await db.connect(db.admin.user, db.admin.password);',
+      "const { rows } = await c.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()');",
+      'await c.end();',
+      'await db.stop();',
+      'console.log(JSON.stringify({ uid: process.getuid?.(), ssl: rows[0].ssl }));',
+    ].join('\n');
+    const file = '.normal-user-check.mts';
+    await writeFile(file, script, { mode: 0o644 });
+    try {
+      const asRoot = process.getuid?.() === 0;
+      const { stdout } = asRoot
+        ? await run('su', [
+            '-s',
+            '/bin/sh',
+            'nobody',
+            '-c',
+            `HOME=/tmp ./node_modules/.bin/tsx ${file}`,
+          ])
+        : await run('./node_modules/.bin/tsx', [file]);
+      const result = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}');
+      expect(result.uid).not.toBe(0);
+      expect(result.ssl).toBe(true);
+    } finally {
+      await rm(file, { force: true });
+    }
   });
 
   it('runs psql against it over verify-full', async () => {
