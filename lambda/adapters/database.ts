@@ -160,6 +160,8 @@ interface PgConnectionEvents {
     listener: () => void,
   ): void;
   emit(event: 'error', error: Error): boolean;
+  /** The socket (TLS after the handshake). */
+  readonly stream: { destroy(): void };
 }
 
 /**
@@ -210,12 +212,20 @@ export class PgConnector implements DatabaseConnector {
     connection.on('authenticationSASL', (msg) => {
       auth.request = { kind: 'sasl', mechanisms: msg.mechanisms };
     });
-    connection.on('authenticationCleartextPassword', () => {
-      auth.request = { kind: 'cleartext' };
-    });
-    connection.on('authenticationMD5Password', () => {
-      auth.request = { kind: 'md5' };
-    });
+    // A cleartext or MD5 request is refused at once, before pg's own handler
+    // runs: after a first SCRAM request pg keeps the password as a string and
+    // would send it (or its MD5 hash) to a second, weaker request unasked.
+    // Destroying the socket first means nothing more is written to it.
+    const refuse = (kind: 'cleartext' | 'md5') => {
+      auth.request = { kind };
+      connection.emit(
+        'error',
+        new AuthenticationMethodRefusedError(kind, `${target.host}:${target.port}`),
+      );
+      connection.stream.destroy();
+    };
+    connection.on('authenticationCleartextPassword', () => refuse('cleartext'));
+    connection.on('authenticationMD5Password', () => refuse('md5'));
     connection.on('authenticationSASLFinal', () => {
       // pg's own handler, which runs after this one, checks the server
       // signature and fails the connection if it is wrong. Reaching
@@ -244,6 +254,12 @@ export class PgConnector implements DatabaseConnector {
     } catch (error) {
       await client.end().catch(() => undefined);
       throw classifyDatabaseError(error, at);
+    }
+    if (!serverSignatureVerified) {
+      // pg counts the first ReadyForQuery as connected even with no
+      // AuthenticationOk at all: a server that skipped authentication.
+      await client.end().catch(() => undefined);
+      throw new AuthenticationMethodRefusedError('trust', `${target.host}:${target.port}`);
     }
     const request = auth.request;
     const mechanism: ScramMechanism =

@@ -229,11 +229,17 @@ async function changeOnCockroach(
       },
     );
   } else if (stored !== verifier) {
+    // Put the current password back, and say so only if the server stored
+    // the restore as sent: the same cause (pre-hashed passwords turned off)
+    // would store the restore wrongly too.
     const restore = await createScramVerifierAsync(current.password, { iterations });
     await session.setPasswordVerifier(pending.username, restore);
+    const restored = (await storedHash(session, pending.username)) === restore;
     throw new VerifierNotStoredError(
       pending.username,
-      `the current password was put back; check ${COCKROACH_SETTINGS.storePreHashed} and run npm run doctor`,
+      restored
+        ? `the current password was put back; check ${COCKROACH_SETTINGS.storePreHashed} and run npm run doctor`
+        : `the current password could NOT be put back: set it by hand to the AWSCURRENT value with a SCRAM verifier, enable ${COCKROACH_SETTINGS.storePreHashed}, and run npm run doctor`,
     );
   }
   ctx.logger.info('setSecret: the password verifier was set', {

@@ -1,0 +1,99 @@
+/**
+ * PgConnector against hostile servers: a TLS server with a valid certificate
+ * that plays the PostgreSQL protocol badly on purpose.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PgConnector } from '../../../lambda/adapters/database.js';
+import { AuthenticationMethodRefusedError } from '../../../lambda/errors.js';
+import { createCertificateAuthority, issueServerCertificate } from '../../../local/tls.js';
+
+const PASSWORD = 'HUNTER2-cleartext-never-sent';
+const ca = createCertificateAuthority('hostile test CA');
+const cert = issueServerCertificate(ca);
+
+/** Builds a backend message: type byte, Int32 length, body. */
+function message(type: string, body: Buffer): Buffer {
+  const head = Buffer.alloc(5);
+  head.write(type, 0, 'latin1');
+  head.writeInt32BE(body.length + 4, 1);
+  return Buffer.concat([head, body]);
+}
+const int32 = (n: number) => {
+  const b = Buffer.alloc(4);
+  b.writeInt32BE(n);
+  return b;
+};
+const SASL = message('R', Buffer.concat([int32(10), Buffer.from('SCRAM-SHA-256\0\0')]));
+const CLEARTEXT = message('R', int32(3));
+const MD5 = message('R', Buffer.concat([int32(5), Buffer.from([1, 2, 3, 4])]));
+const READY = message('Z', Buffer.from('I'));
+
+let server: Server | undefined;
+afterEach(() => {
+  server?.close();
+});
+
+/**
+ * Starts a server that answers SSLRequest with 'S', then runs `script` over
+ * TLS; returns its port and everything the client sent after the startup.
+ */
+async function hostile(
+  script: (tls: TLSSocket) => void,
+): Promise<{ port: number; received: Buffer[] }> {
+  const received: Buffer[] = [];
+  server = createServer((raw: Socket) => {
+    raw.once('data', () => {
+      raw.write('S');
+      const tls = new TLSSocket(raw, { isServer: true, key: cert.keyPem, cert: cert.certPem });
+      let started = false;
+      tls.on('data', (chunk: Buffer) => {
+        if (started) received.push(chunk);
+        else {
+          started = true;
+          script(tls);
+        }
+      });
+      tls.on('error', () => undefined);
+    });
+  });
+  await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  return { port: typeof address === 'object' && address ? address.port : 0, received };
+}
+
+async function login(port: number) {
+  return new PgConnector().login(
+    { host: 'localhost', port, database: 'x', username: 'app', password: PASSWORD, ca: ca.certPem },
+    { connectTimeoutMs: 3_000, statementTimeoutMs: 3_000, maxScramIterations: 0 },
+  );
+}
+
+describe('PgConnector against a hostile server', () => {
+  for (const [name, weaker] of [
+    ['cleartext', CLEARTEXT],
+    ['MD5', MD5],
+  ] as const) {
+    it(`never sends the password (or its hash) when a ${name} request follows a SCRAM request`, async () => {
+      const { port, received } = await hostile((tls) => {
+        tls.write(SASL);
+        tls.once('data', () => tls.write(weaker));
+      });
+      await expect(login(port)).rejects.toBeInstanceOf(AuthenticationMethodRefusedError);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const sent = Buffer.concat(received).toString('latin1');
+      expect(sent).toContain('SCRAM-SHA-256');
+      expect(sent).not.toContain(PASSWORD);
+      expect(sent).not.toMatch(/md5[0-9a-f]{32}/);
+    });
+  }
+
+  it('refuses a server that reports ready without any authentication', async () => {
+    const { port } = await hostile((tls) => tls.write(READY));
+    await expect(login(port)).rejects.toMatchObject({
+      name: 'AuthenticationMethodRefusedError',
+      message: expect.stringContaining('trust'),
+    });
+  });
+});
