@@ -1,14 +1,13 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createScramVerifier } from '../../lambda/core/scram.js';
 import { COCKROACH_SETTINGS } from '../../lambda/engines/cockroachdb.js';
 import { SETTING_DEFINITIONS } from '../../local/cockroach/behaviours.js';
 import { type CockroachDouble, startCockroachDouble } from '../../local/cockroach/double.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
 import { createCertificateAuthority } from '../../local/tls.js';
+import { type CockroachUserOptions, createCockroachUser } from '../fixtures/cockroach.js';
 
 const run = promisify(execFile);
 
@@ -201,41 +200,8 @@ describe('npm run doctor on CockroachDB (through the protocol double)', () => {
     for (const name of Object.keys(SETTING_DEFINITIONS)) crdb.settings.reset(name);
   });
 
-  /** A user behind the double, stored at the cluster's cost, and its secret. */
-  async function cockroachUser(
-    options: {
-      createRole?: boolean;
-      masterarn?: string;
-      grants?: ('CREATELOGIN' | 'VIEWCLUSTERSETTING')[];
-    } = {},
-  ): Promise<{ username: string; secretArn: string }> {
-    const username = `crdb_${randomBytes(4).toString('hex')}`;
-    const password = randomBytes(24).toString('base64url');
-    await stack.postgres.createUser(
-      username,
-      createScramVerifier(password, { iterations: 10_610 }),
-      {
-        createRole: options.createRole ?? false,
-      },
-    );
-    if (options.grants) crdb.privileges.grant(username, ...options.grants);
-    const created = await stack.client.send(
-      new CreateSecretCommand({
-        Name: `crdb/${username}`,
-        SecretString: JSON.stringify({
-          engine: 'cockroachdb',
-          host: crdb.host,
-          port: crdb.port,
-          username,
-          password,
-          dbname: crdb.database,
-          ca: crdb.caPem,
-          ...(options.masterarn ? { masterarn: options.masterarn } : {}),
-        }),
-      }),
-    );
-    return { username, secretArn: created.ARN ?? '' };
-  }
+  const cockroachUser = (options: CockroachUserOptions = {}) =>
+    createCockroachUser(crdb, stack.client, options);
 
   async function withAdmin() {
     const admin = await cockroachUser({

@@ -14,7 +14,7 @@ import {
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PgConnector } from '../../lambda/adapters/database.js';
 import { SdkSecretStore } from '../../lambda/adapters/secrets-manager.js';
-import { createScramVerifier, parseScramVerifier } from '../../lambda/core/scram.js';
+import { parseScramVerifier } from '../../lambda/core/scram.js';
 import { parseDatabaseSecret } from '../../lambda/core/secret.js';
 import { COCKROACH_SETTINGS } from '../../lambda/engines/cockroachdb.js';
 import { AuthenticationFailedError } from '../../lambda/errors.js';
@@ -26,10 +26,13 @@ import {
   createSecretsManagerClient,
   SecretsManagerEndpoint,
 } from '../../local/secrets-manager/index.js';
+import {
+  CLUSTER_COST,
+  type CockroachUser,
+  type CockroachUserOptions,
+  createCockroachUser,
+} from '../fixtures/cockroach.js';
 import { LeakWatch } from '../fixtures/leaks.js';
-
-/** CockroachDB's default SCRAM cost, which the double starts with. */
-const CLUSTER_COST = 10_610;
 
 const watch = new LeakWatch();
 let postgres: LocalPostgres;
@@ -69,53 +72,11 @@ function rotationFunction(env: Record<string, string> = {}): string {
   return arn;
 }
 
-interface CockroachUser {
-  readonly username: string;
-  readonly password: string;
-  readonly secretArn: string;
-}
-
-/**
- * A CockroachDB user (stored at the cluster's cost, as CockroachDB would
- * store it) and its secret with engine cockroachdb.
- */
-async function createUser(
-  options: {
-    createRole?: boolean;
-    admin?: boolean;
-    masterarn?: string;
-    grants?: ('CREATELOGIN' | 'VIEWCLUSTERSETTING')[];
-    iterations?: number;
-  } = {},
-): Promise<CockroachUser> {
-  const username = `crdb_${randomBytes(4).toString('hex')}`;
-  const password = randomBytes(24).toString('base64url');
-  watch.secret(password);
-  await postgres.createUser(
-    username,
-    createScramVerifier(password, { iterations: options.iterations ?? CLUSTER_COST }),
-    { createRole: options.createRole ?? false },
-  );
-  if (options.admin) {
-    await postgres.withAdmin((c) => c.query(`GRANT admin TO ${c.escapeIdentifier(username)}`));
-  }
-  if (options.grants) crdb.privileges.grant(username, ...options.grants);
-  const created = await client.send(
-    new CreateSecretCommand({
-      Name: `crdb/${username}`,
-      SecretString: JSON.stringify({
-        engine: 'cockroachdb',
-        host: crdb.host,
-        port: crdb.port,
-        username,
-        password,
-        dbname: crdb.database,
-        ca: crdb.caPem,
-        ...(options.masterarn ? { masterarn: options.masterarn } : {}),
-      }),
-    }),
-  );
-  return { username, password, secretArn: created.ARN ?? '' };
+/** A user behind the double and its secret; its password is watched for leaks. */
+async function createUser(options: CockroachUserOptions = {}): Promise<CockroachUser> {
+  const user = await createCockroachUser(crdb, client, options);
+  watch.secret(user.password);
+  return user;
 }
 
 /** A least-privilege rotation admin: CREATEROLE, CREATELOGIN, VIEWCLUSTERSETTING. */
