@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PgConnector } from '../lambda/adapters/database.js';
 import { SdkSecretStore } from '../lambda/adapters/secrets-manager.js';
-import { configFromEnv } from '../lambda/config.js';
+import { configFromEnv, type RotationConfig } from '../lambda/config.js';
 import { type CheckResult, runChecks } from './doctor/checks.js';
 
 const EXIT = { ok: 0, failed: 1, usage: 64 } as const;
@@ -49,7 +49,19 @@ async function main(): Promise<number> {
   })();
   const secretId = values['secret-id'];
   if (!secretId) usage('--secret-id is required');
-  const config = configFromEnv(process.env);
+  let config: RotationConfig;
+  try {
+    config = configFromEnv(process.env);
+  } catch (error) {
+    // The function would fail every step with the same error.
+    process.stdout.write(`FAIL  configuration  ${(error as Error).message}\n`);
+    if (values.json) {
+      process.stdout.write(
+        `${JSON.stringify({ ok: false, results: [{ check: 'configuration', status: 'fail', detail: (error as Error).message }] })}\n`,
+      );
+    }
+    return EXIT.failed;
+  }
   const client = new SecretsManagerClient({
     ...(values.region ? { region: values.region } : {}),
     ...(values['endpoint-url'] ? { endpoint: values['endpoint-url'] } : {}),
@@ -64,7 +76,7 @@ async function main(): Promise<number> {
       limits: {
         connectTimeoutMs: config.connectTimeoutMs,
         statementTimeoutMs: config.statementTimeoutMs,
-        maxScramIterations: config.scramIterations ?? 0,
+        maxScramIterations: config.maxScramIterations,
       },
     });
   } finally {

@@ -32,8 +32,28 @@ export interface RotationConfig {
    * password to re-hash it.
    */
   readonly allowIterationMismatch: boolean;
+  /**
+   * The highest SCRAM iteration count the function computes, stores or
+   * accepts at a login (`SCRAM_MAX_ITERATIONS`). A server count above it is
+   * refused before anything changes: its verifier would lock the
+   * application out if the test login refused it, or PBKDF2 could outlast
+   * the function.
+   */
+  readonly maxScramIterations: number;
   /** See {@link ROTATION_MODES}. */
   readonly mode: RotationMode;
+  /**
+   * Let the admin secret name another host, port, database, options or CA
+   * than AWSCURRENT (`ALLOW_ADMIN_TARGET_MISMATCH`). Off: the admin's
+   * credentials are used only on the server AWSCURRENT names.
+   */
+  readonly allowAdminTargetMismatch: boolean;
+  /**
+   * Let the rotated role be privileged: SUPERUSER, CREATEROLE, BYPASSRLS,
+   * REPLICATION, or a member of such a role (CockroachDB: `admin`)
+   * (`ALLOW_PRIVILEGED_TARGET`). Off: such a role is refused.
+   */
+  readonly allowPrivilegedTarget: boolean;
   /** PEM bundle from `CA_BUNDLE_PATH`, used when the secret has no `ca` key. */
   readonly caBundle: string | undefined;
   /** Per-connection time allowed to connect and authenticate. */
@@ -51,6 +71,15 @@ export const CONFIG_DEFAULTS = {
   ROTATION_MODE: 'auto',
   SCRAM_ITERATIONS: undefined,
   SCRAM_ITERATIONS_ALLOW_MISMATCH: false,
+  /**
+   * node-postgres' own client limit, 24x PostgreSQL's default and 9x
+   * CockroachDB's: one PBKDF2 at this count takes about 20 ms on a full core
+   * and about 150 ms on a 256 MB Lambda (a seventh of a vCPU), and a
+   * rotation runs three or four of them.
+   */
+  SCRAM_MAX_ITERATIONS: 100_000,
+  ALLOW_ADMIN_TARGET_MISMATCH: false,
+  ALLOW_PRIVILEGED_TARGET: false,
   CA_BUNDLE_PATH: undefined,
   CONNECT_TIMEOUT_MS: 5_000,
   STATEMENT_TIMEOUT_MS: 5_000,
@@ -99,6 +128,18 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
           min: SCRAM_ITERATIONS.min,
           max: SCRAM_ITERATIONS.max,
         });
+  const maxScramIterations = integer(
+    env,
+    'SCRAM_MAX_ITERATIONS',
+    CONFIG_DEFAULTS.SCRAM_MAX_ITERATIONS,
+    { min: SCRAM_ITERATIONS.min, max: SCRAM_ITERATIONS.max },
+  );
+  if (scramIterations !== undefined && scramIterations > maxScramIterations) {
+    throw new ConfigurationError(
+      'SCRAM_ITERATIONS',
+      `at most SCRAM_MAX_ITERATIONS (${maxScramIterations}); lower it, or raise SCRAM_MAX_ITERATIONS`,
+    );
+  }
   const caPath = env.CA_BUNDLE_PATH?.trim();
   let caBundle: string | undefined;
   if (caPath) {
@@ -121,7 +162,18 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
       'SCRAM_ITERATIONS_ALLOW_MISMATCH',
       CONFIG_DEFAULTS.SCRAM_ITERATIONS_ALLOW_MISMATCH,
     ),
+    maxScramIterations,
     mode,
+    allowAdminTargetMismatch: readBoolean(
+      env,
+      'ALLOW_ADMIN_TARGET_MISMATCH',
+      CONFIG_DEFAULTS.ALLOW_ADMIN_TARGET_MISMATCH,
+    ),
+    allowPrivilegedTarget: readBoolean(
+      env,
+      'ALLOW_PRIVILEGED_TARGET',
+      CONFIG_DEFAULTS.ALLOW_PRIVILEGED_TARGET,
+    ),
     caBundle,
     connectTimeoutMs: integer(env, 'CONNECT_TIMEOUT_MS', CONFIG_DEFAULTS.CONNECT_TIMEOUT_MS, {
       min: 100,

@@ -7,7 +7,9 @@
  * Messages name the key, field, rule, host or user involved and never a
  * value that could be secret: no password, no verifier, no secret string, no
  * fragment of one. Errors from libraries that might quote such a value (JSON
- * and schema parse errors) are not attached as `cause` either.
+ * and schema parse errors) are not attached as `cause` either, and any
+ * other cause is kept only as an {@link ErrorSummary}: code, kind and a
+ * message with quoted text and key-like strings removed.
  *
  * @module
  */
@@ -41,6 +43,10 @@ export const ROTATION_ERRORS = {
     code: 'VERIFIER_NOT_STORED',
     prefix: 'Verifier not stored as sent',
   },
+  TargetRoleError: { code: 'TARGET_ROLE_REFUSED', prefix: 'Target role refused' },
+  IterationLimitError: { code: 'ITERATIONS_REFUSED', prefix: 'SCRAM iteration count refused' },
+  DeadlineError: { code: 'DEADLINE', prefix: 'Not enough time left' },
+  UnprovenVersionError: { code: 'PENDING_NOT_PROVEN', prefix: 'Pending version not proven' },
 } as const;
 
 /** The class name of a rotation error, which is also its `name`. */
@@ -72,10 +78,23 @@ export abstract class RotationError extends Error {
   override readonly name: RotationErrorName;
 
   protected constructor(name: RotationErrorName, detail: string, options?: ErrorOptions) {
-    super(`${ROTATION_ERRORS[name].prefix}: ${detail}`, options);
+    // The cause is kept only as a summary (unless it is one of ours): a
+    // driver's error may carry the statement, and so a verifier, in its
+    // message or fields, one console.log(error) away from a log.
+    super(
+      `${ROTATION_ERRORS[name].prefix}: ${detail}`,
+      options?.cause === undefined ? undefined : { cause: safeCause(options.cause) },
+    );
     this.name = name;
     this.code = ROTATION_ERRORS[name].code;
   }
+}
+
+/** A cause as a rotation error keeps it: ours as they are, anything else summarised. */
+function safeCause(cause: unknown): RotationError | ErrorSummary {
+  return cause instanceof RotationError || cause instanceof ErrorSummary
+    ? cause
+    : summarizeError(cause);
 }
 
 /**
@@ -212,35 +231,61 @@ export class MalformedSecretError extends RotationError {
 }
 
 /**
- * The connection fields that identify a login target. A rotation changes the
- * password and nothing else, so these must be equal in every version.
+ * The fields that say where, as whom and with which trust a secret logs in.
+ * A rotation changes the password and nothing else, so these must be equal
+ * in every version the function logs in with. `ca` is among them: a version
+ * with another CA would accept another server's certificate.
  */
-export const TARGET_FIELDS = ['host', 'port', 'dbname', 'username', 'options'] as const;
+export const TARGET_FIELDS = ['host', 'port', 'dbname', 'username', 'options', 'ca'] as const;
 
 /** One of {@link TARGET_FIELDS}. */
 export type TargetField = (typeof TARGET_FIELDS)[number];
 
 /**
- * The pending version points at another target than the current one (or a
- * login landed as another role). Names the fields, never their values.
+ * Every field a mismatch can name: the target fields, and `masterarn`, which
+ * picks the admin that changes the password at the next rotation.
+ */
+export type ComparedField = TargetField | 'masterarn';
+
+/** Options of {@link SecretMismatchError}. */
+export interface SecretMismatchOptions extends ErrorOptions {
+  /**
+   * The secret compared with AWSCURRENT, as messages name it.
+   * @default 'AWSPENDING'
+   */
+  readonly versus?: string;
+}
+
+/**
+ * A version or secret the function would log in with points at another
+ * target than AWSCURRENT (or a login landed as another role). Names the
+ * fields, never their values.
  */
 export class SecretMismatchError extends RotationError {
   /** The fields that differ. */
-  readonly fields: readonly TargetField[];
+  readonly fields: readonly ComparedField[];
+  /** The secret compared with AWSCURRENT (`AWSPENDING`, `AWSPREVIOUS`, `admin secret (masterarn)`). */
+  readonly versus: string;
 
   /**
-   * @param fields - which of {@link TARGET_FIELDS} differ
+   * @param fields - which fields differ
    * @param detail - replaces the default explanation and fix
    */
-  constructor(fields: readonly TargetField[], detail?: string, options?: ErrorOptions) {
+  constructor(
+    fields: readonly ComparedField[],
+    detail?: string,
+    options: SecretMismatchOptions = {},
+  ) {
+    const { versus = 'AWSPENDING', ...errorOptions } = options;
     super(
       'SecretMismatchError',
-      `${fields.join(', ')} ${fields.length === 1 ? 'differs' : 'differ'} between AWSCURRENT and AWSPENDING; ` +
+      `${fields.join(', ')} ${fields.length === 1 ? 'differs' : 'differ'} between AWSCURRENT and ${versus}; ` +
         (detail ??
           'a rotation changes only the password: put the current values back in the pending version, or cancel the rotation'),
-      options,
+      errorOptions,
     );
     this.fields = [...fields];
+    this.versus = versus;
   }
 }
 
@@ -488,4 +533,191 @@ export class VerifierNotStoredError extends RotationError {
     );
     this.username = username;
   }
+}
+
+/** Why the role a rotation would change is refused, by what the user has to fix. */
+export const TARGET_ROLE_PROBLEMS = {
+  missing: 'does not exist on the server under exactly this name',
+  folded: 'is not a name this server keeps as written (it folds names to lower case and NFC)',
+  changer: "is the role that logs in to change it (the admin secret's own user)",
+  'member-of-changer': 'is a member of the admin role, so it could act as the admin',
+  privileged: 'holds a privileged attribute',
+  'member-of-privileged': 'is a member of a privileged role',
+} as const;
+
+/** One of the keys of {@link TARGET_ROLE_PROBLEMS}. */
+export type TargetRoleProblem = keyof typeof TARGET_ROLE_PROBLEMS;
+
+/** What to do about each of {@link TARGET_ROLE_PROBLEMS}. */
+export const TARGET_ROLE_FIXES = {
+  missing:
+    "set the secret's username to the role's exact name (names are case-sensitive, at most 63 bytes)",
+  folded: "set the secret's username to the lower-case, NFC-normalised name CockroachDB stores",
+  changer:
+    'the user secret must name the application role, never the admin: correct its username, and check who can write it',
+  'member-of-changer':
+    'REVOKE the admin role from it, or rotate it with an admin it is not a member of',
+  privileged:
+    'rotate privileged roles by hand, or set ALLOW_PRIVILEGED_TARGET=true if this role is meant to be rotated by this function',
+  'member-of-privileged':
+    'REVOKE the privileged role from it, or set ALLOW_PRIVILEGED_TARGET=true if this role is meant to be rotated by this function',
+} as const satisfies Record<TargetRoleProblem, string>;
+
+/**
+ * The role a rotation would change is not one the function may change:
+ * missing, the admin itself, or privileged. Raised with the changing
+ * session, before any change.
+ *
+ * @example
+ * ```ts
+ * new TargetRoleError('rot_admin', 'changer');
+ * // "Target role refused: rot_admin is the role that logs in to change it ..."
+ * ```
+ */
+export class TargetRoleError extends RotationError {
+  readonly role: string;
+  readonly problem: TargetRoleProblem;
+  /** The attributes or roles that made it privileged, where that is the problem. */
+  readonly privileges: readonly string[];
+
+  constructor(
+    role: string,
+    problem: TargetRoleProblem,
+    privileges: readonly string[] = [],
+    options?: ErrorOptions,
+  ) {
+    const which = privileges.length > 0 ? ` (${privileges.join(', ')})` : '';
+    super(
+      'TargetRoleError',
+      `${role} ${TARGET_ROLE_PROBLEMS[problem]}${which}; nothing was changed. ${TARGET_ROLE_FIXES[problem]}`,
+      options,
+    );
+    this.role = role;
+    this.problem = problem;
+    this.privileges = [...privileges];
+  }
+}
+
+/**
+ * A SCRAM iteration count is above the function's bound
+ * (`SCRAM_MAX_ITERATIONS`): the test login would refuse it, or PBKDF2 would
+ * not finish in time. Raised before anything changes.
+ */
+export class IterationLimitError extends RotationError {
+  readonly iterations: number;
+  readonly limit: number;
+
+  /**
+   * @param iterations - the count refused
+   * @param limit - the bound it exceeds
+   * @param source - where the count came from, e.g. `the server's scram_iterations`
+   */
+  constructor(iterations: number, limit: number, source: string, options?: ErrorOptions) {
+    super(
+      'IterationLimitError',
+      `${source} asks for ${iterations} iterations, above SCRAM_MAX_ITERATIONS (${limit}); nothing was changed. ` +
+        'Lower the count on the server (or SCRAM_ITERATIONS), or raise SCRAM_MAX_ITERATIONS (and the function timeout) if the count is meant',
+      options,
+    );
+    this.iterations = iterations;
+    this.limit = limit;
+  }
+}
+
+/**
+ * The Lambda's remaining time is too short for what the step would start
+ * next; it was not started, so nothing is left running.
+ */
+export class DeadlineError extends RotationError {
+  /** What would have run, e.g. `PBKDF2 over 2147483647 iterations`. */
+  readonly activity: string;
+
+  constructor(activity: string, neededMs: number, leftMs: number, options?: ErrorOptions) {
+    super(
+      'DeadlineError',
+      `${activity} needs about ${Math.ceil(neededMs)} ms but ${Math.max(0, Math.floor(leftMs))} ms are left; ` +
+        'it was not started and nothing was changed. Raise the function timeout, or lower the iteration count',
+      options,
+    );
+    this.activity = activity;
+  }
+}
+
+/**
+ * finishSecret was asked to promote a version that no testSecret proved in
+ * this rotation, and a fresh login with it failed: it stays AWSPENDING.
+ */
+export class UnprovenVersionError extends RotationError {
+  readonly token: string;
+
+  constructor(token: string, options?: ErrorOptions) {
+    super(
+      'UnprovenVersionError',
+      `version ${token} was not proved by testSecret and does not log in; AWSCURRENT was not moved. ` +
+        'Run setSecret and testSecret first (Secrets Manager does), or start a new rotation with RotateSecret',
+      options,
+    );
+    this.token = token;
+  }
+}
+
+/**
+ * A server's (or a driver's) error reduced to what is safe to keep as an
+ * error's `cause`: its SQLSTATE or error code, severity, and a message with
+ * every quoted text and anything shaped like a verifier or key removed.
+ * The original object is dropped: a server may echo the statement, and so
+ * the verifier, in its message, `detail`, `where` or `internalQuery`.
+ */
+export class ErrorSummary extends Error {
+  override readonly name = 'ErrorSummary';
+  /** SQLSTATE (`28P01`) or Node error code (`ECONNREFUSED`), where there was one. */
+  readonly code: string | undefined;
+  /** The original error's class name, e.g. `DatabaseError`. */
+  readonly kind: string;
+
+  constructor(kind: string, code: string | undefined, message: string) {
+    super(message);
+    this.kind = kind;
+    this.code = code;
+  }
+}
+
+/** Quoted text, and runs that look like base64 keys or verifiers. */
+const UNSAFE_TEXT = [
+  /SCRAM-SHA-256\$\S*/g,
+  /'(?:[^']|'')*'?/g,
+  /"(?:[^"]|"")*"?/g,
+  /[A-Za-z0-9+/=$:]{20,}/g,
+] as const;
+
+/**
+ * Reduces any thrown value to an {@link ErrorSummary}, following its own
+ * `cause` chain (each link summarised too, at most 5 deep).
+ *
+ * @example
+ * ```ts
+ * throw new DatabaseUnreachableError(where, { cause: summarizeError(pgError) });
+ * ```
+ */
+export function summarizeError(error: unknown, depth = 0): ErrorSummary {
+  const err = (typeof error === 'object' && error !== null ? error : {}) as {
+    name?: unknown;
+    code?: unknown;
+    message?: unknown;
+    cause?: unknown;
+  };
+  const kind = typeof err.name === 'string' ? err.name.slice(0, 60) : typeof error;
+  const code = typeof err.code === 'string' ? err.code.slice(0, 40) : undefined;
+  let text = typeof err.message === 'string' ? err.message : typeof error === 'string' ? error : '';
+  for (const pattern of UNSAFE_TEXT) text = text.replace(pattern, '[redacted]');
+  const summary = new ErrorSummary(kind, code, text.slice(0, 300));
+  if (err.cause !== undefined && depth < 5) {
+    Object.defineProperty(summary, 'cause', {
+      value: summarizeError(err.cause, depth + 1),
+      enumerable: false,
+      configurable: true,
+      writable: true,
+    });
+  }
+  return summary;
 }

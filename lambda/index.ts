@@ -12,6 +12,7 @@ import type { RotationEvent } from './core/event.js';
 import { rotationEvent } from './middleware/rotation-event.js';
 import { stepTelemetry } from './middleware/step-telemetry.js';
 import { rotate } from './rotate.js';
+import { ProvenVersions } from './steps/proofs.js';
 
 /** What {@link createHandler} can be given; production uses the defaults. */
 export interface HandlerDependencies {
@@ -68,6 +69,8 @@ export function createHandler(deps: HandlerDependencies = {}) {
   // Read lazily so that a bad setting fails the invocation with a
   // ConfigurationError in the logs, instead of a crash at import time.
   let config: RotationConfig | undefined;
+  // One environment's memory of what testSecret proved, for finishSecret.
+  const proofs = new ProvenVersions();
 
   const run = async (event: RotationEvent, context: Context): Promise<void> => {
     config ??= configFromEnv(env);
@@ -79,6 +82,7 @@ export function createHandler(deps: HandlerDependencies = {}) {
       config,
       logger,
       remainingTimeMs: () => context.getRemainingTimeInMillis(),
+      proofs,
     });
   };
 

@@ -16,15 +16,28 @@ import type {
 } from '../../lambda/adapters/database.js';
 import type { SecretStore } from '../../lambda/adapters/secrets-manager.js';
 import type { RotationConfig } from '../../lambda/config.js';
+import { targetRoleProblem } from '../../lambda/core/confinement.js';
 import { parseScramVerifier } from '../../lambda/core/scram.js';
-import { type DatabaseSecret, parseDatabaseSecret } from '../../lambda/core/secret.js';
+import {
+  type DatabaseSecret,
+  differingFields,
+  PENDING_FIELDS,
+  parseDatabaseSecret,
+} from '../../lambda/core/secret.js';
 import {
   COCKROACH_SETTINGS,
   enableStatement,
   readClusterSetting,
   viewSettingsGrant,
 } from '../../lambda/engines/cockroachdb.js';
-import { detectEngine, type ServerEngine } from '../../lambda/engines/detect.js';
+import { detectEngine, ENGINES, type ServerEngine } from '../../lambda/engines/detect.js';
+import { postgresEngine } from '../../lambda/engines/postgres.js';
+import {
+  TARGET_FIELDS,
+  TARGET_ROLE_FIXES,
+  TARGET_ROLE_PROBLEMS,
+  type TargetField,
+} from '../../lambda/errors.js';
 import { loginTarget } from '../../lambda/steps/load.js';
 
 /** The outcome of one check. */
@@ -127,6 +140,9 @@ export async function runChecks(input: DoctorInput): Promise<CheckResult[]> {
       ? 'CA_BUNDLE_PATH'
       : "the runtime's trusted roots";
 
+  // Every other version the function may log in with names AWSCURRENT's target.
+  await versionChecks(input, secret, stuck?.[0], add);
+
   // 2. The user's own login: verify-full TLS, SCRAM only.
   const userSession = await loginCheck(input, secret, 'login', caSource, add);
   if (userSession === undefined) return results;
@@ -163,13 +179,23 @@ export async function runChecks(input: DoctorInput): Promise<CheckResult[]> {
         });
         return results;
       }
+      if (!adminServerCheck(input, secret, admin, add)) return results;
       adminSession = await loginCheck(input, admin, 'admin login', caSource, add, secret.ca);
       if (adminSession === undefined) return results;
       changer = adminSession;
       changerName = admin.username;
     }
     try {
-      // 4. May the changer change the password, and will the change be safe?
+      // 4. Is the user a role the function may change, through this changer?
+      await targetRoleCheck(
+        changer,
+        engine,
+        secret.username,
+        adminSession ? changerName : undefined,
+        input,
+        add,
+      );
+      // 5. May the changer change the password, and will the change be safe?
       if (engine === 'postgres') {
         await postgresChecks(changer, changerName, secret, Boolean(adminSession), input, add);
       } else {
@@ -291,16 +317,14 @@ async function postgresChecks(
     );
   }
 
-  // Iterations: what the verifier will use.
-  const serverIterations = Number(await session.setting('scram_iterations'));
-  const iterations =
-    input.config.scramIterations ??
-    (Number.isInteger(serverIterations) && serverIterations > 0 ? serverIterations : 4096);
-  add({
-    check: 'iterations',
-    status: 'pass',
-    detail: `verifiers will use ${iterations} iterations (${input.config.scramIterations !== undefined ? 'SCRAM_ITERATIONS' : Number.isInteger(serverIterations) && serverIterations > 0 ? "the server's scram_iterations" : 'the default'})`,
+  // Iterations: what the verifier will use, as setSecret chooses it.
+  const { iterations, source } = await postgresEngine.prepareChange(session, {
+    changer: changerName,
+    selfService: !viaAdmin,
+    configuredIterations: input.config.scramIterations,
+    allowIterationMismatch: input.config.allowIterationMismatch,
   });
+  add(iterationsResult(iterations, source, input.config.maxScramIterations));
 
   // The stored password's kind: an MD5 hash makes an md5 rule ask for MD5.
   const [stored] = await session
@@ -440,11 +464,7 @@ async function cockroachChecks(
     const configured = input.config.scramIterations;
     add(
       configured === undefined || configured === cost
-        ? {
-            check: 'iterations',
-            status: 'pass',
-            detail: `verifiers will use the cluster's cost, ${cost} iterations`,
-          }
+        ? iterationsResult(cost, "the cluster's cost", input.config.maxScramIterations)
         : {
             check: 'iterations',
             status: input.config.allowIterationMismatch ? 'warn' : 'fail',
@@ -486,4 +506,145 @@ async function cockroachChecks(
           },
     );
   }
+}
+
+/** The iteration count a rotation would use, against SCRAM_MAX_ITERATIONS. */
+function iterationsResult(iterations: number, source: string, max: number): CheckResult {
+  return iterations <= max
+    ? {
+        check: 'iterations',
+        status: 'pass',
+        detail: `verifiers will use ${iterations} iterations (${source}), within SCRAM_MAX_ITERATIONS (${max})`,
+      }
+    : {
+        check: 'iterations',
+        status: 'fail',
+        detail: `${source} asks for ${iterations} iterations, above SCRAM_MAX_ITERATIONS (${max}): setSecret would refuse to rotate`,
+        fix: 'lower the count on the server (or SCRAM_ITERATIONS), or raise SCRAM_MAX_ITERATIONS and the function timeout',
+      };
+}
+
+/**
+ * AWSPENDING (when a rotation is under way) and AWSPREVIOUS must name
+ * AWSCURRENT's target: setSecret refuses the first and never logs in with
+ * the second otherwise.
+ */
+async function versionChecks(
+  input: DoctorInput,
+  current: DatabaseSecret,
+  pendingVersionId: string | undefined,
+  add: (result: CheckResult) => CheckResult,
+): Promise<void> {
+  const read = async (label: 'AWSPENDING' | 'AWSPREVIOUS', versionId?: string) => {
+    try {
+      const text = await input.secrets.getSecretString(
+        input.secretId,
+        versionId === undefined ? { stage: label } : { versionId, stage: label },
+      );
+      return text === undefined ? undefined : parseDatabaseSecret(text, { label });
+    } catch (error) {
+      add({
+        check: label.toLowerCase(),
+        status: 'fail',
+        detail: message(error),
+        fix: `correct or remove the ${label} version`,
+      });
+      return undefined;
+    }
+  };
+  if (pendingVersionId !== undefined) {
+    const pending = await read('AWSPENDING', pendingVersionId);
+    const differing = pending ? differingFields(current, pending, PENDING_FIELDS) : [];
+    if (differing.length > 0) {
+      add({
+        check: 'pending target',
+        status: 'fail',
+        detail: `AWSPENDING differs from AWSCURRENT in ${differing.join(', ')}: setSecret refuses it`,
+        fix: 'cancel the rotation (remove AWSPENDING from that version) and rotate again',
+      });
+    }
+  }
+  const previous = await read('AWSPREVIOUS');
+  const differing = previous ? differingFields(current, previous, TARGET_FIELDS) : [];
+  if (differing.length > 0) {
+    add({
+      check: 'previous target',
+      status: 'warn',
+      detail: `AWSPREVIOUS differs from AWSCURRENT in ${differing.join(', ')}: setSecret will not log in with it after a partial rotation`,
+      fix: 'nothing, unless AWSCURRENT stops logging in: then set the password by hand to AWSCURRENT',
+    });
+  }
+}
+
+/** The admin secret names AWSCURRENT's server (unless allowed otherwise); false stops the checks. */
+function adminServerCheck(
+  input: DoctorInput,
+  current: DatabaseSecret,
+  admin: DatabaseSecret,
+  add: (result: CheckResult) => CheckResult,
+): boolean {
+  const fields: TargetField[] = ['host', 'port', 'dbname', 'options'];
+  if (admin.ca !== undefined) fields.push('ca');
+  const differing = differingFields(current, admin, fields);
+  if (differing.length === 0) {
+    add({
+      check: 'admin target',
+      status: 'pass',
+      detail: "the admin secret names AWSCURRENT's server",
+    });
+    return true;
+  }
+  const allowed = input.config.allowAdminTargetMismatch;
+  add({
+    check: 'admin target',
+    status: allowed ? 'warn' : 'fail',
+    detail: `the admin secret differs from AWSCURRENT in ${differing.join(', ')}${allowed ? ' (allowed by ALLOW_ADMIN_TARGET_MISMATCH)' : ': setSecret refuses to use it'}`,
+    fix: allowed
+      ? 'make sure the admin reaches the same server as AWSCURRENT'
+      : "make the admin secret's connection fields equal AWSCURRENT's, or set ALLOW_ADMIN_TARGET_MISMATCH=true",
+  });
+  // The admin's credentials go only where setSecret would send them.
+  return allowed;
+}
+
+/** The user is a role setSecret may change (exists as named, not the admin, not privileged). */
+async function targetRoleCheck(
+  session: DatabaseSession,
+  engine: ServerEngine,
+  role: string,
+  changer: string | undefined,
+  input: DoctorInput,
+  add: (result: CheckResult) => CheckResult,
+): Promise<void> {
+  const rules = ENGINES[engine];
+  const storedName = rules.foldRoleName(role);
+  const facts = storedName === role ? await rules.roleFacts(session, role, changer) : undefined;
+  const finding = targetRoleProblem({
+    role,
+    storedName,
+    facts,
+    changer,
+    allowPrivileged: input.config.allowPrivilegedTarget,
+  });
+  const privileged = facts ? [...facts.attributes, ...facts.privilegedRoles] : [];
+  add(
+    finding === undefined
+      ? {
+          check: 'target role',
+          status: privileged.length > 0 ? 'warn' : 'pass',
+          detail:
+            privileged.length > 0
+              ? `${role} is privileged (${privileged.join(', ')}), allowed by ALLOW_PRIVILEGED_TARGET`
+              : `${role} exists as named and is not privileged`,
+          ...(privileged.length > 0
+            ? { fix: 'rotate privileged roles only if this function is meant to hold them' }
+            : {}),
+        }
+      : {
+          check: 'target role',
+          status: 'fail',
+          detail: `${role} ${TARGET_ROLE_PROBLEMS[finding.problem]}${finding.privileges.length > 0 ? ` (${finding.privileges.join(', ')})` : ''}: setSecret refuses to change it`,
+          fix: TARGET_ROLE_FIXES[finding.problem],
+        },
+  );
 }

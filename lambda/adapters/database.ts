@@ -7,6 +7,7 @@ import {
   DatabaseTimeoutError,
   DatabaseUnreachableError,
   InsufficientPrivilegeError,
+  IterationLimitError,
   RotationError,
   TlsError,
 } from '../errors.js';
@@ -37,9 +38,10 @@ export interface LoginLimits {
   /** Time allowed per statement, enforced by the server and the client. */
   readonly statementTimeoutMs: number;
   /**
-   * Highest SCRAM iteration count the client accepts from the server.
-   * node-postgres refuses anything above 100000 by default, so this is
-   * raised to the configured count when that is higher.
+   * Highest SCRAM iteration count the client accepts from the server at a
+   * login (`SCRAM_MAX_ITERATIONS`): the same bound the function applies to
+   * the verifiers it stores, so a stored verifier never fails its own test
+   * login. 0 means node-postgres' default, 100000.
    */
   readonly maxScramIterations: number;
 }
@@ -53,6 +55,12 @@ export interface DatabaseSession {
   readonly mechanism: ScramMechanism;
   /** `SELECT current_user`. */
   currentUser(): Promise<string>;
+  /**
+   * Who the session is: `session_user` (the role that logged in) and
+   * `current_user` (the role whose privileges apply, which a per-role
+   * `SET role` default can change).
+   */
+  identity(): Promise<SessionIdentity>;
   /** `SELECT version()`. */
   serverVersion(): Promise<string>;
   /**
@@ -70,6 +78,12 @@ export interface DatabaseSession {
   query<Row extends Record<string, unknown>>(text: string, values?: unknown[]): Promise<Row[]>;
   /** Closes the connection. Safe to call twice. */
   close(): Promise<void>;
+}
+
+/** The roles a session runs as. */
+export interface SessionIdentity {
+  readonly sessionUser: string;
+  readonly currentUser: string;
 }
 
 /** Opens SCRAM-only, verify-full sessions. Steps receive one of these. */
@@ -111,12 +125,21 @@ interface FailureContext {
   readonly host: string;
   readonly port: number;
   readonly username: string;
+  /** The client's SCRAM iteration bound, to name it when a login is refused for it. */
+  readonly maxScramIterations?: number;
 }
+
+/** node-postgres' default for `scramMaxIterations`. */
+const PG_DEFAULT_MAX_ITERATIONS = 100_000;
+
+/** node-postgres' refusal of a server's iteration count (lib/crypto/sasl.js). */
+const ITERATION_REFUSAL = /SCRAM-SERVER-FIRST-MESSAGE: iteration count (\d+)/;
 
 /**
  * Turns whatever pg, Node's TLS or the server threw into one of our typed
- * errors, keeping the original as `cause`. Messages name the host, port and
- * user, never a password.
+ * errors, keeping a summary of the original as `cause` (see
+ * {@link RotationError}: never the driver's object, which may quote the
+ * statement). Messages name the host, port and user, never a password.
  */
 export function classifyDatabaseError(error: unknown, at: FailureContext): RotationError {
   if (error instanceof RotationError) return error;
@@ -124,6 +147,15 @@ export function classifyDatabaseError(error: unknown, at: FailureContext): Rotat
   const err = error as { code?: string; message?: string } | undefined;
   const code = err?.code ?? '';
   const message = err?.message ?? String(error);
+  const iterations = ITERATION_REFUSAL.exec(message);
+  if (iterations) {
+    return new IterationLimitError(
+      Number(iterations[1]),
+      at.maxScramIterations || PG_DEFAULT_MAX_ITERATIONS,
+      `the server's SCRAM login for ${at.username} at ${where}`,
+      { cause: error },
+    );
+  }
   if (code in TLS_REASONS) {
     return new TlsError(TLS_REASONS[code as keyof typeof TLS_REASONS], where, { cause: error });
   }
@@ -172,7 +204,14 @@ interface PgConnectionEvents {
  */
 export class PgConnector implements DatabaseConnector {
   async login(target: LoginTarget, limits: LoginLimits): Promise<DatabaseSession> {
-    const at = { host: target.host, port: target.port, username: target.username };
+    const maxScramIterations =
+      limits.maxScramIterations > 0 ? limits.maxScramIterations : PG_DEFAULT_MAX_ITERATIONS;
+    const at = {
+      host: target.host,
+      port: target.port,
+      username: target.username,
+      maxScramIterations,
+    };
     // Held in an object: the listeners below update it between awaits.
     const auth: { request: AuthRequest } = { request: { kind: 'none' } };
     let serverSignatureVerified = false;
@@ -202,7 +241,7 @@ export class PgConnector implements DatabaseConnector {
       },
       options: target.options,
       enableChannelBinding: true,
-      scramMaxIterations: Math.max(limits.maxScramIterations, 100_000),
+      scramMaxIterations: maxScramIterations,
       connectionTimeoutMillis: limits.connectTimeoutMs,
       statement_timeout: limits.statementTimeoutMs,
       query_timeout: limits.statementTimeoutMs + 1_000,
@@ -297,6 +336,16 @@ class PgSession implements DatabaseSession {
   async currentUser(): Promise<string> {
     const rows = await this.query<{ current_user: string }>('SELECT current_user');
     return rows[0]?.current_user ?? '';
+  }
+
+  async identity(): Promise<SessionIdentity> {
+    const rows = await this.query<{ session_user: string; current_user: string }>(
+      'SELECT session_user, current_user',
+    );
+    return {
+      sessionUser: rows[0]?.session_user ?? '',
+      currentUser: rows[0]?.current_user ?? '',
+    };
   }
 
   async serverVersion(): Promise<string> {

@@ -37,6 +37,17 @@ export const PASSWORD_LENGTH_LIMITS = { min: 8, max: 4096 } as const;
  */
 export const DEFAULT_EXCLUDE_CHARACTERS = ' :/@"\'\\';
 
+/**
+ * The least strength a policy may have, in bits: length times log2 of the
+ * number of distinct characters it draws from. At 96 bits an attacker who
+ * stole a verifier and could test 10^12 passwords a second (each costing
+ * thousands of PBKDF2 rounds, far beyond any real rig) would need about
+ * 2.5 billion years; the default policy has about 200 bits. A policy below
+ * this (a short password, or exclusions that leave a tiny alphabet: one
+ * character left once produced `zzzzzzzz`) is refused, not used.
+ */
+export const MIN_PASSWORD_STRENGTH_BITS = 96;
+
 /** What {@link generatePassword} produces. */
 export interface PasswordPolicy {
   /** Number of characters, {@link PASSWORD_LENGTH_LIMITS}. */
@@ -84,6 +95,13 @@ const CLASS_FLAG_VARIABLES = Object.values(CLASS_FLAGS).map(
   (flag) => PASSWORD_POLICY_VARIABLES[flag],
 );
 
+/** The variables that set a policy's strength, as one error names them. */
+const POLICY_VARIABLE_LIST = [
+  PASSWORD_POLICY_VARIABLES.length,
+  PASSWORD_POLICY_VARIABLES.excludeCharacters,
+  ...CLASS_FLAG_VARIABLES,
+].join(', ');
+
 /**
  * The characters of each class that the policy still allows, leaving out
  * excluded classes and classes that EXCLUDE_CHARACTERS emptied (a class the
@@ -101,6 +119,35 @@ export function includedCharacterClasses(
     if (chars.length > 0) included[name] = chars;
   }
   return included;
+}
+
+/**
+ * The strength of passwords from `policy` in bits: length times log2 of the
+ * size of the alphabet it draws from. Requiring one character of each class
+ * takes away less than a bit, and is ignored.
+ *
+ * @example
+ * ```ts
+ * passwordStrengthBits(DEFAULT_PASSWORD_POLICY); // about 205
+ * ```
+ */
+export function passwordStrengthBits(policy: PasswordPolicy): number {
+  const alphabet = new Set(Object.values(includedCharacterClasses(policy)).join('')).size;
+  return alphabet <= 1 ? 0 : policy.length * Math.log2(alphabet);
+}
+
+/** The advice for a weak policy: the variables to change and how far. */
+function strengthAdvice(policy: PasswordPolicy): string {
+  const alphabet = new Set(Object.values(includedCharacterClasses(policy)).join('')).size;
+  const needed =
+    alphabet <= 1 ? undefined : Math.ceil(MIN_PASSWORD_STRENGTH_BITS / Math.log2(alphabet));
+  return (
+    `a policy of at least ${MIN_PASSWORD_STRENGTH_BITS} bits (length times log2 of the ${alphabet} characters left, ` +
+    `${Math.floor(passwordStrengthBits(policy))} bits now): ` +
+    (needed === undefined || needed > PASSWORD_LENGTH_LIMITS.max
+      ? 'include more characters (fewer EXCLUDE_* classes, a shorter EXCLUDE_CHARACTERS)'
+      : `raise PASSWORD_LENGTH to ${needed} or more, or include more characters (fewer EXCLUDE_* classes, a shorter EXCLUDE_CHARACTERS)`)
+  );
 }
 
 /**
@@ -126,8 +173,9 @@ export function readBoolean(
  * Setting EXCLUDE_CHARACTERS replaces the default set, as in AWS's templates.
  *
  * @throws {@link ConfigurationError} naming the variable: a length that is
- *   not an integer in 8..4096, a boolean that is not `true`/`false`, or
- *   exclusions that leave no character
+ *   not an integer in 8..4096, a boolean that is not `true`/`false`,
+ *   exclusions that leave no character, or a policy weaker than
+ *   {@link MIN_PASSWORD_STRENGTH_BITS}
  *
  * @example
  * ```ts
@@ -178,6 +226,9 @@ export function passwordPolicyFromEnv(
       'a set that leaves at least one character of an included class',
     );
   }
+  if (passwordStrengthBits(policy) < MIN_PASSWORD_STRENGTH_BITS) {
+    throw new ConfigurationError(POLICY_VARIABLE_LIST, strengthAdvice(policy));
+  }
   return policy;
 }
 
@@ -203,7 +254,8 @@ function pick(alphabet: string): string {
  * whole is shuffled; otherwise every character is drawn uniformly.
  *
  * @throws {@link PasswordPolicyError} for a policy built by hand that cannot
- *   be met (a length out of range, or no character left)
+ *   be met (a length out of range, or no character left) or is weaker than
+ *   {@link MIN_PASSWORD_STRENGTH_BITS}
  *
  * @example
  * ```ts
@@ -229,6 +281,9 @@ export function generatePassword(policy: PasswordPolicy): string {
       'include at least one character class and leave some of its characters out of EXCLUDE_CHARACTERS',
     );
   }
+  if (passwordStrengthBits(policy) < MIN_PASSWORD_STRENGTH_BITS) {
+    throw new PasswordPolicyError('the policy is too weak', `use ${strengthAdvice(policy)}`);
+  }
   // At most 4 classes and at least 8 characters: the required ones always fit.
   const required = policy.requireEachIncludedType ? classes : [];
   const alphabet = classes.join('');
@@ -236,4 +291,14 @@ export function generatePassword(policy: PasswordPolicy): string {
   while (chars.length < length) chars.push(pick(alphabet));
   shuffle(chars);
   return chars.join('');
+}
+
+/**
+ * Whether `password` hashes the same way in every client and server:
+ * printable ASCII (space included), where SCRAM uses the bytes as they are
+ * and no SASLprep implementation can disagree. The generator only produces
+ * such passwords; a pending version stored by hand may hold anything.
+ */
+export function isPortablePassword(password: string): boolean {
+  return /^[\x20-\x7e]+$/.test(password);
 }

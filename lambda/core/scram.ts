@@ -252,6 +252,31 @@ export async function createScramVerifierAsync(
   return encodeScramVerifier({ iterations, salt, ...keysFrom(salted) });
 }
 
+/** Iterations of the one-off calibration run of {@link estimatePbkdf2Ms}. */
+const CALIBRATION_ITERATIONS = 2048;
+
+let msPerIteration: number | undefined;
+
+/**
+ * About how long PBKDF2 over `iterations` takes on this CPU, in ms, from one
+ * calibration run per process (about 0.5 ms on a full core, a few ms on a
+ * small Lambda). A PBKDF2 already started cannot be stopped, so the caller
+ * compares this with the time left before it starts one.
+ *
+ * @example
+ * ```ts
+ * if (2 * estimatePbkdf2Ms(iterations) > remainingMs) throw new DeadlineError(...);
+ * ```
+ */
+export function estimatePbkdf2Ms(iterations: number): number {
+  if (msPerIteration === undefined) {
+    const started = performance.now();
+    pbkdf2Sync('calibration', 'salt', CALIBRATION_ITERATIONS, SCRAM_KEY_BYTES, 'sha256');
+    msPerIteration = Math.max(performance.now() - started, 0.01) / CALIBRATION_ITERATIONS;
+  }
+  return iterations * msPerIteration;
+}
+
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /**

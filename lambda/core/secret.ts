@@ -9,6 +9,7 @@
 import { inspect } from 'node:util';
 import { z } from 'zod';
 import {
+  type ComparedField,
   MalformedSecretError,
   PasswordPolicyError,
   SecretMismatchError,
@@ -17,7 +18,7 @@ import {
   WHOLE_SECRET_KEY,
 } from '../errors.js';
 
-export { TARGET_FIELDS, type TargetField } from '../errors.js';
+export { type ComparedField, TARGET_FIELDS, type TargetField } from '../errors.js';
 
 /** The `engine` values this function rotates. */
 export const DATABASE_ENGINES = ['postgres', 'aurora-postgresql', 'cockroachdb'] as const;
@@ -54,13 +55,31 @@ export interface DatabaseSecret {
 
 const PORT = z.number().int().min(1).max(65_535);
 
+/**
+ * PostgreSQL keeps at most NAMEDATALEN-1 = 63 bytes of an identifier and cuts
+ * longer ones silently, in SQL and in the startup packet alike: a 64-byte
+ * username would log in, and be altered, as another (truncated) role.
+ */
+export const MAX_IDENTIFIER_BYTES = 63;
+
+/**
+ * A role or database name the server keeps exactly as written: 1 to 63 bytes
+ * of UTF-8, no control characters (a NUL ends the name in the startup packet).
+ */
+const IDENTIFIER = z
+  .string()
+  .min(1)
+  .refine((name) => Buffer.byteLength(name, 'utf8') <= MAX_IDENTIFIER_BYTES)
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  .refine((name) => !/[\u0000-\u001f\u007f]/.test(name));
+
 /** The keys this module reads, each with its schema. `null` counts as absent for optional keys. */
 const SECRET_SCHEMA = z.object({
   engine: z.enum(DATABASE_ENGINES),
   host: z.string().regex(/^\S+$/),
-  username: z.string().min(1),
+  username: IDENTIFIER,
   password: z.string().min(1),
-  dbname: z.string().min(1).nullish(),
+  dbname: IDENTIFIER.nullish(),
   port: z
     .union([
       PORT,
@@ -82,9 +101,9 @@ type SecretKey = keyof z.infer<typeof SECRET_SCHEMA>;
 const KEY_FIXES = {
   engine: `set it to one of ${DATABASE_ENGINES.join(', ')}`,
   host: 'set it to the database host name or IP address, without spaces',
-  username: 'set it to the database user name',
+  username: `set it to the database user name exactly as the server stores it: 1 to ${MAX_IDENTIFIER_BYTES} bytes, no control characters (a longer name is cut short by the server and would name another role)`,
   password: "set it to the user's current password (a non-empty string)",
-  dbname: 'set it to the database name, or remove it for the engine default',
+  dbname: `set it to the database name (1 to ${MAX_IDENTIFIER_BYTES} bytes, no control characters), or remove it for the engine default`,
   port: 'set it to a port from 1 to 65535, as a number or a string of digits, or remove it for the engine default',
   masterarn: 'set it to the ARN of the admin secret, or remove it',
   ca: 'set it to a PEM bundle with at least one -----BEGIN CERTIFICATE----- block, or remove it',
@@ -187,6 +206,13 @@ export function parseDatabaseSecret(
     );
   }
   const data = result.data;
+  if (data.engine === 'cockroachdb' && foldRoleName(data.username) !== data.username) {
+    throw new MalformedSecretError(
+      'username',
+      label,
+      'is not as CockroachDB stores it: it folds user names to lower case and NFC even when quoted; set it to the lower-case, NFC-normalised name',
+    );
+  }
   const defaults = ENGINE_DEFAULTS[data.engine];
   return redactedForLogs({
     engine: data.engine,
@@ -221,12 +247,12 @@ export function withPassword(raw: Readonly<Record<string, unknown>>, password: s
   return JSON.stringify({ ...raw, password });
 }
 
-/** The fields that say where and as whom a secret logs in. */
+/** The fields that say where, as whom and trusting which CA a secret logs in. */
 export type ConnectionIdentity = Readonly<Pick<DatabaseSecret, TargetField>>;
 
 /**
- * Where and as whom `secret` logs in: host, port, database, user and startup
- * options (which pick the cluster on CockroachDB Cloud).
+ * Where and as whom `secret` logs in: host, port, database, user, startup
+ * options (which pick the cluster on CockroachDB Cloud) and the CA it trusts.
  */
 export function connectionIdentity(secret: DatabaseSecret): ConnectionIdentity {
   return {
@@ -235,12 +261,56 @@ export function connectionIdentity(secret: DatabaseSecret): ConnectionIdentity {
     dbname: secret.dbname,
     username: secret.username,
     options: secret.options,
+    ca: secret.ca,
   };
 }
 
 /**
+ * How CockroachDB stores a user name given in SQL or at login, quoted or not
+ * (`username.MakeSQLUsernameFromUserInput`: `tree.Name.Normalize`): lower
+ * case, then Unicode NFC. PostgreSQL keeps names as written.
+ */
+export function foldRoleName(name: string): string {
+  return name.toLowerCase().normalize('NFC');
+}
+
+/**
+ * A PEM bundle reduced to what identifies it: the base64 body of each
+ * certificate, in order, without whitespace. Line endings and wrapping may
+ * differ between two copies of the same CA.
+ */
+function caFingerprint(ca: string | undefined): string | undefined {
+  if (ca === undefined) return undefined;
+  const blocks = ca.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  return blocks
+    .map((block) => block.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, ''))
+    .join('|');
+}
+
+/** Whether one field has the same value in both secrets (`ca` compared as certificates). */
+function sameField(a: DatabaseSecret, b: DatabaseSecret, field: ComparedField): boolean {
+  return field === 'ca' ? caFingerprint(a.ca) === caFingerprint(b.ca) : a[field] === b[field];
+}
+
+/** The fields among `fields` whose values differ between `a` and `b`. */
+export function differingFields<F extends ComparedField>(
+  a: DatabaseSecret,
+  b: DatabaseSecret,
+  fields: readonly F[],
+): F[] {
+  return fields.filter((field) => !sameField(a, b, field));
+}
+
+/** What a pending version must share with AWSCURRENT: createSecret copies all of it. */
+export const PENDING_FIELDS = [
+  ...TARGET_FIELDS,
+  'masterarn',
+] as const satisfies readonly ComparedField[];
+
+/**
  * Refuses a pending version that logs in somewhere else than the current
- * one. Values are compared exactly: createSecret copies them, so any
+ * one, trusts another CA, or names another admin secret. Values are compared
+ * exactly (CA bundles as certificates): createSecret copies them, so any
  * difference means the pending version was edited, and setting a password
  * on an unexpected target is worse than failing.
  *
@@ -252,8 +322,28 @@ export function connectionIdentity(secret: DatabaseSecret): ConnectionIdentity {
  * ```
  */
 export function assertSameTarget(current: DatabaseSecret, pending: DatabaseSecret): void {
-  const a = connectionIdentity(current);
-  const b = connectionIdentity(pending);
-  const differing = TARGET_FIELDS.filter((field) => a[field] !== b[field]);
+  const differing = differingFields(current, pending, PENDING_FIELDS);
   if (differing.length > 0) throw new SecretMismatchError(differing);
+}
+
+/**
+ * Refuses another secret the function would log in with (AWSPREVIOUS, the
+ * admin secret) unless it names the same server as AWSCURRENT: the function
+ * changes a password only on the server AWSCURRENT names.
+ *
+ * @param fields - the fields that must be equal (the admin's own `username`
+ *   is not among them)
+ * @param versus - the other secret, for the message
+ * @param fix - what to do about it
+ * @throws {@link SecretMismatchError} naming the fields that differ
+ */
+export function assertSameServer(
+  current: DatabaseSecret,
+  other: DatabaseSecret,
+  fields: readonly TargetField[],
+  versus: string,
+  fix: string,
+): void {
+  const differing = differingFields(current, other, fields);
+  if (differing.length > 0) throw new SecretMismatchError(differing, fix, { versus });
 }

@@ -20,12 +20,17 @@
  * @module
  */
 import type { DatabaseSession } from '../adapters/database.js';
+import { assertVerifierAcceptable } from '../core/scram.js';
+import { foldRoleName } from '../core/secret.js';
 import {
   ConfigurationError,
   DatabaseSettingError,
   isRotationError,
   ScramVerifierError,
+  VerifierNotStoredError,
 } from '../errors.js';
+import type { ChangeInput, Engine, IterationChoice } from './engine.js';
+import { pgRoleFacts } from './postgres.js';
 
 /** The cluster settings rotation depends on. */
 export const COCKROACH_SETTINGS = {
@@ -104,18 +109,6 @@ async function requireSetting(
   return value;
 }
 
-/** What {@link prepareCockroachChange} needs to know. */
-export interface CockroachChangeInput {
-  /** The role logged in on `session`, which will run ALTER USER. */
-  readonly loggedInAs: string;
-  /** True when the user changes its own password (no admin secret). */
-  readonly selfService: boolean;
-  /** SCRAM_ITERATIONS, when configured. */
-  readonly configuredIterations: number | undefined;
-  /** SCRAM_ITERATIONS_ALLOW_MISMATCH. */
-  readonly allowIterationMismatch: boolean;
-}
-
 /**
  * Checks the cluster settings before a password change and returns the
  * iteration count to use: the cluster's SCRAM cost unless configured
@@ -126,13 +119,9 @@ export interface CockroachChangeInput {
  */
 export async function prepareCockroachChange(
   session: DatabaseSession,
-  input: CockroachChangeInput,
-): Promise<{ readonly iterations: number }> {
-  const preHashed = await requireSetting(
-    session,
-    COCKROACH_SETTINGS.storePreHashed,
-    input.loggedInAs,
-  );
+  input: ChangeInput,
+): Promise<IterationChoice> {
+  const preHashed = await requireSetting(session, COCKROACH_SETTINGS.storePreHashed, input.changer);
   if (preHashed !== 'true') {
     throw new DatabaseSettingError(
       COCKROACH_SETTINGS.storePreHashed,
@@ -141,20 +130,16 @@ export async function prepareCockroachChange(
     );
   }
   if (input.selfService) {
-    const own = await requireSetting(
-      session,
-      COCKROACH_SETTINGS.changeOwnPassword,
-      input.loggedInAs,
-    );
+    const own = await requireSetting(session, COCKROACH_SETTINGS.changeOwnPassword, input.changer);
     if (own !== 'true') {
       throw new DatabaseSettingError(
         COCKROACH_SETTINGS.changeOwnPassword,
-        `is off, so ${input.loggedInAs} cannot change its own password`,
+        `is off, so ${input.changer} cannot change its own password`,
         `add masterarn (an admin secret whose role has CREATEROLE and CREATELOGIN, or admin) to the secret, or run ${enableStatement(COCKROACH_SETTINGS.changeOwnPassword)}`,
       );
     }
   }
-  const costText = await requireSetting(session, COCKROACH_SETTINGS.scramCost, input.loggedInAs);
+  const costText = await requireSetting(session, COCKROACH_SETTINGS.scramCost, input.changer);
   const cost = Number(costText);
   if (!Number.isInteger(cost) || cost <= 0) {
     throw new DatabaseSettingError(
@@ -170,7 +155,9 @@ export async function prepareCockroachChange(
       `the cluster's ${COCKROACH_SETTINGS.scramCost} (${cost}) on CockroachDB: with another count the next login may be asked for a cleartext password to re-hash it; unset it, or set SCRAM_ITERATIONS_ALLOW_MISMATCH=true if your HBA rules require scram-sha-256`,
     );
   }
-  return { iterations: configured ?? cost };
+  return configured === undefined
+    ? { iterations: cost, source: `the cluster's ${COCKROACH_SETTINGS.scramCost}` }
+    : { iterations: configured, source: 'SCRAM_ITERATIONS' };
 }
 
 /**
@@ -227,3 +214,50 @@ export async function storedHash(
     throw error;
   }
 }
+
+/**
+ * CockroachDB's `admin` role: its members may do anything, change any
+ * password included. A rotated role must not be one of them.
+ */
+export const COCKROACH_ADMIN_ROLE = 'admin';
+
+/** CockroachDB's rules. */
+export const cockroachEngine: Engine = {
+  name: 'cockroachdb',
+
+  foldRoleName,
+
+  roleFacts: (session, role, changer) =>
+    pgRoleFacts(session, role, changer, [COCKROACH_ADMIN_ROLE]),
+
+  prepareChange: prepareCockroachChange,
+
+  /**
+   * The verifier checked by the function's copy of CockroachDB's pattern and
+   * by CockroachDB itself, then sent; afterwards the stored hash is compared
+   * with it where the session may read system.users. If the server stored
+   * something else, the current password is put back so the application
+   * keeps working, and the error says whether that worked.
+   */
+  async setVerifier(session, role, verifier, restore) {
+    assertVerifierAcceptable(verifier, 'cockroachdb');
+    await checkVerifierFormat(session, verifier);
+    await session.setPasswordVerifier(role, verifier);
+    const stored = await storedHash(session, role);
+    if (stored === undefined) return { confirmed: false };
+    if (stored !== verifier) {
+      // Say it was put back only if the server stored the restore as sent:
+      // the same cause (pre-hashed passwords off) would store it wrongly too.
+      const previous = await restore();
+      await session.setPasswordVerifier(role, previous);
+      const restored = (await storedHash(session, role)) === previous;
+      throw new VerifierNotStoredError(
+        role,
+        restored
+          ? `the current password was put back; check ${COCKROACH_SETTINGS.storePreHashed} and run npm run doctor`
+          : `the current password could NOT be put back: set it by hand to the AWSCURRENT value with a SCRAM verifier, enable ${COCKROACH_SETTINGS.storePreHashed}, and run npm run doctor`,
+      );
+    }
+    return { confirmed: true };
+  },
+};

@@ -1,10 +1,15 @@
 import type { DatabaseSession } from '../adapters/database.js';
+import { cockroachEngine } from './cockroachdb.js';
+import type { Engine, ServerEngine } from './engine.js';
+import { postgresEngine } from './postgres.js';
 
-/** The server families whose password rules differ. */
-export const SERVER_ENGINES = ['postgres', 'cockroachdb'] as const;
+export { SERVER_ENGINES, type ServerEngine } from './engine.js';
 
-/** One of {@link SERVER_ENGINES}. */
-export type ServerEngine = (typeof SERVER_ENGINES)[number];
+/** Each engine's rules, by name. */
+export const ENGINES = {
+  postgres: postgresEngine,
+  cockroachdb: cockroachEngine,
+} as const satisfies Record<ServerEngine, Engine>;
 
 /**
  * Which server the session is on, from `version()`: CockroachDB answers
@@ -15,4 +20,9 @@ export type ServerEngine = (typeof SERVER_ENGINES)[number];
 export async function detectEngine(session: DatabaseSession): Promise<ServerEngine> {
   const version = await session.serverVersion();
   return /\bCockroachDB\b/.test(version) ? 'cockroachdb' : 'postgres';
+}
+
+/** The rules of the engine the session is on (see {@link detectEngine}). */
+export async function engineOf(session: DatabaseSession): Promise<Engine> {
+  return ENGINES[await detectEngine(session)];
 }

@@ -3,6 +3,7 @@ import type { DatabaseConnector, LoginLimits } from '../adapters/database.js';
 import type { SecretStore } from '../adapters/secrets-manager.js';
 import type { RotationConfig } from '../config.js';
 import type { RotationEvent } from '../core/event.js';
+import type { ProvenVersions } from './proofs.js';
 
 /** The few logger methods the steps use (Powertools' Logger in production). */
 export type StepLogger = Pick<Logger, 'info' | 'warn' | 'debug'>;
@@ -19,10 +20,17 @@ export interface StepContext {
   readonly logger: StepLogger;
   /** Milliseconds left before the Lambda is stopped. */
   readonly remainingTimeMs: () => number;
+  /** Pending versions testSecret proved in this environment (read by finishSecret). */
+  readonly proofs: ProvenVersions;
 }
 
 /** Time kept back so a step can still report its own failure. */
-const SAFETY_MARGIN_MS = 1_000;
+export const SAFETY_MARGIN_MS = 1_000;
+
+/** Milliseconds the step may still use, after the safety margin. */
+export function timeLeftMs(ctx: StepContext): number {
+  return ctx.remainingTimeMs() - SAFETY_MARGIN_MS;
+}
 
 /**
  * Connect and statement limits that fit inside the time the Lambda has left,
@@ -30,10 +38,12 @@ const SAFETY_MARGIN_MS = 1_000;
  * the whole invocation.
  */
 export function loginLimits(ctx: StepContext): LoginLimits {
-  const left = Math.max(ctx.remainingTimeMs() - SAFETY_MARGIN_MS, 100);
+  const left = Math.max(timeLeftMs(ctx), 100);
   return {
     connectTimeoutMs: Math.min(ctx.config.connectTimeoutMs, left),
     statementTimeoutMs: Math.min(ctx.config.statementTimeoutMs, left),
-    maxScramIterations: ctx.config.scramIterations ?? 0,
+    // The same bound as for the verifiers setSecret stores: whatever it
+    // stores, the test login accepts.
+    maxScramIterations: ctx.config.maxScramIterations,
   };
 }

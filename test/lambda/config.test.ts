@@ -56,7 +56,10 @@ describe('configFromEnv', () => {
       passwordPolicy: DEFAULT_PASSWORD_POLICY,
       scramIterations: undefined,
       allowIterationMismatch: false,
+      maxScramIterations: 100_000,
       mode: 'auto',
+      allowAdminTargetMismatch: false,
+      allowPrivilegedTarget: false,
       caBundle: undefined,
       connectTimeoutMs: 5_000,
       statementTimeoutMs: 5_000,
@@ -71,6 +74,9 @@ describe('configFromEnv', () => {
       ROTATION_MODE: config.mode,
       SCRAM_ITERATIONS: config.scramIterations,
       SCRAM_ITERATIONS_ALLOW_MISMATCH: config.allowIterationMismatch,
+      SCRAM_MAX_ITERATIONS: config.maxScramIterations,
+      ALLOW_ADMIN_TARGET_MISMATCH: config.allowAdminTargetMismatch,
+      ALLOW_PRIVILEGED_TARGET: config.allowPrivilegedTarget,
       CA_BUNDLE_PATH: config.caBundle,
       CONNECT_TIMEOUT_MS: config.connectTimeoutMs,
       STATEMENT_TIMEOUT_MS: config.statementTimeoutMs,
@@ -142,8 +148,22 @@ describe('SCRAM_ITERATIONS', () => {
     ['10610', 10610],
     [' 600000 ', 600_000],
     ['2147483647', 2_147_483_647],
-  ])('accepts %j', (value, expected) => {
-    expect(configFromEnv({ SCRAM_ITERATIONS: value }).scramIterations).toBe(expected);
+  ])('accepts %j when SCRAM_MAX_ITERATIONS allows it', (value, expected) => {
+    expect(
+      configFromEnv({ SCRAM_ITERATIONS: value, SCRAM_MAX_ITERATIONS: '2147483647' })
+        .scramIterations,
+    ).toBe(expected);
+  });
+
+  it('refuses a count above SCRAM_MAX_ITERATIONS, naming both', () => {
+    const error = configurationErrorOf({ SCRAM_ITERATIONS: '100001' });
+    expect(error.variable).toBe('SCRAM_ITERATIONS');
+    expect(error.message).toBe(
+      'Invalid configuration: SCRAM_ITERATIONS must be at most SCRAM_MAX_ITERATIONS (100000); lower it, or raise SCRAM_MAX_ITERATIONS',
+    );
+    expect(
+      configFromEnv({ SCRAM_ITERATIONS: '100000', SCRAM_MAX_ITERATIONS: '' }).scramIterations,
+    ).toBe(100_000);
   });
 
   it.each([
@@ -165,6 +185,44 @@ describe('SCRAM_ITERATIONS', () => {
     expect(error.variable).toBe('SCRAM_ITERATIONS');
     expect(error.message).toBe(
       'Invalid configuration: SCRAM_ITERATIONS must be an integer from 4096 to 2147483647',
+    );
+  });
+});
+
+describe('SCRAM_MAX_ITERATIONS', () => {
+  it("is 100000 by default, node-postgres' own client limit", () => {
+    expect(configFromEnv({}).maxScramIterations).toBe(100_000);
+  });
+
+  it.each([
+    ['4096', 4096],
+    [' 240000 ', 240_000],
+    ['2147483647', 2_147_483_647],
+  ])('accepts %j', (value, expected) => {
+    expect(configFromEnv({ SCRAM_MAX_ITERATIONS: value }).maxScramIterations).toBe(expected);
+  });
+
+  it.each(['4095', '2147483648', '1e5', 'lots'])('refuses %j, naming the range', (value) => {
+    const error = configurationErrorOf({ SCRAM_MAX_ITERATIONS: value });
+    expect(error.message).toBe(
+      'Invalid configuration: SCRAM_MAX_ITERATIONS must be an integer from 4096 to 2147483647',
+    );
+  });
+});
+
+describe.each([
+  ['ALLOW_ADMIN_TARGET_MISMATCH', 'allowAdminTargetMismatch'],
+  ['ALLOW_PRIVILEGED_TARGET', 'allowPrivilegedTarget'],
+] as const)('%s', (name, field) => {
+  it('is off unless set to true', () => {
+    expect(configFromEnv({})[field]).toBe(false);
+    expect(configFromEnv({ [name]: 'false' })[field]).toBe(false);
+    expect(configFromEnv({ [name]: 'TRUE' })[field]).toBe(true);
+  });
+
+  it('refuses anything but true or false', () => {
+    expect(configurationErrorOf({ [name]: 'yes' }).message).toBe(
+      `Invalid configuration: ${name} must be true or false`,
     );
   });
 });
@@ -281,6 +339,11 @@ describe('the password policy variables', () => {
 
   it.each([
     ['PASSWORD_LENGTH', { PASSWORD_LENGTH: '7' }, 'PASSWORD_LENGTH must be an integer from 8'],
+    [
+      'PASSWORD_LENGTH, EXCLUDE_CHARACTERS, EXCLUDE_NUMBERS, EXCLUDE_PUNCTUATION, EXCLUDE_UPPERCASE, EXCLUDE_LOWERCASE',
+      { PASSWORD_LENGTH: '12' },
+      'PASSWORD_LENGTH, EXCLUDE_CHARACTERS, EXCLUDE_NUMBERS, EXCLUDE_PUNCTUATION, EXCLUDE_UPPERCASE, EXCLUDE_LOWERCASE must be a policy of at least 96 bits',
+    ],
     ['EXCLUDE_NUMBERS', { EXCLUDE_NUMBERS: 'yes' }, 'EXCLUDE_NUMBERS must be true or false'],
     [
       'REQUIRE_EACH_INCLUDED_TYPE',

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import {
   AuthenticationFailedError,
@@ -6,8 +7,11 @@ import {
   DatabaseSettingError,
   DatabaseTimeoutError,
   DatabaseUnreachableError,
+  DeadlineError,
+  ErrorSummary,
   InsufficientPrivilegeError,
   InvalidEventError,
+  IterationLimitError,
   isRotationError,
   MalformedSecretError,
   PasswordPolicyError,
@@ -17,9 +21,12 @@ import {
   RotationNotEnabledError,
   ScramVerifierError,
   SecretMismatchError,
+  summarizeError,
+  TargetRoleError,
   TlsError,
   TokenNotFoundError,
   TokenNotPendingError,
+  UnprovenVersionError,
   VerifierNotStoredError,
 } from '../../lambda/errors.js';
 
@@ -51,6 +58,10 @@ const examples: Record<RotationErrorName, RotationError> = {
     cause,
   }),
   VerifierNotStoredError: new VerifierNotStoredError('app_user', 'check the setting', { cause }),
+  TargetRoleError: new TargetRoleError('rot_admin', 'changer', [], { cause }),
+  IterationLimitError: new IterationLimitError(200_000, 100_000, 'the server', { cause }),
+  DeadlineError: new DeadlineError('PBKDF2 over 9 iterations', 100, 10, { cause }),
+  UnprovenVersionError: new UnprovenVersionError('t-1', { cause }),
 };
 
 const EXPECTED: Record<RotationErrorName, { code: string; prefix: string }> = {
@@ -80,6 +91,10 @@ const EXPECTED: Record<RotationErrorName, { code: string; prefix: string }> = {
     prefix: 'Database setting prevents rotation: ',
   },
   VerifierNotStoredError: { code: 'VERIFIER_NOT_STORED', prefix: 'Verifier not stored as sent: ' },
+  TargetRoleError: { code: 'TARGET_ROLE_REFUSED', prefix: 'Target role refused: ' },
+  IterationLimitError: { code: 'ITERATIONS_REFUSED', prefix: 'SCRAM iteration count refused: ' },
+  DeadlineError: { code: 'DEADLINE', prefix: 'Not enough time left: ' },
+  UnprovenVersionError: { code: 'PENDING_NOT_PROVEN', prefix: 'Pending version not proven: ' },
 };
 
 describe('rotation errors', () => {
@@ -107,8 +122,11 @@ describe('rotation errors', () => {
       expect(error.message.length).toBeGreaterThan(expected.prefix.length);
     });
 
-    it('keeps the cause it was given', () => {
-      expect(error.cause).toBe(cause);
+    it('keeps a summary of the cause it was given, never the object itself', () => {
+      expect(error.cause).toBeInstanceOf(ErrorSummary);
+      expect(error.cause).not.toBe(cause);
+      expect((error.cause as ErrorSummary).message).toBe('underlying');
+      expect((error.cause as ErrorSummary).kind).toBe('Error');
     });
   });
 
@@ -184,5 +202,51 @@ describe('messages', () => {
     expect(new ConfigurationError('ROTATION_MODE', 'one of auto, admin').message).toBe(
       'Invalid configuration: ROTATION_MODE must be one of auto, admin',
     );
+  });
+});
+
+describe('error causes', () => {
+  const verifier =
+    'SCRAM-SHA-256$4096:c2FsdHNhbHRzYWx0$QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODk=:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODk=';
+  /** A driver error as pg builds one from a server that echoes the statement. */
+  function echoingServerError() {
+    return Object.assign(
+      new Error(`syntax error at or near "ALTER USER app WITH PASSWORD '${verifier}'"`),
+      {
+        name: 'DatabaseError',
+        code: '42601',
+        detail: `statement: ALTER USER app WITH PASSWORD '${verifier}'`,
+        where: verifier,
+        internalQuery: verifier,
+        query: verifier,
+      },
+    );
+  }
+
+  it('keep no verifier or statement text anywhere in the chain, however deep', () => {
+    const inner = echoingServerError();
+    const outer = Object.assign(new Error(`failed: ${verifier}`), { cause: inner });
+    const error = new DatabaseUnreachableError(where, { cause: outer });
+    const chain = inspect(error, { depth: 20, showHidden: true });
+    expect(chain).not.toContain(verifier);
+    expect(chain).not.toContain('QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODk');
+    expect(chain).not.toContain('WITH PASSWORD');
+    expect(JSON.stringify(error, Object.getOwnPropertyNames(error))).not.toContain(verifier);
+    // What is kept still says what happened.
+    const summary = (error.cause as ErrorSummary).cause as ErrorSummary;
+    expect(summary.code).toBe('42601');
+    expect(summary.kind).toBe('DatabaseError');
+    expect(summary.message).toMatch(/^syntax error at or near \[redacted\]/);
+  });
+
+  it('keep one of our own errors as it is', () => {
+    const ours = new DatabaseTimeoutError(where);
+    expect(new ScramVerifierError('x', 'y', { cause: ours }).cause).toBe(ours);
+  });
+
+  it('summarise thrown strings and objects without a message', () => {
+    expect(summarizeError('plain').message).toBe('plain');
+    expect(summarizeError({ code: 'ECONNREFUSED' }).code).toBe('ECONNREFUSED');
+    expect(summarizeError(undefined).message).toBe('');
   });
 });

@@ -2,10 +2,13 @@ import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_EXCLUDE_CHARACTERS,
   generatePassword,
+  isPortablePassword,
+  MIN_PASSWORD_STRENGTH_BITS,
   PASSWORD_CHARACTER_CLASSES,
   type PasswordCharacterClass,
   type PasswordPolicy,
   passwordPolicyFromEnv,
+  passwordStrengthBits,
 } from '../../../lambda/core/password.js';
 import { ConfigurationError, PasswordPolicyError } from '../../../lambda/errors.js';
 
@@ -84,9 +87,66 @@ describe('passwordPolicyFromEnv', () => {
     },
   );
 
-  it('accepts PASSWORD_LENGTH at both ends of the range', () => {
-    expect(passwordPolicyFromEnv({ PASSWORD_LENGTH: '8' }).length).toBe(8);
+  it('accepts PASSWORD_LENGTH up to 4096, and down to the shortest that reaches the minimum strength', () => {
+    // 88 characters by default: 15 x log2(88) = 96.9 bits, 14 x log2(88) = 90.4.
+    expect(passwordPolicyFromEnv({ PASSWORD_LENGTH: '15' }).length).toBe(15);
     expect(passwordPolicyFromEnv({ PASSWORD_LENGTH: '4096' }).length).toBe(4096);
+  });
+
+  it('accepts a short length over a large alphabet only as far as the strength allows', () => {
+    expect(passwordStrengthBits(passwordPolicyFromEnv({}))).toBeGreaterThan(200);
+    expect(() => passwordPolicyFromEnv({ PASSWORD_LENGTH: '14' })).toThrow(ConfigurationError);
+  });
+
+  it.each([
+    [
+      'one character left (it produced zzzzzzzz)',
+      {
+        PASSWORD_LENGTH: '8',
+        EXCLUDE_NUMBERS: 'true',
+        EXCLUDE_PUNCTUATION: 'true',
+        EXCLUDE_UPPERCASE: 'true',
+        EXCLUDE_CHARACTERS: 'abcdefghijklmnopqrstuvwxy',
+      },
+      'include more characters',
+    ],
+    [
+      'one character left, however long',
+      {
+        PASSWORD_LENGTH: '4096',
+        EXCLUDE_NUMBERS: 'true',
+        EXCLUDE_PUNCTUATION: 'true',
+        EXCLUDE_UPPERCASE: 'true',
+        EXCLUDE_CHARACTERS: 'abcdefghijklmnopqrstuvwxy',
+      },
+      'include more characters',
+    ],
+    ['8 characters', { PASSWORD_LENGTH: '8' }, 'raise PASSWORD_LENGTH to 15 or more'],
+    [
+      '24 digits only',
+      {
+        PASSWORD_LENGTH: '24',
+        EXCLUDE_PUNCTUATION: 'true',
+        EXCLUDE_UPPERCASE: 'true',
+        EXCLUDE_LOWERCASE: 'true',
+      },
+      'raise PASSWORD_LENGTH to 29 or more',
+    ],
+  ])('refuses a policy below the minimum strength: %s, naming the variables', (_, env, fix) => {
+    const error = configurationErrorOf(env);
+    expect(error.variable).toBe(
+      'PASSWORD_LENGTH, EXCLUDE_CHARACTERS, EXCLUDE_NUMBERS, EXCLUDE_PUNCTUATION, EXCLUDE_UPPERCASE, EXCLUDE_LOWERCASE',
+    );
+    expect(error.message).toContain(`at least ${MIN_PASSWORD_STRENGTH_BITS} bits`);
+    expect(error.message).toContain(fix);
+  });
+
+  it('refuses to generate from a hand-built policy below the minimum strength', () => {
+    const weak: PasswordPolicy = { ...passwordPolicyFromEnv({}), length: 10 };
+    expect(() => generatePassword(weak)).toThrow(PasswordPolicyError);
+    expect(() => generatePassword(weak)).toThrow(
+      /^Password policy violation: the policy is too weak/,
+    );
   });
 
   it.each([
@@ -134,7 +194,7 @@ describe('generatePassword', () => {
 
   it('produces the configured length', () => {
     expect(generatePassword(defaults)).toHaveLength(32);
-    expect(generatePassword(passwordPolicyFromEnv({ PASSWORD_LENGTH: '8' }))).toHaveLength(8);
+    expect(generatePassword(passwordPolicyFromEnv({ PASSWORD_LENGTH: '15' }))).toHaveLength(15);
     expect(generatePassword(passwordPolicyFromEnv({ PASSWORD_LENGTH: '4096' }))).toHaveLength(4096);
   });
 
@@ -171,25 +231,25 @@ describe('generatePassword', () => {
   });
 
   it('puts at least one character of every included class in each password', () => {
-    const policy = passwordPolicyFromEnv({ PASSWORD_LENGTH: '8' });
+    const policy = passwordPolicyFromEnv({ PASSWORD_LENGTH: '15' });
     for (const password of draw(policy, 2000)) {
       expect(new Set([...password].map(classOf)).size).toBe(4);
     }
   });
 
   it('does not force every class when REQUIRE_EACH_INCLUDED_TYPE is false', () => {
-    // With 8 characters, about a third of passwords lack a digit if not forced.
+    // With 15 characters, about a sixth of passwords lack a digit if not forced.
     const policy = passwordPolicyFromEnv({
-      PASSWORD_LENGTH: '8',
+      PASSWORD_LENGTH: '15',
       REQUIRE_EACH_INCLUDED_TYPE: 'false',
     });
     const lacking = draw(policy, 500).filter((p) => !/[0-9]/.test(p));
-    expect(lacking.length).toBeGreaterThan(50);
+    expect(lacking.length).toBeGreaterThan(40);
   });
 
   it('treats a class emptied by EXCLUDE_CHARACTERS as excluded rather than required', () => {
     const policy = passwordPolicyFromEnv({
-      PASSWORD_LENGTH: '8',
+      PASSWORD_LENGTH: '16',
       EXCLUDE_CHARACTERS: PASSWORD_CHARACTER_CLASSES.numbers,
     });
     for (const password of draw(policy, 200)) {
@@ -235,5 +295,23 @@ describe('generatePassword', () => {
         excludeLowercase: true,
       }),
     ).toThrow(/^Password policy violation: the policy excludes every character/);
+  });
+});
+
+describe('isPortablePassword', () => {
+  it('accepts printable ASCII, space included, which every client hashes as it is', () => {
+    expect(isPortablePassword(PRINTABLE_ASCII.join(''))).toBe(true);
+    expect(isPortablePassword('with space')).toBe(true);
+    expect(isPortablePassword(generatePassword(passwordPolicyFromEnv({})))).toBe(true);
+  });
+
+  it.each([
+    ['empty', ''],
+    ['a control character', 'abc\u0001def'],
+    ['a NUL', 'abc\u0000def'],
+    ['a non-ASCII letter', 'pässword-long-enough'],
+    ['a non-ASCII space', 'pass\u00a0word'],
+  ])('refuses %s', (_, password) => {
+    expect(isPortablePassword(password)).toBe(false);
   });
 });

@@ -1,0 +1,80 @@
+/**
+ * What a server engine does when a password changes, behind one interface:
+ * which roles exist and what they may do, which settings make a change
+ * unsafe, which iteration count the server wants, and how the verifier is
+ * sent and confirmed. PostgreSQL and CockroachDB each implement it; who
+ * logs in to change the password is the other axis (`strategies/`).
+ *
+ * @module
+ */
+import type { DatabaseSession } from '../adapters/database.js';
+import type { RoleFacts } from '../core/confinement.js';
+
+/** The server families whose password rules differ. */
+export const SERVER_ENGINES = ['postgres', 'cockroachdb'] as const;
+
+/** One of {@link SERVER_ENGINES}. */
+export type ServerEngine = (typeof SERVER_ENGINES)[number];
+
+export type { RoleFacts } from '../core/confinement.js';
+
+/** What {@link Engine.prepareChange} is told. */
+export interface ChangeInput {
+  /** The role logged in on the session, which will run ALTER USER. */
+  readonly changer: string;
+  /** True when the role changes its own password (no admin secret). */
+  readonly selfService: boolean;
+  /** SCRAM_ITERATIONS, when configured. */
+  readonly configuredIterations: number | undefined;
+  /** SCRAM_ITERATIONS_ALLOW_MISMATCH. */
+  readonly allowIterationMismatch: boolean;
+}
+
+/** The iteration count a change will use, and where it came from (for messages). */
+export interface IterationChoice {
+  readonly iterations: number;
+  /** E.g. `SCRAM_ITERATIONS`, `the server's scram_iterations`. */
+  readonly source: string;
+}
+
+/** What {@link Engine.setVerifier} found out. */
+export interface SetVerifierOutcome {
+  /** True when the stored hash was read back and equals the verifier sent. */
+  readonly confirmed: boolean;
+}
+
+/** A server engine's rules for a password change. */
+export interface Engine {
+  readonly name: ServerEngine;
+  /**
+   * The name this server would store for `name` (CockroachDB folds case and
+   * normalises to NFC; PostgreSQL keeps names as written).
+   */
+  foldRoleName(name: string): string;
+  /**
+   * Facts about the role named exactly `role`, or `undefined` when none has
+   * that name. `changer` is the admin's role in admin mode.
+   */
+  roleFacts(
+    session: DatabaseSession,
+    role: string,
+    changer: string | undefined,
+  ): Promise<RoleFacts | undefined>;
+  /**
+   * Checks the settings a safe change depends on and returns the iteration
+   * count to use. Throws a typed error naming the setting or grant otherwise.
+   */
+  prepareChange(session: DatabaseSession, input: ChangeInput): Promise<IterationChoice>;
+  /**
+   * Checks `verifier` the way this server parses it, sends
+   * `ALTER USER ... WITH PASSWORD '<verifier>'`, and confirms what was stored
+   * where the session may read it. If the server stored something else, puts
+   * `restore()` back and throws.
+   */
+  setVerifier(
+    session: DatabaseSession,
+    role: string,
+    verifier: string,
+    restore: () => Promise<string>,
+  ): Promise<SetVerifierOutcome>;
+}

@@ -1,0 +1,132 @@
+/**
+ * PostgreSQL's (and Aurora PostgreSQL's) rules for a password change.
+ *
+ * - Names are kept as written (quoted identifiers are not folded), so the
+ *   role is looked up by exact name with a bound parameter.
+ * - Privileged means SUPERUSER, CREATEROLE, BYPASSRLS or REPLICATION on the
+ *   role, or membership (direct or not) in a role that has one of them or in
+ *   one of the predefined roles that reach the server's files and programs:
+ *   a member can `SET ROLE` to it.
+ * - The iteration count is `SCRAM_ITERATIONS` if configured, else the
+ *   session's `scram_iterations` (PostgreSQL 16+), else 4096.
+ * - The verifier is checked against `parse_scram_secret`'s rules before it
+ *   is sent: PostgreSQL stores a hash of any string it cannot parse.
+ *
+ * @module
+ */
+import type { DatabaseSession } from '../adapters/database.js';
+import { assertVerifierAcceptable, SCRAM_ITERATIONS } from '../core/scram.js';
+import type { ChangeInput, Engine, IterationChoice, RoleFacts } from './engine.js';
+
+/** Predefined roles whose members can read or write server files or run programs. */
+export const POSTGRES_PRIVILEGED_ROLES = [
+  'pg_execute_server_program',
+  'pg_read_server_files',
+  'pg_write_server_files',
+] as const;
+
+/** The role attributes that make a role privileged, as pg_roles columns. */
+const PRIVILEGED_ATTRIBUTES = {
+  rolsuper: 'SUPERUSER',
+  rolcreaterole: 'CREATEROLE',
+  rolbypassrls: 'BYPASSRLS',
+  rolreplication: 'REPLICATION',
+} as const;
+
+type AttributeColumn = keyof typeof PRIVILEGED_ATTRIBUTES;
+
+const ATTRIBUTE_COLUMNS = Object.keys(PRIVILEGED_ATTRIBUTES) as AttributeColumn[];
+
+/** A pg_roles row with the attributes above, for one role. */
+type RoleRow = Record<AttributeColumn, boolean> & {
+  rolname: string;
+  privileged_roles: string[] | string | null;
+  member_of_changer: boolean | null;
+};
+
+/**
+ * One query, read-only, any role may run it: pg_roles and pg_has_role need
+ * no privilege, on PostgreSQL and on CockroachDB (which has pg_has_role by
+ * name since v21.2, counts indirect membership, and reports members of
+ * `admin` as rolsuper). `$3` lists the predefined roles as a text array.
+ */
+const ROLE_FACTS_SQL = `
+SELECT r.rolname::text AS rolname, ${ATTRIBUTE_COLUMNS.map((c) => `r.${c}`).join(', ')},
+  ARRAY(
+    SELECT p.rolname::text FROM pg_catalog.pg_roles p
+    WHERE p.rolname <> r.rolname AND pg_catalog.pg_has_role(r.rolname, p.rolname, 'MEMBER')
+      AND (${ATTRIBUTE_COLUMNS.map((c) => `p.${c}`).join(' OR ')} OR p.rolname = ANY($3::text[]))
+    ORDER BY p.rolname
+  ) AS privileged_roles,
+  CASE WHEN $2::text IS NULL THEN false ELSE EXISTS (
+    SELECT 1 FROM pg_catalog.pg_roles c
+    WHERE c.rolname = $2::text AND c.rolname <> r.rolname
+      AND pg_catalog.pg_has_role(r.rolname, c.rolname, 'MEMBER')
+  ) END AS member_of_changer
+FROM pg_catalog.pg_roles r WHERE r.rolname = $1::text`;
+
+/** Reads {@link RoleFacts} from pg_roles (shared with the CockroachDB engine, whose pg_roles agrees). */
+export async function pgRoleFacts(
+  session: DatabaseSession,
+  role: string,
+  changer: string | undefined,
+  privilegedRoles: readonly string[],
+): Promise<RoleFacts | undefined> {
+  const rows = await session.query<RoleRow>(ROLE_FACTS_SQL, [
+    role,
+    changer ?? null,
+    [...privilegedRoles],
+  ]);
+  const row = rows[0];
+  // The comparison is exact, but a server could still answer for another
+  // name (a collation, a double): only the name asked for counts.
+  if (row === undefined || row.rolname !== role) return undefined;
+  return {
+    name: row.rolname,
+    attributes: ATTRIBUTE_COLUMNS.filter((c) => row[c] === true).map(
+      (c) => PRIVILEGED_ATTRIBUTES[c],
+    ),
+    // A driver that does not decode the array type gets its text form: refuse
+    // to read it as "no privileged roles".
+    privilegedRoles: Array.isArray(row.privileged_roles)
+      ? row.privileged_roles
+      : [String(row.privileged_roles)],
+    memberOfChanger: row.member_of_changer === true,
+  };
+}
+
+/** The server's count for new verifiers, or `undefined` where it has no such setting. */
+async function serverIterations(session: DatabaseSession): Promise<number | undefined> {
+  const text = await session.setting('scram_iterations');
+  const value = text === undefined || !/^[0-9]+$/.test(text.trim()) ? Number.NaN : Number(text);
+  return Number.isSafeInteger(value) && value > 0 ? value : undefined;
+}
+
+/** PostgreSQL's rules. */
+export const postgresEngine: Engine = {
+  name: 'postgres',
+
+  foldRoleName: (name) => name,
+
+  roleFacts: (session, role, changer) =>
+    pgRoleFacts(session, role, changer, POSTGRES_PRIVILEGED_ROLES),
+
+  async prepareChange(session: DatabaseSession, input: ChangeInput): Promise<IterationChoice> {
+    if (input.configuredIterations !== undefined) {
+      return { iterations: input.configuredIterations, source: 'SCRAM_ITERATIONS' };
+    }
+    // A role-level setting or startup options can raise this for the
+    // session; the caller bounds it before anything is computed.
+    const fromServer = await serverIterations(session);
+    return fromServer === undefined
+      ? { iterations: SCRAM_ITERATIONS.default, source: "PostgreSQL's default" }
+      : { iterations: fromServer, source: "the server's scram_iterations" };
+  },
+
+  async setVerifier(session, role, verifier) {
+    assertVerifierAcceptable(verifier, 'postgres');
+    await session.setPasswordVerifier(role, verifier);
+    // pg_authid is for superusers only; the test login is the proof.
+    return { confirmed: false };
+  },
+};

@@ -1,0 +1,66 @@
+import type { DatabaseSecret } from '../core/secret.js';
+import {
+  AuthenticationFailedError,
+  DatabaseTimeoutError,
+  DatabaseUnreachableError,
+  SecretMismatchError,
+} from '../errors.js';
+import { loginLimits, type StepContext } from './context.js';
+import { loginTarget } from './load.js';
+
+/**
+ * Failures that can clear up by themselves (a verifier not yet visible on
+ * every node, a server restarting); anything else fails at once.
+ */
+const TRANSIENT = [
+  AuthenticationFailedError,
+  DatabaseUnreachableError,
+  DatabaseTimeoutError,
+] as const;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Logs in with the pending password, over verify-full TLS and by SCRAM
+ * only, and checks that the session is the pending user; then records the
+ * proof for finishSecret. Retries briefly, because a password change can
+ * take a moment to be seen by every node of a cluster.
+ *
+ * @returns the login attempt that succeeded
+ */
+export async function provePending(ctx: StepContext, pending: DatabaseSecret): Promise<number> {
+  const target = loginTarget(pending, ctx.config);
+  const attempts = ctx.config.testLoginAttempts;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const session = await ctx.database.login(target, loginLimits(ctx));
+      try {
+        // session_user is who logged in; current_user may differ by a
+        // per-role SET role default, which changes privileges, not identity.
+        const { sessionUser } = await session.identity();
+        if (sessionUser !== pending.username) {
+          throw new SecretMismatchError(
+            ['username'],
+            `the pending login is another role (${sessionUser}); set the username to the role's exact name`,
+          );
+        }
+        ctx.proofs.add(ctx.event.SecretId, ctx.event.ClientRequestToken);
+        ctx.logger.info('the pending password logs in', {
+          attempt,
+          mechanism: session.mechanism,
+        });
+        return attempt;
+      } finally {
+        await session.close();
+      }
+    } catch (error) {
+      const transient = TRANSIENT.some((type) => error instanceof type);
+      if (!transient || attempt >= attempts) throw error;
+      ctx.logger.warn('the pending login failed, retrying', {
+        attempt,
+        error: (error as Error).name,
+      });
+      await sleep(ctx.config.testLoginDelayMs);
+    }
+  }
+}

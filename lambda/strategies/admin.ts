@@ -1,0 +1,80 @@
+import type { SecretStore } from '../adapters/secrets-manager.js';
+import { assertSameServer, type DatabaseSecret, parseDatabaseSecret } from '../core/secret.js';
+import { MalformedSecretError, type TargetField } from '../errors.js';
+import { loginLimits } from '../steps/context.js';
+import { loginTarget, STAGES } from '../steps/load.js';
+import { type ChangeStrategy, confirmSessionUser } from './strategy.js';
+
+/** What the admin secret must share with AWSCURRENT: the server, not the user. */
+const ADMIN_SERVER_FIELDS = [
+  'host',
+  'port',
+  'dbname',
+  'options',
+] as const satisfies readonly TargetField[];
+
+/** How the admin secret is named in messages. */
+const ADMIN_LABEL = 'admin secret (masterarn)';
+
+/**
+ * The admin secret named by AWSCURRENT's `masterarn` logs in and changes the
+ * user's password; its own secret is read, never changed.
+ *
+ * The admin's credentials are used only on the server AWSCURRENT names: its
+ * secret's host, port, dbname and options must equal AWSCURRENT's, and so
+ * must its CA where it has one (without one it trusts AWSCURRENT's), unless
+ * ALLOW_ADMIN_TARGET_MISMATCH is set.
+ *
+ * The pending password is not tried first: a re-run after a successful
+ * setSecret sets the same password again (with a fresh salt), which costs
+ * no failed login on the success path.
+ */
+export const admin: ChangeStrategy = {
+  name: 'admin',
+
+  async open(ctx, current) {
+    const arn = current.masterarn;
+    if (arn === undefined) {
+      throw new MalformedSecretError(
+        'masterarn',
+        'AWSCURRENT',
+        'ROTATION_MODE is admin: add the admin secret ARN as masterarn',
+      );
+    }
+    const adminSecret = await loadAdmin(ctx.secrets, arn);
+    if (!ctx.config.allowAdminTargetMismatch) {
+      const fields: TargetField[] = [...ADMIN_SERVER_FIELDS];
+      if (adminSecret.ca !== undefined) fields.push('ca');
+      assertSameServer(
+        current,
+        adminSecret,
+        fields,
+        ADMIN_LABEL,
+        "the admin's credentials are used only on the server AWSCURRENT names: make the admin secret's connection fields equal AWSCURRENT's, or set ALLOW_ADMIN_TARGET_MISMATCH=true if the admin reaches the same server another way",
+      );
+    }
+    ctx.logger.info('setSecret: logging in as the admin user');
+    const session = await ctx.database.login(
+      loginTarget(adminSecret, ctx.config, current.ca),
+      loginLimits(ctx),
+    );
+    await confirmSessionUser(session, adminSecret.username, ADMIN_LABEL);
+    return {
+      kind: 'open',
+      changing: { session, changer: adminSecret.username, via: 'admin secret', selfService: false },
+    };
+  },
+};
+
+/** Reads and parses the admin secret's AWSCURRENT version. */
+async function loadAdmin(secrets: SecretStore, arn: string): Promise<DatabaseSecret> {
+  const text = await secrets.getSecretString(arn, { stage: STAGES.current });
+  if (text === undefined) {
+    throw new MalformedSecretError(
+      'masterarn',
+      'AWSCURRENT',
+      'the admin secret it names has no value',
+    );
+  }
+  return parseDatabaseSecret(text, { label: ADMIN_LABEL });
+}

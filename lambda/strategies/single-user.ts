@@ -1,0 +1,73 @@
+import type { DatabaseSession } from '../adapters/database.js';
+import { type DatabaseSecret, differingFields } from '../core/secret.js';
+import { AuthenticationFailedError, TARGET_FIELDS } from '../errors.js';
+import { loginLimits, type StepContext } from '../steps/context.js';
+import { loadPrevious, loginTarget } from '../steps/load.js';
+import { type ChangeStrategy, confirmSessionUser, type LoginSource } from './strategy.js';
+
+/** Logs in, or returns `undefined` when the password is wrong. */
+export async function tryLogin(
+  ctx: StepContext,
+  secret: DatabaseSecret,
+): Promise<DatabaseSession | undefined> {
+  try {
+    return await ctx.database.login(loginTarget(secret, ctx.config), loginLimits(ctx));
+  } catch (error) {
+    if (error instanceof AuthenticationFailedError) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * The user logs in with the password it has now and changes its own
+ * (PostgreSQL lets every role do that; CockroachDB needs
+ * `sql.auth.change_own_password.enabled`).
+ *
+ * The password it has now is AWSCURRENT's, or after a partial earlier run
+ * AWSPREVIOUS's (read only when AWSCURRENT fails, and used only when it names
+ * exactly AWSCURRENT's target, CA included), or already AWSPENDING's (then
+ * there is nothing to do).
+ */
+export const singleUser: ChangeStrategy = {
+  name: 'single-user',
+
+  async open(ctx, current, pending) {
+    const candidates: [LoginSource, () => Promise<DatabaseSecret | undefined>][] = [
+      ['AWSCURRENT', async () => current],
+      ['AWSPREVIOUS', () => loadPrevious(ctx)],
+    ];
+    for (const [via, load] of candidates) {
+      const secret = await load();
+      if (secret === undefined) continue;
+      const differing = differingFields(current, secret, TARGET_FIELDS);
+      if (differing.length > 0) {
+        // AWSPREVIOUS is untrusted until it matches AWSCURRENT: a login with it
+        // elsewhere could run ALTER USER on a server AWSCURRENT does not name.
+        ctx.logger.warn('setSecret: not logging in with a version that names another target', {
+          version: via,
+          fields: differing,
+        });
+        continue;
+      }
+      const session = await tryLogin(ctx, secret);
+      if (session === undefined) continue;
+      await confirmSessionUser(session, current.username, via);
+      ctx.logger.info('setSecret: logged in as the user', { with: via });
+      return {
+        kind: 'open',
+        changing: { session, changer: current.username, via, selfService: true },
+      };
+    }
+    const already = await tryLogin(ctx, pending);
+    if (already) {
+      await already.close();
+      return { kind: 'already-set' };
+    }
+    throw new AuthenticationFailedError(
+      current.username,
+      `${current.host}:${current.port}`,
+      undefined,
+      'none of AWSCURRENT, AWSPREVIOUS or AWSPENDING logs in; set the password by hand to AWSCURRENT and retry',
+    );
+  },
+};
