@@ -76,6 +76,12 @@ export interface DatabaseSession {
   setPasswordVerifier(username: string, verifier: string): Promise<void>;
   /** Runs a read-only query with parameters; for engine checks. */
   query<Row extends Record<string, unknown>>(text: string, values?: unknown[]): Promise<Row[]>;
+  /**
+   * Runs one statement that takes no bind parameters (CREATE ROLE, GRANT,
+   * ALTER ROLE ... SET). Engines build it with pg's `escapeIdentifier` and
+   * `escapeLiteral` only, never by concatenating raw input.
+   */
+  execute(statement: string): Promise<void>;
   /** Closes the connection. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -363,11 +369,14 @@ class PgSession implements DatabaseSession {
   }
 
   async setPasswordVerifier(username: string, verifier: string): Promise<void> {
-    const client = this.#client;
     // ALTER USER takes no bind parameters; both parts are escaped by pg.
-    await this.query(
-      `ALTER USER ${client.escapeIdentifier(username)} WITH PASSWORD ${client.escapeLiteral(verifier)}`,
+    await this.execute(
+      `ALTER USER ${pg.escapeIdentifier(username)} WITH PASSWORD ${pg.escapeLiteral(verifier)}`,
     );
+  }
+
+  async execute(statement: string): Promise<void> {
+    await this.query(statement);
   }
 
   async close(): Promise<void> {

@@ -19,6 +19,7 @@
  *
  * @module
  */
+import pg from 'pg';
 import type { DatabaseSession } from '../adapters/database.js';
 import { assertVerifierAcceptable } from '../core/scram.js';
 import { foldRoleName } from '../core/secret.js';
@@ -259,5 +260,18 @@ export const cockroachEngine: Engine = {
       );
     }
     return { confirmed: true };
+  },
+
+  /** CREATE USER (LOGIN by default on CockroachDB), after both format checks. */
+  async createLoginRole(session, role, verifier) {
+    assertVerifierAcceptable(verifier, 'cockroachdb');
+    await checkVerifierFormat(session, verifier);
+    await session.execute(
+      `CREATE USER ${pg.escapeIdentifier(role)} WITH LOGIN PASSWORD ${pg.escapeLiteral(verifier)}`,
+    );
+  },
+
+  async grantRole(session, role, member) {
+    await session.execute(`GRANT ${pg.escapeIdentifier(role)} TO ${pg.escapeIdentifier(member)}`);
   },
 };

@@ -77,4 +77,12 @@ export interface Engine {
     verifier: string,
     restore: () => Promise<string>,
   ): Promise<SetVerifierOutcome>;
+  /**
+   * Creates a role that can log in, with `verifier` as its password (checked
+   * the way this server parses it first; never a cleartext password).
+   * The caller has run {@link Engine.prepareChange} on the session.
+   */
+  createLoginRole(session: DatabaseSession, role: string, verifier: string): Promise<void>;
+  /** `GRANT <role> TO <member>`: `member` gets `role`'s privileges. */
+  grantRole(session: DatabaseSession, role: string, member: string): Promise<void>;
 }

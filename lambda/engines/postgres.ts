@@ -14,6 +14,7 @@
  *
  * @module
  */
+import pg from 'pg';
 import type { DatabaseSession } from '../adapters/database.js';
 import { assertVerifierAcceptable, SCRAM_ITERATIONS } from '../core/scram.js';
 import type { ChangeInput, Engine, IterationChoice, RoleFacts } from './engine.js';
@@ -128,5 +129,16 @@ export const postgresEngine: Engine = {
     await session.setPasswordVerifier(role, verifier);
     // pg_authid is for superusers only; the test login is the proof.
     return { confirmed: false };
+  },
+
+  async createLoginRole(session, role, verifier) {
+    assertVerifierAcceptable(verifier, 'postgres');
+    await session.execute(
+      `CREATE ROLE ${pg.escapeIdentifier(role)} WITH LOGIN PASSWORD ${pg.escapeLiteral(verifier)}`,
+    );
+  },
+
+  async grantRole(session, role, member) {
+    await session.execute(`GRANT ${pg.escapeIdentifier(role)} TO ${pg.escapeIdentifier(member)}`);
   },
 };
