@@ -10,10 +10,13 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     // The function's JSON logs and metrics are printed only for failed tests,
-    // where they help; the leak checks spy on them either way.
+    // where they help; the leak checks spy on them either way. The setup
+    // file routes direct stdout/stderr writes through the console for that.
     silent: 'passed-only',
+    setupFiles: ['test/setup/quiet-output.ts'],
     projects: [
       {
+        extends: true,
         test: {
           name: 'unit',
           include: ['test/**/*.test.ts'],
@@ -21,6 +24,7 @@ export default defineConfig({
         },
       },
       {
+        extends: true,
         test: {
           name: 'integration',
           include: ['test/**/*.integration.test.ts'],
@@ -29,6 +33,7 @@ export default defineConfig({
         },
       },
       {
+        extends: true,
         test: {
           name: 'infra',
           include: ['test/infra/**/*.test.ts'],

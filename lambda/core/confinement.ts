@@ -53,7 +53,8 @@ export interface TargetRoleFinding {
  * The first reason the function may not change `role`'s password, or
  * `undefined` when it may. In order: a name the server would fold, a role
  * that does not exist under exactly that name, the admin's own role or a
- * member of it, then (unless allowed) a privileged role.
+ * privileged attributes (unless allowed), a member of the admin, then
+ * (unless allowed) a member of a privileged role.
  *
  * @example
  * ```ts
@@ -66,11 +67,14 @@ export function targetRoleProblem(input: TargetRoleInput): TargetRoleFinding | u
   if (input.storedName !== role) return { problem: 'folded', privileges: [] };
   if (facts === undefined || facts.name !== role) return { problem: 'missing', privileges: [] };
   if (changer !== undefined && changer === role) return { problem: 'changer', privileges: [] };
+  // Attributes first: a superuser is a member of every role, which says less.
+  if (!input.allowPrivileged && facts.attributes.length > 0) {
+    return { problem: 'privileged', privileges: facts.attributes };
+  }
   if (changer !== undefined && facts.memberOfChanger) {
     return { problem: 'member-of-changer', privileges: [changer] };
   }
   if (input.allowPrivileged) return undefined;
-  if (facts.attributes.length > 0) return { problem: 'privileged', privileges: facts.attributes };
   if (facts.privilegedRoles.length > 0) {
     return { problem: 'member-of-privileged', privileges: facts.privilegedRoles };
   }

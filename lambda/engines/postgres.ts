@@ -39,10 +39,10 @@ type AttributeColumn = keyof typeof PRIVILEGED_ATTRIBUTES;
 const ATTRIBUTE_COLUMNS = Object.keys(PRIVILEGED_ATTRIBUTES) as AttributeColumn[];
 
 /** A pg_roles row with the attributes above, for one role. */
-type RoleRow = Record<AttributeColumn, boolean> & {
+type RoleRow = Record<AttributeColumn, unknown> & {
   rolname: string;
   privileged_roles: string[] | string | null;
-  member_of_changer: boolean | null;
+  member_of_changer: unknown;
 };
 
 /**
@@ -84,7 +84,9 @@ export async function pgRoleFacts(
   if (row === undefined || row.rolname !== role) return undefined;
   return {
     name: row.rolname,
-    attributes: ATTRIBUTE_COLUMNS.filter((c) => row[c] === true).map(
+    // Fail closed: anything but a plain false (a server that answers in
+    // another type, or not at all) counts as holding the attribute.
+    attributes: ATTRIBUTE_COLUMNS.filter((c) => row[c] !== false).map(
       (c) => PRIVILEGED_ATTRIBUTES[c],
     ),
     // A driver that does not decode the array type gets its text form: refuse
@@ -92,7 +94,7 @@ export async function pgRoleFacts(
     privilegedRoles: Array.isArray(row.privileged_roles)
       ? row.privileged_roles
       : [String(row.privileged_roles)],
-    memberOfChanger: row.member_of_changer === true,
+    memberOfChanger: row.member_of_changer !== false,
   };
 }
 

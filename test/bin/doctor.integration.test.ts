@@ -1,6 +1,10 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import {
+  CreateSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+} from '@aws-sdk/client-secrets-manager';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { COCKROACH_SETTINGS } from '../../lambda/engines/cockroachdb.js';
 import { SETTING_DEFINITIONS } from '../../local/cockroach/behaviours.js';
@@ -114,6 +118,82 @@ describe('npm run doctor on PostgreSQL', () => {
     const result = await doctor(user.secretName);
     expect(result.code).toBe(0);
     expect(status(result, 'privilege')).toBe('pass');
+  });
+
+  it('reports what setSecret would refuse: the admin as target, a privileged role, a count above the bound', async () => {
+    const admin = await stack.createApplicationUser({ createRole: true });
+    // A user secret naming the admin itself.
+    const takeover = await stack.createApplicationUser({
+      username: `takeover_${admin.username}`,
+      extraKeys: { masterarn: admin.secretArn },
+    });
+    await stack.client.send(
+      new PutSecretValueCommand({
+        SecretId: takeover.secretArn,
+        SecretString: JSON.stringify({
+          ...JSON.parse(
+            (await stack.client.send(new GetSecretValueCommand({ SecretId: admin.secretArn })))
+              .SecretString ?? '{}',
+          ),
+          masterarn: admin.secretArn,
+        }),
+      }),
+    );
+    const result = await doctor(takeover.secretName);
+    expect(result.code).toBe(1);
+    const target = result.results.find((r) => r.check === 'target role');
+    expect(target?.status).toBe('fail');
+    expect(target?.detail).toContain('is the role that logs in to change it');
+
+    const privileged = await stack.createApplicationUser({ createRole: true });
+    const refused = await doctor(privileged.secretName);
+    expect(status(refused, 'target role')).toBe('fail');
+    const allowed = await doctor(privileged.secretName, { ALLOW_PRIVILEGED_TARGET: 'true' });
+    expect(status(allowed, 'target role')).toBe('warn');
+
+    const user = await stack.createApplicationUser();
+    await stack.postgres.withAdmin((c) =>
+      c.query(`ALTER ROLE ${c.escapeIdentifier(user.username)} SET scram_iterations = 200000`),
+    );
+    const costly = await doctor(user.secretName);
+    const iterations = costly.results.find((r) => r.check === 'iterations');
+    expect(iterations?.status).toBe('fail');
+    expect(iterations?.detail).toContain('above SCRAM_MAX_ITERATIONS (100000)');
+  });
+
+  it('fails an admin secret that names another database, unless ALLOW_ADMIN_TARGET_MISMATCH', async () => {
+    const admin = await stack.createApplicationUser({
+      createRole: true,
+      extraKeys: { dbname: 'template1' },
+    });
+    const user = await stack.createApplicationUser({
+      managedBy: admin.username,
+      extraKeys: { masterarn: admin.secretArn },
+    });
+    const refused = await doctor(user.secretName);
+    expect(refused.code).toBe(1);
+    expect(refused.results.find((r) => r.check === 'admin target')).toMatchObject({
+      status: 'fail',
+      detail: expect.stringContaining('differs from AWSCURRENT in dbname'),
+    });
+    // The admin's credentials went nowhere: no admin login was attempted.
+    expect(status(refused, 'admin login')).toBeUndefined();
+    const allowed = await doctor(user.secretName, { ALLOW_ADMIN_TARGET_MISMATCH: 'true' });
+    expect(status(allowed, 'admin target')).toBe('warn');
+    expect(status(allowed, 'admin login')).toBe('pass');
+  });
+
+  it('fails a configuration the function would refuse, such as a weak password policy', async () => {
+    const user = await stack.createApplicationUser();
+    const result = await doctor(user.secretName, { PASSWORD_LENGTH: '10' });
+    expect(result.code).toBe(1);
+    expect(result.results).toEqual([
+      expect.objectContaining({
+        check: 'configuration',
+        status: 'fail',
+        detail: expect.stringContaining('at least 96 bits'),
+      }),
+    ]);
   });
 
   it('fails when the server asks for MD5 instead of SCRAM', async () => {

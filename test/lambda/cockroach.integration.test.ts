@@ -88,6 +88,26 @@ function leastPrivilegeAdmin(iterations = CLUSTER_COST) {
   });
 }
 
+/** A secret for the double written by hand, for values createCockroachUser would not write. */
+async function secretFor(username: string, password: string, masterarn: string): Promise<string> {
+  const created = await client.send(
+    new CreateSecretCommand({
+      Name: `crdb/by-hand-${randomBytes(3).toString('hex')}`,
+      SecretString: JSON.stringify({
+        engine: 'cockroachdb',
+        host: crdb.host,
+        port: crdb.port,
+        dbname: crdb.database,
+        ca: crdb.caPem,
+        username,
+        password,
+        masterarn,
+      }),
+    }),
+  );
+  return created.ARN ?? '';
+}
+
 async function rotate(secretArn: string, lambdaArn: string) {
   await client.send(
     new RotateSecretCommand({
@@ -154,6 +174,64 @@ describe('rotation on CockroachDB (through the protocol double)', () => {
     ).toBe(false);
     // The admin secret was only read.
     expect(await currentPassword(admin.secretArn)).toBe(admin.password);
+  });
+
+  it('refuses to rotate a member of admin through a least-privilege admin, before ALTER USER', async () => {
+    const admin = await leastPrivilegeAdmin();
+    const user = await createUser({ masterarn: admin.secretArn, admin: true });
+    const before = await stored(user.username);
+    const outcome = await rotate(user.secretArn, rotationFunction());
+    expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
+    expect(outcome.errorMessage).toMatch(
+      new RegExp(
+        `^Target role refused: ${user.username} is a member of a privileged role \\(admin\\)`,
+      ),
+    );
+    expect(await stored(user.username)).toBe(before);
+    expect(await login(user.username, user.password)).toBe(user.username);
+    expect(crdb.events.some((e) => e.type === 'alter-password' && e.target === user.username)).toBe(
+      false,
+    );
+  });
+
+  it('refuses a user secret that names its own admin', async () => {
+    const admin = await leastPrivilegeAdmin();
+    const arn = await secretFor(admin.username, admin.password, admin.secretArn);
+    const before = await stored(admin.username);
+    const outcome = await rotate(arn, rotationFunction());
+    expect(outcome.errorMessage).toMatch(/^Target role refused: \S+ is the role that logs in/);
+    expect(await stored(admin.username)).toBe(before);
+    expect(await login(admin.username, admin.password)).toBe(admin.username);
+  });
+
+  it('refuses a cluster cost above SCRAM_MAX_ITERATIONS before ALTER USER', async () => {
+    crdb.settings.set(COCKROACH_SETTINGS.scramCost, 200_000);
+    // Logins by SCRAM only, so the stored 10610-iteration verifiers are not re-hashed.
+    crdb.settings.set(
+      'server.host_based_authentication.configuration',
+      'host all all all scram-sha-256',
+    );
+    const admin = await leastPrivilegeAdmin();
+    const user = await createUser({ masterarn: admin.secretArn });
+    const before = await stored(user.username);
+    const outcome = await rotate(user.secretArn, rotationFunction());
+    expect(outcome.errorMessage).toMatch(
+      /^SCRAM iteration count refused: the cluster's server\.user_login\.password_hashes\.default_cost\.scram_sha_256 asks for 200000 iterations, above SCRAM_MAX_ITERATIONS \(100000\)/,
+    );
+    expect(await stored(user.username)).toBe(before);
+    expect(await login(user.username, user.password)).toBe(user.username);
+  });
+
+  it('refuses a mixed-case username, which CockroachDB would fold to another name', async () => {
+    const admin = await leastPrivilegeAdmin();
+    const user = await createUser({ masterarn: admin.secretArn });
+    const arn = await secretFor(user.username.toUpperCase(), user.password, admin.secretArn);
+    const outcome = await rotate(arn, rotationFunction());
+    expect(outcome).toMatchObject({ ok: false, failedStep: 'createSecret' });
+    expect(outcome.errorMessage).toMatch(
+      /^Malformed secret: AWSCURRENT, key username: .*lower case and NFC/,
+    );
+    expect(await login(user.username, user.password)).toBe(user.username);
   });
 
   it('confirms the stored hash when the admin may read system.users (admin role)', async () => {

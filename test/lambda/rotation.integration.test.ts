@@ -2,7 +2,6 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import {
   DescribeSecretCommand,
   GetSecretValueCommand,
-  PutSecretValueCommand,
   RotateSecretCommand,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
@@ -23,6 +22,12 @@ import { createHandler } from '../../lambda/index.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
 import { createCertificateAuthority, issueServerCertificate } from '../../local/tls.js';
 import { LeakWatch } from '../fixtures/leaks.js';
+import {
+  pendingWith as pendingValue,
+  quietHandler,
+  runStep as runOneStep,
+  stagePending,
+} from '../fixtures/steps.js';
 
 const STEPS: readonly RotationStep[] = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'];
 const limits = { connectTimeoutMs: 5_000, statementTimeoutMs: 5_000, maxScramIterations: 0 };
@@ -255,62 +260,27 @@ describe('each step run again after it succeeded', () => {
 });
 
 describe('refusals', () => {
-  /**
-   * Stages a pending version by hand (as RotateSecret and createSecret would)
-   * and runs one step through the real handler, returning its error.
-   */
+  /** Stages a pending version by hand and runs one step through the real handler. */
   async function runStep(
     secretArn: string,
     step: RotationStep,
-    pendingValue?: string,
+    pendingValue: string,
   ): Promise<{ error: unknown; token: string }> {
-    const handler = createHandler({
-      secrets: new SdkSecretStore(stack.client),
-      env: { ...process.env, ...fastRetries },
-      logger: new Logger({ serviceName: 'scram-rotator', logLevel: 'SILENT' }),
-    });
-    // RotateImmediately=false stages nothing that stays; enable rotation with
-    // a function that does nothing, then stage our own pending version.
-    const noop = stack.secretsManager.lambdaArn('noop');
-    stack.secretsManager.registerRotationFunction(noop, async () => undefined);
-    await stack.client.send(
-      new RotateSecretCommand({
-        SecretId: secretArn,
-        RotationLambdaARN: noop,
-        RotationRules: { AutomaticallyAfterDays: 30 },
-        RotateImmediately: false,
-      }),
-    );
-    await stack.secretsManager.waitForRotation(secretArn, { timeoutMs: 10_000 });
-    const token = crypto.randomUUID();
-    if (pendingValue !== undefined) {
-      await stack.client.send(
-        new PutSecretValueCommand({
-          SecretId: secretArn,
-          ClientRequestToken: token,
-          SecretString: pendingValue,
-          VersionStages: ['AWSPENDING'],
-        }),
-      );
-    }
-    const event: RotationEvent = { Step: step, SecretId: secretArn, ClientRequestToken: token };
-    const error = await handler(event, lambdaContext()).then(
-      () => undefined,
-      (e: unknown) => e,
+    const token = await stagePending(stack.client, stack.secretsManager, secretArn, pendingValue);
+    const error = await runOneStep(
+      quietHandler(stack.client, { ...process.env, ...fastRetries }),
+      secretArn,
+      step,
+      token,
     );
     watch.error(error);
     return { error, token };
   }
 
   async function pendingWith(secretArn: string, changes: Record<string, unknown>): Promise<string> {
-    const out = await stack.client.send(new GetSecretValueCommand({ SecretId: secretArn }));
-    const value = {
-      ...JSON.parse(out.SecretString ?? '{}'),
-      password: crypto.randomUUID(),
-      ...changes,
-    };
-    watch.secret(value.password);
-    return JSON.stringify(value);
+    const { value, password } = await pendingValue(stack.client, secretArn, changes);
+    watch.secret(password);
+    return value;
   }
 
   it('refuses a pending secret that points at another host, before touching the database', async () => {

@@ -6,6 +6,7 @@ import {
   createScramVerifier,
   createScramVerifierAsync,
   encodeScramVerifier,
+  estimatePbkdf2Ms,
   parseScramVerifier,
   preparePassword,
   type ScramEngine,
@@ -413,5 +414,14 @@ describe('verifyPasswordAgainstVerifier', () => {
 
   it('throws a ScramVerifierError for a verifier that does not parse', () => {
     expectRule(() => verifyPasswordAgainstVerifier('pw', 'md5abcdef'), 'scheme');
+  });
+});
+
+describe('estimatePbkdf2Ms', () => {
+  it('grows with the iteration count and stays positive', () => {
+    const small = estimatePbkdf2Ms(4096);
+    const large = estimatePbkdf2Ms(4096 * 1000);
+    expect(small).toBeGreaterThan(0);
+    expect(large / small).toBeCloseTo(1000, 5);
   });
 });

@@ -1,9 +1,13 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import {
+  assertSameServer,
   assertSameTarget,
   connectionIdentity,
   type DatabaseSecret,
+  differingFields,
+  foldRoleName,
+  MAX_IDENTIFIER_BYTES,
   parseDatabaseSecret,
   withPassword,
 } from '../../../lambda/core/secret.js';
@@ -237,6 +241,8 @@ describe('assertSameTarget', () => {
     ['dbname', { dbname: 'other' }],
     ['username', { username: 'someone_else' }],
     ['options', { options: '--cluster=b' }],
+    ['ca', { ca: PEM.replace('MIIB', 'MIIC') }],
+    ['masterarn', { masterarn: 'arn:aws:secretsmanager:us-east-1:1:secret:other' }],
   ])(
     'refuses a pending version whose %s differs, naming it but not its value',
     (field, changes) => {
@@ -265,13 +271,96 @@ describe('assertSameTarget', () => {
 });
 
 describe('connectionIdentity', () => {
-  it('is host, port, dbname, username and options, and nothing else', () => {
+  it('is host, port, dbname, username, options and ca, and nothing else', () => {
     expect(connectionIdentity(parse({ ...base, engine: 'cockroachdb', team: 'x' }))).toEqual({
       host: 'db.example.com',
       port: 26257,
       dbname: 'defaultdb',
       username: 'app_user',
       options: undefined,
+      ca: undefined,
     });
+  });
+});
+
+describe('identifiers the server would alter', () => {
+  it.each([
+    ['username', 'u'.repeat(MAX_IDENTIFIER_BYTES + 1)],
+    ['username', `${'u'.repeat(61)}ée`],
+    ['username', 'app\u0000admin'],
+    ['username', 'app\nuser'],
+    ['dbname', 'd'.repeat(64)],
+    ['dbname', 'db\u0000'],
+  ])('refuses a %s the server would cut short or end early, naming the limit', (key, name) => {
+    const error = malformed({ ...base, [key]: name });
+    expect(error.key).toBe(key);
+    expect(error.message).toContain('1 to 63 bytes');
+    expect(error.message).not.toContain(name);
+  });
+
+  it('accepts names of exactly 63 bytes, multi-byte letters counted in bytes', () => {
+    expect(parse({ ...base, username: 'u'.repeat(63) }).username).toHaveLength(63);
+    expect(parse({ ...base, username: `${'u'.repeat(61)}é` }).username).toHaveLength(62);
+  });
+
+  it.each(['App_User', 'app_\u0065\u0301'])(
+    'refuses a CockroachDB username that CockroachDB would fold (%j)',
+    (username) => {
+      const error = malformed({ ...base, engine: 'cockroachdb', username });
+      expect(error.key).toBe('username');
+      expect(error.message).toContain('lower case and NFC');
+    },
+  );
+
+  it('keeps PostgreSQL names as written, case included', () => {
+    expect(parse({ ...base, username: 'App_User' }).username).toBe('App_User');
+  });
+
+  it('folds names the way CockroachDB does: lower case, then NFC', () => {
+    expect(foldRoleName('App_User')).toBe('app_user');
+    expect(foldRoleName('CAF\u0045\u0301')).toBe('caf\u00e9');
+  });
+});
+
+describe('comparing the CA', () => {
+  const withCa = (ca: string) => parse({ ...base, ca });
+
+  it('treats the same certificates with other line endings and wrapping as the same CA', () => {
+    const a = withCa(`${PEM}${PEM.replace('MIIB', 'MIIC')}`);
+    const b = withCa(`${PEM}${PEM.replace('MIIB', 'MIIC')}`.replaceAll('\n', '\r\n'));
+    expect(differingFields(a, b, ['ca'])).toEqual([]);
+  });
+
+  it('tells apart another certificate, another order, and a missing CA', () => {
+    const one = withCa(PEM);
+    const two = withCa(`${PEM}${PEM.replace('MIIB', 'MIIC')}`);
+    const swapped = withCa(`${PEM.replace('MIIB', 'MIIC')}${PEM}`);
+    expect(differingFields(one, two, ['ca'])).toEqual(['ca']);
+    expect(differingFields(two, swapped, ['ca'])).toEqual(['ca']);
+    expect(differingFields(one, parse(base), ['ca'])).toEqual(['ca']);
+  });
+});
+
+describe('assertSameServer', () => {
+  const current = parse({ ...base, port: 5432, dbname: 'app' });
+
+  it('compares only the fields it is given, naming the other secret in the message', () => {
+    const admin = parse({ ...base, username: 'rot_admin', dbname: 'app', port: 5432 }, 'admin');
+    expect(() =>
+      assertSameServer(current, admin, ['host', 'port', 'dbname'], 'admin secret', 'fix it'),
+    ).not.toThrow();
+    const elsewhere = parse({ ...base, host: 'evil.example.com' }, 'admin');
+    let error: unknown;
+    try {
+      assertSameServer(current, elsewhere, ['host', 'port', 'dbname'], 'admin secret', 'fix it');
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(SecretMismatchError);
+    expect(error).toMatchObject({ fields: ['host', 'dbname'], versus: 'admin secret' });
+    expect((error as Error).message).toBe(
+      'Secret mismatch: host, dbname differ between AWSCURRENT and admin secret; fix it',
+    );
+    expect((error as Error).message).not.toContain('evil');
   });
 });
