@@ -705,9 +705,15 @@ export function summarizeError(error: unknown, depth = 0): ErrorSummary {
     code?: unknown;
     message?: unknown;
     cause?: unknown;
+    severity?: unknown;
   };
-  const kind = typeof err.name === 'string' ? err.name.slice(0, 60) : typeof error;
-  const code = typeof err.code === 'string' ? err.code.slice(0, 40) : undefined;
+  const kind =
+    typeof err.name === 'string' && /^[A-Za-z0-9_]{1,60}$/.test(err.name) ? err.name : typeof error;
+  // A server writes its SQLSTATE field's text itself: from a server (an
+  // error with a severity) only a five-character SQLSTATE is kept; from
+  // Node, only a code of its shape (ECONNREFUSED, ERR_TLS_CERT_ALTNAME_INVALID).
+  const codePattern = typeof err.severity === 'string' ? /^[0-9A-Z]{5}$/ : /^[A-Z][A-Z0-9_]{1,39}$/;
+  const code = typeof err.code === 'string' && codePattern.test(err.code) ? err.code : undefined;
   let text = typeof err.message === 'string' ? err.message : typeof error === 'string' ? error : '';
   for (const pattern of UNSAFE_TEXT) text = text.replace(pattern, '[redacted]');
   const summary = new ErrorSummary(kind, code, text.slice(0, 300));

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import pg from 'pg';
 import type {
   DatabaseConnector,
   DatabaseSession,
@@ -312,7 +313,7 @@ async function postgresChecks(
             check: 'privilege',
             status: 'fail',
             detail: `${changerName} may not change ${secret.username}'s password`,
-            fix: `ALTER ROLE ${changerName} CREATEROLE; GRANT ${secret.username} TO ${changerName} WITH ADMIN OPTION`,
+            fix: `ALTER ROLE ${pg.escapeIdentifier(changerName)} CREATEROLE; GRANT ${pg.escapeIdentifier(secret.username)} TO ${pg.escapeIdentifier(changerName)} WITH ADMIN OPTION`,
           },
     );
   }

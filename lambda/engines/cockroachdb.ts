@@ -44,9 +44,9 @@ export const COCKROACH_SETTINGS = {
 /** One of {@link COCKROACH_SETTINGS}' values. */
 export type CockroachSetting = (typeof COCKROACH_SETTINGS)[keyof typeof COCKROACH_SETTINGS];
 
-/** The grant that lets a role read cluster settings. */
+/** The grant that lets a role read cluster settings, ready to paste (the name quoted). */
 export function viewSettingsGrant(username: string): string {
-  return `GRANT SYSTEM VIEWCLUSTERSETTING TO ${username}`;
+  return `GRANT SYSTEM VIEWCLUSTERSETTING TO ${pg.escapeIdentifier(username)}`;
 }
 
 /** `SET CLUSTER SETTING <name> = true`, the fix for a boolean setting that is off. */
@@ -189,7 +189,8 @@ export async function checkVerifierFormat(
   if (method !== 'scram-sha-256') {
     throw new ScramVerifierError(
       'cockroachdb-format',
-      `CockroachDB reads the verifier as ${method ?? 'nothing'}, not scram-sha-256; this is a bug in the verifier, please report it`,
+      // The method is quoted only when it looks like one: it is the server's text.
+      `CockroachDB reads the verifier as ${method !== undefined && /^[a-z0-9-]{1,32}$/.test(method) ? method : 'something else'}, not scram-sha-256; this is a bug in the verifier, please report it`,
     );
   }
 }

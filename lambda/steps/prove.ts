@@ -41,7 +41,9 @@ export async function provePending(ctx: StepContext, pending: DatabaseSecret): P
         if (sessionUser !== pending.username) {
           throw new SecretMismatchError(
             ['username'],
-            `the pending login is another role (${sessionUser}); set the username to the role's exact name`,
+            // Not quoted: by now the server holds the verifier, and a hostile
+            // one could answer with it.
+            "the pending login is another role; set the username to the role's exact name",
           );
         }
         ctx.proofs.add(ctx.event.SecretId, ctx.event.ClientRequestToken);

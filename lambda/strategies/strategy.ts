@@ -65,7 +65,8 @@ export async function confirmSessionUser(
     await session.close();
     throw new SecretMismatchError(
       ['username'],
-      `the server logged ${versus}'s username in as another role (${sessionUser}): a name the server truncates or folds. ` +
+      // The server's answer is not quoted: it is the server's text, not ours.
+      `the server logged ${versus}'s username in as another role: a name the server truncates or folds. ` +
         "Set the username to the role's exact name as the server stores it; nothing was changed",
       { versus },
     );

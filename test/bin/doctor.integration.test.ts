@@ -105,7 +105,7 @@ describe('npm run doctor on PostgreSQL', () => {
     const privilege = result.results.find((r) => r.check === 'privilege');
     expect(privilege?.status).toBe('fail');
     expect(privilege?.fix).toContain(
-      `GRANT ${user.username} TO ${admin.username} WITH ADMIN OPTION`,
+      `GRANT "${user.username}" TO "${admin.username}" WITH ADMIN OPTION`,
     );
   });
 
@@ -338,7 +338,7 @@ describe('npm run doctor on CockroachDB (through the protocol double)', () => {
     const result = await doctor(user.secretArn);
     expect(result.code).toBe(1);
     expect(result.results.find((r) => r.check === COCKROACH_SETTINGS.storePreHashed)?.fix).toBe(
-      `run GRANT SYSTEM VIEWCLUSTERSETTING TO ${admin.username}`,
+      `run GRANT SYSTEM VIEWCLUSTERSETTING TO "${admin.username}"`,
     );
   });
 });

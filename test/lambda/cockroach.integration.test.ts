@@ -320,7 +320,7 @@ describe('rotation on CockroachDB (through the protocol double)', () => {
     const user = await createUser();
     const outcome = await rotate(user.secretArn, rotationFunction());
     expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
-    expect(outcome.errorMessage).toContain(`GRANT SYSTEM VIEWCLUSTERSETTING TO ${user.username}`);
+    expect(outcome.errorMessage).toContain(`GRANT SYSTEM VIEWCLUSTERSETTING TO "${user.username}"`);
     expect(await login(user.username, user.password)).toBe(user.username);
   });
 

@@ -214,6 +214,7 @@ describe('error causes', () => {
       new Error(`syntax error at or near "ALTER USER app WITH PASSWORD '${verifier}'"`),
       {
         name: 'DatabaseError',
+        severity: 'ERROR',
         code: '42601',
         detail: `statement: ALTER USER app WITH PASSWORD '${verifier}'`,
         where: verifier,
@@ -242,6 +243,18 @@ describe('error causes', () => {
   it('keep one of our own errors as it is', () => {
     const ours = new DatabaseTimeoutError(where);
     expect(new ScramVerifierError('x', 'y', { cause: ours }).cause).toBe(ours);
+  });
+
+  it('keep only a five-character SQLSTATE from a server, whatever its code field holds', () => {
+    const server = (code: string) => Object.assign(new Error('x'), { code, severity: 'ERROR' });
+    expect(summarizeError(server('28P01')).code).toBe('28P01');
+    expect(summarizeError(server('ABCDEFGHIJKLMNOPQRSTUVWXYZ0123')).code).toBeUndefined();
+    expect(
+      summarizeError(server("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODk='")).code,
+    ).toBeUndefined();
+    expect(summarizeError(Object.assign(new Error('x'), { code: 'ECONNREFUSED' })).code).toBe(
+      'ECONNREFUSED',
+    );
   });
 
   it('summarise thrown strings and objects without a message', () => {

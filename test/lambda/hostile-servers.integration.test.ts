@@ -110,18 +110,28 @@ describe('setSecret against a hostile server', () => {
     expect(chain).toContain('42601');
   });
 
-  it('refuses before any ALTER when the server says the login is another role', async () => {
+  it('refuses before any ALTER when the server says the login is another role, without quoting it', async () => {
+    const claim = `SCRAM-SHA-256$4096:${randomBytes(12).toString('base64')}`;
     const { error, statements } = await setSecretAgainst((statement, user) =>
       /^SELECT session_user/.test(statement.sql)
-        ? {
-            columns: { session_user: 'text', current_user: 'text' },
-            rows: [[`${user}_other`, user]],
-          }
+        ? { columns: { session_user: 'text', current_user: 'text' }, rows: [[claim, user]] }
         : undefined,
     );
     expect(error).toBeInstanceOf(SecretMismatchError);
     expect((error as Error).message).toContain('a name the server truncates or folds');
+    expect(inspect(error, { depth: 20, showHidden: true })).not.toContain(claim);
     expect(statements.some(isAlter)).toBe(false);
+  });
+
+  it('keeps a SQLSTATE field holding something else than a code out of the error chain', async () => {
+    const { error } = await setSecretAgainst((statement) =>
+      isAlter(statement)
+        ? { error: { code: statement.sql.slice(-40), message: 'refused' } }
+        : undefined,
+    );
+    const alter = (server?.statements ?? []).find(isAlter)?.sql ?? '';
+    expect(alter).not.toBe('');
+    expect(inspect(error, { depth: 20, showHidden: true })).not.toContain(alter.slice(-40));
   });
 
   it.each([
