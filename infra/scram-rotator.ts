@@ -7,9 +7,10 @@
  */
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   Annotations,
+  ArnFormat,
+  CfnOutput,
   Duration,
   Fn,
   Names,
@@ -26,25 +27,22 @@ import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as snsSubscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { CONFIG_DEFAULTS, configFromEnv, type RotationMode } from '../lambda/config.js';
+import { RotatorConfigError } from './errors.js';
+import { CA_BUNDLE_FILE, FUNCTION_BUNDLE_FILE, functionCode } from './function-code.js';
 import { checkScheduleAndWindow } from './schedule.js';
 
 /** Who changes the password: `auto`, `single-user` or `admin` (lambda/config.ts). */
 export type { RotationMode } from '../lambda/config.js';
 
-/** Where the function's source is, wherever the app runs from. */
-const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
-const LAMBDA_ENTRY = resolve(PROJECT_ROOT, 'lambda/index.ts');
-const LOCK_FILE = resolve(PROJECT_ROOT, 'package-lock.json');
-
 /** Where the CA bundle lands in the deployment package (`/var/task` is the package root). */
-export const CA_BUNDLE_FILE = 'ca-bundle.pem';
+export { CA_BUNDLE_FILE } from './function-code.js';
+
 const CA_BUNDLE_RUNTIME_PATH = `/var/task/${CA_BUNDLE_FILE}`;
 
 /**
@@ -64,17 +62,32 @@ export const ROTATION_ACTIONS = [
 
 /**
  * The CloudTrail service events Secrets Manager sends when a rotation does
- * not complete. EventBridge receives them with detail-type "AWS Service
- * Event via CloudTrail"; `RotationAbandoned` means a new version was put
- * while a rotation was pending, and its AWSPENDING label was dropped.
- * `TestRotationFailed` is another failure event name Secrets Manager uses;
- * matching a name that never arrives costs nothing.
+ * not complete, as the Secrets Manager User Guide lists them ("AWS CloudTrail
+ * entries for Secrets Manager", log entries for rotation,
+ * https://docs.aws.amazon.com/secretsmanager/latest/userguide/cloudtrail_log_entries.html):
+ * - `RotationFailed`: "Generated when rotation fails";
+ * - `RotationAbandoned`: "Generated when Secrets Manager abandons a rotation
+ *   attempt and removes the AWSPENDING label from an existing version of a
+ *   secret" (a new version was put during the rotation);
+ * - `TestRotationFailed`: "Generated when Secrets Manager tests rotation for
+ *   a secret that is not scheduled for immediate rotation and rotation
+ *   failed" (RotateImmediately false).
+ * EventBridge receives them with detail-type "AWS Service Event via
+ * CloudTrail", the secret's complete ARN in `additionalEventData.SecretId`
+ * (test/infra/fixtures/rotation-events.ts has the documented shapes).
  */
 export const ROTATION_FAILURE_EVENTS = [
   'RotationFailed',
   'RotationAbandoned',
   'TestRotationFailed',
 ] as const;
+
+/**
+ * Above this many secrets the invoke permission is one statement for the
+ * whole account instead of one per secret: Lambda's resource policy holds
+ * at most 20 KB, and a statement with a secret ARN takes about 450 bytes.
+ */
+export const MAX_SECRET_SCOPED_INVOKE_PERMISSIONS = 25;
 
 /**
  * How the function reaches Secrets Manager from inside a VPC:
@@ -245,10 +258,22 @@ export interface ScramRotatorProps {
    */
   readonly logRetention?: logs.RetentionDays;
   /**
-   * Topic for the error alarm and the rotation failure events. A topic you
-   * bring must let `cloudwatch.amazonaws.com` and `events.amazonaws.com`
-   * publish (and use its KMS key).
-   * @default - a new topic encrypted with a new customer managed key
+   * Ship the bundle's source map and set `NODE_OPTIONS=--enable-source-maps`,
+   * so that stack traces in the logs name `lambda/` files and lines instead
+   * of positions in the minified bundle. Costs about 1.2 MB more in the
+   * deployment package and makes the cold start's module load about 40%
+   * slower (Node maps every stack trace); errors' messages are the same
+   * either way. Context key `sourceMaps`.
+   * @default false
+   */
+  readonly sourceMaps?: boolean;
+  /**
+   * Topic for the alarms and the rotation failure events. A topic you bring
+   * must let `cloudwatch.amazonaws.com` and `events.amazonaws.com` publish
+   * (and use its KMS key); this construct adds those grants only to a topic
+   * of the same stack (through the CDK's own target and alarm grants).
+   * @default - a new topic encrypted with a new customer managed key, which
+   *   only this construct's alarms and rule may use
    */
   readonly alarmTopic?: sns.ITopic;
   /**
@@ -295,29 +320,44 @@ export interface ScramRotatorProps {
 /** The ARN to put in IAM policies and KMS conditions for a secret. */
 function arnForPolicies(secret: secretsmanager.ISecret): string {
   // An ARN built from a name lacks the random suffix Secrets Manager adds;
-  // IAM needs the wildcard to match the real ARN.
+  // IAM's `?` matches exactly one character, so the six of the suffix match
+  // `prod/app-AbCdEf` and not `prod/app-reporting-AbCdEf`.
   return secret.secretFullArn ?? `${secret.secretArn}-??????`;
 }
 
-/** An EventBridge matcher for `additionalEventData.SecretId` of a secret. */
-function secretIdMatcher(secret: secretsmanager.ISecret): unknown {
-  return secret.secretFullArn ?? { prefix: `${secret.secretArn}-` };
-}
+/** `arn:<partition>:secretsmanager:<region>:<account>:secret:<name>`, when the ARN is literal. */
+const SECRET_ARN = /^arn:([a-z-]+):secretsmanager:([a-z0-9-]+):(\d{12}):secret:(.+)$/;
+/** `arn:<partition>:kms:<region>:<account>:key/<id>`, when the ARN is literal. */
+const KMS_KEY_ARN = /^arn:([a-z-]+):kms:([a-z0-9-]+):(\d{12}):/;
 
 function millis(duration: Duration | undefined): string | undefined {
   return duration === undefined ? undefined : String(duration.toMilliseconds());
 }
 
+/** The prop behind each variable the function's parser may refuse, for the error. */
+const VARIABLE_PROPS: Readonly<Record<string, string>> = {
+  ROTATION_MODE: 'rotationMode',
+  SCRAM_ITERATIONS: 'scramIterations',
+  SCRAM_ITERATIONS_ALLOW_MISMATCH: 'allowIterationMismatch',
+  PASSWORD_LENGTH: 'passwordPolicy.length',
+  EXCLUDE_CHARACTERS: 'passwordPolicy.excludeCharacters',
+  CA_BUNDLE_PATH: 'caBundlePath',
+  CONNECT_TIMEOUT_MS: 'connectTimeout',
+  STATEMENT_TIMEOUT_MS: 'statementTimeout',
+  TEST_LOGIN_ATTEMPTS: 'testLoginAttempts',
+  TEST_LOGIN_DELAY_MS: 'testLoginDelay',
+};
+
 /**
  * Rotates database secrets with client-side SCRAM-SHA-256 verifiers, so the
  * database never sees a cleartext password.
  *
- * Creates the rotation function (bundled locally with esbuild, arm64),
- * its role (only the four rotation actions on the given secrets, read-only
- * on admin secrets, KMS only for customer managed keys), a rotation
- * schedule per secret, a log group with retention, an alarm on function
- * errors and an EventBridge rule for failed and abandoned rotations, both
- * to an encrypted SNS topic.
+ * Creates the rotation function (a prebuilt esbuild bundle, arm64), its
+ * role (only the four rotation actions on the given secrets, read-only on
+ * admin secrets, KMS only for customer managed keys), a rotation schedule
+ * per secret, a log group with retention, alarms on function errors and on
+ * undelivered failure events, and an EventBridge rule for failed and
+ * abandoned rotations, all to an encrypted SNS topic.
  *
  * @example
  * ```ts
@@ -332,19 +372,33 @@ function millis(duration: Duration | undefined): string | undefined {
  */
 export class ScramRotator extends Construct {
   /** The rotation function. */
-  readonly function: nodejs.NodejsFunction;
+  readonly function: lambda.Function;
   /** The function's execution role. */
   readonly role: iam.Role;
-  /** The function's log group. */
+  /**
+   * The function's log group (its name is generated by CloudFormation;
+   * `npm run rotate` finds it through the function's logging configuration).
+   */
   readonly logGroup: logs.LogGroup;
   /** Where alarms and rotation failure events go. */
   readonly alarmTopic: sns.ITopic;
   /** Alarm on the function's Errors metric. */
   readonly errorsAlarm: cloudwatch.Alarm;
-  /** EventBridge rule for RotationFailed and RotationAbandoned of the rotated secrets. */
+  /**
+   * Alarm on the failure rule's FailedInvocations: a failure event that
+   * matched but could not be published to the topic.
+   */
+  readonly undeliveredEventsAlarm: cloudwatch.Alarm;
+  /** EventBridge rule for RotationFailed, RotationAbandoned and TestRotationFailed of the rotated secrets. */
   readonly rotationFailureRule: events.Rule;
-  /** One rotation schedule per rotated secret. */
+  /** One rotation schedule per rotated secret, in the order of `secrets`. */
   readonly rotationSchedules: readonly secretsmanager.CfnRotationSchedule[];
+  /**
+   * The complete ARN of each rotated secret, in the order of `secrets`. For
+   * a secret imported by name it is the rotation schedule's `Ref`, which
+   * CloudFormation documents as the secret's complete ARN, resolved at deploy.
+   */
+  readonly secretArns: readonly string[];
   /** The function's security group, with a VPC. */
   readonly securityGroup?: ec2.SecurityGroup;
   /** The Secrets Manager interface endpoint, when this construct created it. */
@@ -353,9 +407,9 @@ export class ScramRotator extends Construct {
   constructor(scope: Construct, id: string, props: ScramRotatorProps) {
     super(scope, id);
     if (props.secrets.length === 0) {
-      throw new Error(`${this.node.path}: give at least one secret to rotate`);
+      throw new RotatorConfigError('secrets', 'give at least one secret to rotate');
     }
-    const stack = Stack.of(this);
+    this.checkEnvironment(props);
     const schedule = props.schedule ?? 'rate(30 days)';
     const duration = checkScheduleAndWindow(schedule, props.rotationWindow);
     const timeout = props.timeout ?? Duration.seconds(60);
@@ -367,7 +421,7 @@ export class ScramRotator extends Construct {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
     });
 
-    // Our own role, not the one NodejsFunction would make: that one carries
+    // Our own role, not the one lambda.Function would make: that one carries
     // the AWSLambdaBasicExecutionRole managed policy, which may write to any
     // log group in the account.
     this.role = new iam.Role(this, 'ServiceRole', {
@@ -389,12 +443,12 @@ export class ScramRotator extends Construct {
     this.securityGroup = network?.securityGroup;
     this.secretsManagerEndpoint = network?.endpoint;
 
-    this.function = new nodejs.NodejsFunction(this, 'Function', {
+    const caBundleSource =
+      props.caBundlePath === undefined ? undefined : this.caBundleSource(props.caBundlePath);
+    this.function = new lambda.Function(this, 'Function', {
       description: 'scram-rotator: Secrets Manager rotation with client-side SCRAM-SHA-256',
-      entry: LAMBDA_ENTRY,
-      handler: 'handler',
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: LOCK_FILE,
+      code: functionCode({ sourceMaps: props.sourceMaps ?? false, caBundleSource }),
+      handler: `${FUNCTION_BUNDLE_FILE.replace(/\.mjs$/, '')}.handler`,
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 256,
@@ -409,12 +463,11 @@ export class ScramRotator extends Construct {
             securityGroups: [network.securityGroup],
           }
         : {}),
-      bundling: this.bundling(props),
     });
     if (network) this.grantNetworkInterfaces();
 
-    const permission = this.allowSecretsManagerToInvoke();
-    this.rotationSchedules = props.secrets.map((secret) => {
+    const permissions = this.allowSecretsManagerToInvoke(props.secrets);
+    this.rotationSchedules = props.secrets.map((secret, index) => {
       const rotation = new secretsmanager.CfnRotationSchedule(
         this,
         `Schedule${Names.nodeUniqueId(secret.node)}`,
@@ -428,27 +481,49 @@ export class ScramRotator extends Construct {
       // Secrets Manager checks that it may invoke the function when the
       // schedule is created, and may rotate at once: the permission and
       // the role's policy must exist first.
+      // (One permission per secret, or one shared by all: see below.)
+      const permission = permissions[
+        Math.min(index, permissions.length - 1)
+      ] as lambda.CfnPermission;
       rotation.node.addDependency(permission, this.role);
       return rotation;
     });
+    // AWS::SecretsManager::RotationSchedule's Ref "returns the ARN of the
+    // secret that's being configured, such as arn:aws:secretsmanager:
+    // us-west-2:123456789012:secret:my-path/my-secret-name-1a2b3c"
+    // (CloudFormation reference, RotationSchedule return values).
+    this.secretArns = props.secrets.map(
+      (secret, index) => secret.secretFullArn ?? (this.rotationSchedules[index]?.ref as string),
+    );
 
-    this.alarmTopic = props.alarmTopic ?? this.createTopic();
+    const ownTopic = props.alarmTopic === undefined;
+    const { topic, key } = ownTopic
+      ? this.createTopic()
+      : { topic: props.alarmTopic as sns.ITopic, key: undefined };
+    this.alarmTopic = topic;
     if (props.alarmEmail !== undefined) {
       // SNS would only refuse it at deploy time, halfway through the stack.
       if (
         !Token.isUnresolved(props.alarmEmail) &&
         !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(props.alarmEmail)
       ) {
-        throw new Error(
-          `${this.node.path}: alarmEmail ${props.alarmEmail} is not an e-mail address`,
+        throw new RotatorConfigError(
+          'alarmEmail',
+          `${props.alarmEmail} is not an e-mail address; give one address such as dba@example.com`,
         );
       }
       this.alarmTopic.addSubscription(new snsSubscriptions.EmailSubscription(props.alarmEmail));
     }
 
+    // Explicit names: the topic's key policy must name the alarms and the
+    // rule that may use it, and the key cannot reference them (they
+    // reference the topic, which references the key: a cycle).
+    const errorsAlarmName = Names.uniqueResourceName(this, { maxLength: 200, separator: '-' });
+    const ruleName = Names.uniqueResourceName(this, { maxLength: 64, separator: '-' });
     this.errorsAlarm = new cloudwatch.Alarm(this, 'ErrorsAlarm', {
+      alarmName: `${errorsAlarmName}-errors`,
       alarmDescription:
-        'scram-rotator: a rotation step failed. Secrets Manager retries the rotation; see the function logs for the step and reason.',
+        'scram-rotator: a rotation step failed. Secrets Manager retries the rotation; see the function logs for the step and reason (npm run rotate prints it).',
       metric: this.function.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
       threshold: 1,
       evaluationPeriods: 1,
@@ -457,24 +532,9 @@ export class ScramRotator extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     this.errorsAlarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alarmTopic));
-    if (!props.alarmTopic) {
-      // CDK replaces the topic's default policy (which let the account's
-      // services publish) with its own, so CloudWatch needs a statement.
-      this.alarmTopic.addToResourcePolicy(
-        new iam.PolicyStatement({
-          sid: 'CloudWatchAlarmsPublish',
-          principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-          actions: ['sns:Publish'],
-          resources: [this.alarmTopic.topicArn],
-          conditions: {
-            ArnLike: { 'aws:SourceArn': this.errorsAlarm.alarmArn },
-            StringEquals: { 'aws:SourceAccount': stack.account },
-          },
-        }),
-      );
-    }
 
     this.rotationFailureRule = new events.Rule(this, 'RotationFailureRule', {
+      ruleName,
       description: 'scram-rotator: Secrets Manager rotations that failed or were abandoned',
       eventPattern: {
         source: ['aws.secretsmanager'],
@@ -482,27 +542,183 @@ export class ScramRotator extends Construct {
         detail: {
           eventSource: ['secretsmanager.amazonaws.com'],
           eventName: [...ROTATION_FAILURE_EVENTS],
-          // Only this construct's secrets: other rotations in the account
-          // have their own owners.
-          additionalEventData: { SecretId: props.secrets.map(secretIdMatcher) },
+          // Only this construct's secrets, by complete ARN: a prefix would
+          // also match prod/app-reporting-XXXXXX for prod/app.
+          additionalEventData: { SecretId: [...this.secretArns] },
         },
       },
-      targets: [new eventsTargets.SnsTopic(this.alarmTopic)],
+      targets: [
+        ownTopic
+          ? // The topic policy below allows this rule alone; the CDK's
+            // SnsTopic target would add an unconditional grant.
+            { bind: () => ({ arn: this.alarmTopic.topicArn }) }
+          : new eventsTargets.SnsTopic(this.alarmTopic),
+      ],
     });
+
+    this.undeliveredEventsAlarm = new cloudwatch.Alarm(this, 'UndeliveredEventsAlarm', {
+      alarmName: `${errorsAlarmName}-undelivered-events`,
+      alarmDescription:
+        'scram-rotator: a rotation failure event matched but EventBridge could not publish it to the alarm topic. Check the topic policy and its KMS key policy for events.amazonaws.com.',
+      metric: new cloudwatch.Metric({
+        namespace: 'AWS/Events',
+        metricName: 'FailedInvocations',
+        dimensionsMap: { RuleName: this.rotationFailureRule.ruleName },
+        period: Duration.minutes(5),
+        statistic: 'Sum',
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.undeliveredEventsAlarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alarmTopic));
+
+    if (ownTopic) {
+      this.allowAlarmPath(
+        this.alarmTopic,
+        key,
+        [`${errorsAlarmName}-errors`, `${errorsAlarmName}-undelivered-events`],
+        ruleName,
+      );
+    }
+  }
+
+  /**
+   * Publishes the names operators need as stack outputs: the function ARN,
+   * its log group, the alarm topic, and per rotated secret its ARN and the
+   * `npm run rotate` / `npm run doctor` lines for it.
+   *
+   * @param options - output ids are prefixed with `prefix` (default none)
+   * @returns the outputs, by id
+   */
+  addOutputs(options: { readonly prefix?: string } = {}): Record<string, CfnOutput> {
+    const prefix = options.prefix ?? '';
+    const stack = Stack.of(this);
+    const scope = stack;
+    const outputs: Record<string, CfnOutput> = {};
+    const add = (id: string, value: string, description: string) => {
+      outputs[id] = new CfnOutput(scope, `${prefix}${id}`, { value, description });
+    };
+    add('FunctionArn', this.function.functionArn, 'The rotation function (RotationLambdaARN).');
+    add(
+      'LogGroupName',
+      this.logGroup.logGroupName,
+      "The rotation function's log group (npm run rotate --log-group).",
+    );
+    add('AlarmTopicArn', this.alarmTopic.topicArn, 'Where alarms and rotation failures go.');
+    // CloudFormation allows 200 outputs a stack; three per secret beyond
+    // that would fail the deploy, so the commands go first.
+    const perSecret = this.secretArns.length * 3 + 3 <= 200 ? 3 : 1;
+    this.secretArns.forEach((arn, index) => {
+      const n = index + 1;
+      add(`Secret${n}Arn`, arn, `Rotated secret ${n}.`);
+      if (perSecret === 3) {
+        add(
+          `Secret${n}Rotate`,
+          Fn.join('', [
+            `npm run rotate -- --region ${stack.region} --secret-id `,
+            arn,
+            ' --log-group ',
+            this.logGroup.logGroupName,
+          ]),
+          `Rotate secret ${n} now and follow it (from a scram-rotator checkout).`,
+        );
+        add(
+          `Secret${n}Doctor`,
+          Fn.join('', [`npm run doctor -- --region ${stack.region} --secret-id `, arn]),
+          `Preflight checks for secret ${n} (from a scram-rotator checkout).`,
+        );
+      }
+    });
+    if (perSecret === 1) {
+      Annotations.of(this).addWarningV2(
+        'scram-rotator:outputs',
+        `${this.secretArns.length} secrets: the stack outputs list only their ARNs (CloudFormation allows 200 outputs). Run npm run rotate -- --region ${stack.region} --secret-id <ARN> for any of them.`,
+      );
+    }
+    return outputs;
+  }
+
+  /**
+   * Secrets Manager runs the function in the secret's region and account:
+   * a secret (or its key) elsewhere would fail at deploy, or be granted in
+   * the wrong region. Literal ARNs are checked against the stack's
+   * environment where it has one.
+   */
+  private checkEnvironment(props: ScramRotatorProps): void {
+    const lists = [
+      ['secrets', props.secrets],
+      ['adminSecrets', props.adminSecrets ?? []],
+    ] as const;
+    for (const [name, secrets] of lists) {
+      secrets.forEach((secret, index) => {
+        const setting = `${name}[${index}]`;
+        const arn = secret.secretFullArn ?? secret.secretArn;
+        const parts = Token.isUnresolved(arn) ? null : SECRET_ARN.exec(arn);
+        if (parts) {
+          const [, , region, account] = parts;
+          this.checkRegionAndAccount(setting, arn, region as string, account as string, true);
+        }
+        const keyArn = secret.encryptionKey?.keyArn;
+        const keyParts =
+          keyArn === undefined || Token.isUnresolved(keyArn) ? null : KMS_KEY_ARN.exec(keyArn);
+        if (keyArn !== undefined && keyParts) {
+          // A key may belong to another account; never to another region.
+          this.checkRegionAndAccount(
+            `${setting}.encryptionKey`,
+            keyArn,
+            keyParts[2] as string,
+            undefined,
+            false,
+          );
+        }
+      });
+    }
+  }
+
+  private checkRegionAndAccount(
+    setting: string,
+    arn: string,
+    region: string,
+    account: string | undefined,
+    isSecret: boolean,
+  ): void {
+    const stack = Stack.of(this);
+    const what = isSecret ? 'secret' : 'KMS key';
+    if (Token.isUnresolved(stack.region)) {
+      Annotations.of(this).addWarningV2(
+        'scram-rotator:environment-agnostic',
+        `${setting} ${arn} is in ${region}, but the stack has no region: deploy it to ${region} (set the stack's env, or run cdk with AWS_REGION=${region}).`,
+      );
+    } else if (region !== stack.region) {
+      throw new RotatorConfigError(
+        setting,
+        `the ${what} ${arn} is in region ${region} but the stack deploys to ${stack.region}; Secrets Manager only calls a rotation function of its own region. Deploy the stack to ${region} (its env.region), or name a ${what} of ${stack.region}.`,
+      );
+    }
+    if (account !== undefined && !Token.isUnresolved(stack.account) && account !== stack.account) {
+      throw new RotatorConfigError(
+        setting,
+        `the ${what} ${arn} belongs to account ${account} but the stack deploys to ${stack.account}; deploy the stack to account ${account} (its env.account), or name a ${what} of ${stack.account}.`,
+      );
+    }
   }
 
   /** The function's environment, checked with the function's own parser. */
   private environment(props: ScramRotatorProps): Record<string, string> {
     const policy = props.passwordPolicy ?? {};
     if (policy.excludeCharacters === '') {
-      throw new Error(
-        `${this.node.path}: passwordPolicy.excludeCharacters is empty; the function reads an empty EXCLUDE_CHARACTERS as unset and uses its default set. Leave it out for the default, or name the characters to exclude.`,
+      throw new RotatorConfigError(
+        'passwordPolicy.excludeCharacters',
+        'is empty; the function reads an empty EXCLUDE_CHARACTERS as unset and uses its default set. Leave it out for the default, or name the characters to exclude.',
       );
     }
     const flag = (value: boolean | undefined) => (value === undefined ? undefined : String(value));
     const values: Record<string, string | undefined> = {
-      // Stack traces through the bundle's source map, in the logs.
-      NODE_OPTIONS: '--enable-source-maps',
+      // Stack traces through the bundle's source map, in the logs; only
+      // with the map shipped (sourceMaps), since the flag slows every load.
+      NODE_OPTIONS: props.sourceMaps ? '--enable-source-maps' : undefined,
       POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
       POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace ?? 'ScramRotator',
       ROTATION_MODE: props.rotationMode,
@@ -536,7 +752,10 @@ export class ScramRotator extends Construct {
       try {
         configFromEnv({ ...environment, CA_BUNDLE_PATH: localCa });
       } catch (error) {
-        throw new Error(`${this.node.path}: ${(error as Error).message}`, { cause: error });
+        const variable = (error as { variable?: unknown }).variable;
+        const setting =
+          typeof variable === 'string' ? (VARIABLE_PROPS[variable] ?? variable) : 'environment';
+        throw new RotatorConfigError(setting, (error as Error).message, { cause: error });
       }
     }
     return environment;
@@ -544,14 +763,11 @@ export class ScramRotator extends Construct {
 
   private caBundleSource(path: string): string {
     const absolute = isAbsolute(path) ? path : resolve(process.cwd(), path);
-    // The path goes into a shell command (the afterBundling hook) in double quotes.
-    if (/["$`\n%]/.test(absolute)) {
-      throw new Error(
-        `${this.node.path}: caBundlePath ${absolute} has a character a shell would interpret (" $ \` %); move or rename the file`,
-      );
-    }
     if (!existsSync(absolute)) {
-      throw new Error(`${this.node.path}: caBundlePath ${absolute} does not exist`);
+      throw new RotatorConfigError(
+        'caBundlePath',
+        `${absolute} does not exist; give the path of a PEM file of CA certificates`,
+      );
     }
     return absolute;
   }
@@ -579,44 +795,6 @@ export class ScramRotator extends Construct {
     }
   }
 
-  private bundling(props: ScramRotatorProps): nodejs.BundlingOptions {
-    const caSource =
-      props.caBundlePath === undefined ? undefined : this.caBundleSource(props.caBundlePath);
-    return {
-      // No Docker on our machines or many CI runners: esbuild from node_modules.
-      forceDockerBundling: false,
-      format: nodejs.OutputFormat.ESM,
-      target: 'node24',
-      // Prefer packages' ES module builds, which esbuild can tree-shake.
-      mainFields: ['module', 'main'],
-      minify: true,
-      sourceMap: true,
-      sourcesContent: false,
-      // The SDK goes in the bundle: the version tested here is the version
-      // that runs, whatever the runtime ships. pg-native is an optional
-      // native binding pg loads only when asked to; we never ask.
-      bundleAwsSDK: true,
-      externalModules: ['pg-native'],
-      // CommonJS dependencies (pg) call require() for Node built-ins, which
-      // an ES module has no binding for.
-      banner:
-        "import { createRequire as __scramCreateRequire } from 'node:module'; const require = __scramCreateRequire(import.meta.url);",
-      ...(caSource === undefined
-        ? {}
-        : {
-            commandHooks: {
-              beforeBundling: () => [],
-              beforeInstall: () => [],
-              // Node copies the file, not cp/copy, so the hook runs the
-              // same on every OS; paths go in as arguments, quoted.
-              afterBundling: (_inputDir: string, outputDir: string) => [
-                `node -e "require('node:fs').copyFileSync(process.argv[1], process.argv[2])" ${JSON.stringify(caSource)} ${JSON.stringify(resolve(outputDir, CA_BUNDLE_FILE))}`,
-              ],
-            },
-          }),
-    };
-  }
-
   private grantSecrets(props: ScramRotatorProps): void {
     this.role.addToPolicy(
       new iam.PolicyStatement({
@@ -637,30 +815,46 @@ export class ScramRotator extends Construct {
     }
     // Secrets under a customer managed key: Secrets Manager decrypts
     // (GetSecretValue) and encrypts (PutSecretValue: GenerateDataKey) with
-    // the caller's permissions. Limited to calls through Secrets Manager
-    // for these secrets. Secrets under aws/secretsmanager need nothing.
-    const byKey = new Map<kms.IKey, string[]>();
-    for (const secret of [...props.secrets, ...admins]) {
-      if (!secret.encryptionKey) continue;
-      const arns = byKey.get(secret.encryptionKey) ?? [];
-      arns.push(arnForPolicies(secret));
+    // the caller's permissions, limited here to calls through Secrets
+    // Manager for these secrets. Admin secrets are only read: Decrypt.
+    // Secrets under aws/secretsmanager need nothing.
+    const byKey = new Map<kms.IKey, { rotated: string[]; all: string[] }>();
+    const note = (secret: secretsmanager.ISecret, rotated: boolean) => {
+      if (!secret.encryptionKey) return;
+      const arns = byKey.get(secret.encryptionKey) ?? { rotated: [], all: [] };
+      if (rotated) arns.rotated.push(arnForPolicies(secret));
+      arns.all.push(arnForPolicies(secret));
       byKey.set(secret.encryptionKey, arns);
-    }
+    };
+    for (const secret of props.secrets) note(secret, true);
+    for (const secret of admins) note(secret, false);
     let index = 0;
     for (const [key, arns] of byKey) {
-      this.role.addToPolicy(
+      const statement = (sid: string, actions: string[], secretArns: string[]) =>
         new iam.PolicyStatement({
-          sid: `SecretsKey${index++}`,
-          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          sid,
+          actions,
           resources: [key.keyArn],
           conditions: {
             StringEquals: {
               'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com`,
             },
-            StringLike: { 'kms:EncryptionContext:SecretARN': arns },
+            StringLike: { 'kms:EncryptionContext:SecretARN': secretArns },
           },
-        }),
-      );
+        });
+      if (arns.rotated.length === arns.all.length) {
+        this.role.addToPolicy(
+          statement(`SecretsKey${index}`, ['kms:Decrypt', 'kms:GenerateDataKey'], arns.all),
+        );
+      } else {
+        this.role.addToPolicy(statement(`SecretsKey${index}Decrypt`, ['kms:Decrypt'], arns.all));
+        if (arns.rotated.length > 0) {
+          this.role.addToPolicy(
+            statement(`SecretsKey${index}Encrypt`, ['kms:GenerateDataKey'], arns.rotated),
+          );
+        }
+      }
+      index += 1;
     }
   }
 
@@ -690,20 +884,51 @@ export class ScramRotator extends Construct {
     });
   }
 
-  private allowSecretsManagerToInvoke(): lambda.CfnPermission {
-    this.function.addPermission('InvokeBySecretsManager', {
-      principal: new iam.ServicePrincipal('secretsmanager.amazonaws.com'),
-      action: 'lambda:InvokeFunction',
-      // aws:SourceAccount: Secrets Manager may invoke the function only for
-      // secrets of this account (confused deputy).
-      sourceAccount: Stack.of(this).account,
-    });
-    return this.function.permissionsNode.findChild(
-      'InvokeBySecretsManager',
-    ) as lambda.CfnPermission;
+  /**
+   * Lets Secrets Manager of this account invoke the function, for these
+   * secrets only: Secrets Manager passes the secret's ARN as aws:SourceArn
+   * ("if you include the aws:SourceArn condition in your rotation function
+   * policy, the rotation function can only be used to rotate the secret
+   * specified by that ARN", Secrets Manager User Guide, automatic rotation).
+   * One statement per secret (a permission takes one ARN; a name-imported
+   * secret's ARN ends in `-??????`, which ArnLike matches); above
+   * {@link MAX_SECRET_SCOPED_INVOKE_PERMISSIONS} secrets the resource policy
+   * would outgrow Lambda's 20 KB, so one account-wide statement, with a warning.
+   *
+   * @returns the permission each secret's schedule must wait for, in order
+   *   (one shared permission when account-wide)
+   */
+  private allowSecretsManagerToInvoke(
+    secrets: readonly secretsmanager.ISecret[],
+  ): lambda.CfnPermission[] {
+    const principal = new iam.ServicePrincipal('secretsmanager.amazonaws.com');
+    // aws:SourceAccount: only secrets of this account (confused deputy).
+    const sourceAccount = Stack.of(this).account;
+    const permission = (id: string, sourceArn: string | undefined) => {
+      this.function.addPermission(id, {
+        principal,
+        action: 'lambda:InvokeFunction',
+        sourceAccount,
+        ...(sourceArn === undefined ? {} : { sourceArn }),
+      });
+      return this.function.permissionsNode.findChild(id) as lambda.CfnPermission;
+    };
+    if (secrets.length > MAX_SECRET_SCOPED_INVOKE_PERMISSIONS) {
+      Annotations.of(this).addWarningV2(
+        'scram-rotator:invoke-permission',
+        `${secrets.length} secrets: Secrets Manager may invoke the function for any secret of this account (one statement per secret would outgrow Lambda's 20 KB resource policy above ${MAX_SECRET_SCOPED_INVOKE_PERMISSIONS}). Split the secrets over several ScramRotators to keep one statement per secret.`,
+      );
+      return [permission('InvokeBySecretsManager', undefined)];
+    }
+    return secrets.map((secret) =>
+      permission(
+        `InvokeBySecretsManager${Names.nodeUniqueId(secret.node)}`,
+        arnForPolicies(secret),
+      ),
+    );
   }
 
-  private createTopic(): sns.Topic {
+  private createTopic(): { topic: sns.Topic; key: kms.Key } {
     // aws/sns (the AWS managed key) cannot be used: its key policy cannot
     // let EventBridge and CloudWatch encrypt messages for the topic.
     const key = new kms.Key(this, 'AlarmTopicKey', {
@@ -713,21 +938,73 @@ export class ScramRotator extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
       pendingWindow: Duration.days(7),
     });
-    // EventBridge gets its key grant from the SnsTopic target; CloudWatch
-    // alarm actions have no such helper.
-    key.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'CloudWatchAlarmsEncrypt',
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-        resources: ['*'],
-      }),
-    );
-    return new sns.Topic(this, 'AlarmTopic', {
+    const topic = new sns.Topic(this, 'AlarmTopic', {
       displayName: 'scram-rotator alarms',
       masterKey: key,
       enforceSSL: true,
     });
+    return { topic, key };
+  }
+
+  /**
+   * The only publishers of the construct's own topic: its alarms (through
+   * CloudWatch) and its failure rule (through EventBridge), each named by
+   * aws:SourceArn and this account by aws:SourceAccount, on the topic and
+   * on the topic's key. CDK replaces the topic's default policy (which let
+   * the account's services publish) with its own, so both need statements.
+   */
+  private allowAlarmPath(
+    topic: sns.ITopic,
+    key: kms.IKey | undefined,
+    alarmNames: readonly string[],
+    ruleName: string,
+  ): void {
+    const stack = Stack.of(this);
+    const alarmArns = alarmNames.map((name) =>
+      stack.formatArn({
+        service: 'cloudwatch',
+        resource: 'alarm',
+        resourceName: name,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      }),
+    );
+    const ruleArn = stack.formatArn({
+      service: 'events',
+      resource: 'rule',
+      resourceName: ruleName,
+      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+    });
+    const publishers = [
+      { sid: 'CloudWatchAlarms', service: 'cloudwatch.amazonaws.com', sources: alarmArns },
+      { sid: 'RotationFailureRule', service: 'events.amazonaws.com', sources: [ruleArn] },
+    ];
+    for (const { sid, service, sources } of publishers) {
+      const conditions = {
+        ArnLike: { 'aws:SourceArn': sources.length === 1 ? sources[0] : sources },
+        StringEquals: { 'aws:SourceAccount': stack.account },
+      };
+      const principals = [new iam.ServicePrincipal(service)];
+      topic.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: `${sid}Publish`,
+          principals,
+          actions: ['sns:Publish'],
+          resources: [topic.topicArn],
+          conditions,
+        }),
+      );
+      // SNS encrypts each message with the topic's key on behalf of the
+      // publisher, which therefore needs the data key actions too.
+      key?.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: `${sid}Encrypt`,
+          principals,
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          resources: ['*'],
+          conditions,
+        }),
+      );
+    }
   }
 
   private network(props: ScramRotatorProps):
@@ -744,7 +1021,10 @@ export class ScramRotator extends Construct {
         ['vpcSubnets', 'secretsManagerEndpoint', 'natGatewayRoute', 'databasePeers'] as const
       ).filter((name) => props[name] !== undefined);
       if (vpcOnly.length > 0) {
-        throw new Error(`${this.node.path}: ${vpcOnly.join(', ')} only apply with vpc`);
+        throw new RotatorConfigError(
+          vpcOnly.join(', '),
+          'only apply with vpc; give the vpc, or leave them out',
+        );
       }
       return undefined;
     }
@@ -754,22 +1034,24 @@ export class ScramRotator extends Construct {
     const subnets = props.vpcSubnets;
     const selected = vpc.selectSubnets(subnets).subnets;
     if (mode === 'none' && !nat) {
-      throw new Error(
-        `${this.node.path}: no route to Secrets Manager. The function runs in the VPC's subnets and calls Secrets Manager at every rotation step; without an interface endpoint or a NAT gateway every call would time out. Set secretsManagerEndpoint to 'create' (the default) or 'existing' (the VPC has one with private DNS), or set natGatewayRoute: true if the subnets route to a NAT gateway.`,
+      throw new RotatorConfigError(
+        'secretsManagerEndpoint',
+        `no route to Secrets Manager. The function runs in the VPC's subnets and calls Secrets Manager at every rotation step; without an interface endpoint or a NAT gateway every call would time out. Set secretsManagerEndpoint to 'create' (the default) or 'existing' (the VPC has one with private DNS), or set natGatewayRoute: true if the subnets route to a NAT gateway.`,
       );
     }
     if (nat && mode !== 'create') {
       const isolated = new Set(vpc.isolatedSubnets.map((subnet) => subnet.subnetId));
       const cut = selected.filter((subnet) => isolated.has(subnet.subnetId));
       if (cut.length > 0) {
-        throw new Error(
-          `${this.node.path}: natGatewayRoute is set but subnets ${cut.map((s) => s.subnetId).join(', ')} are isolated (no route to a NAT gateway), so Secrets Manager would be unreachable from them. Choose private subnets with a NAT route, or set secretsManagerEndpoint to 'create'.`,
+        throw new RotatorConfigError(
+          'natGatewayRoute',
+          `is set but subnets ${cut.map((s) => s.subnetId).join(', ')} are isolated (no route to a NAT gateway), so Secrets Manager would be unreachable from them. Choose private subnets with a NAT route, or set secretsManagerEndpoint to 'create'.`,
         );
       }
     }
     const port = props.databasePort ?? 5432;
     if (!Token.isUnresolved(port) && (!Number.isInteger(port) || port < 1 || port > 65535)) {
-      throw new Error(`${this.node.path}: databasePort ${port} is not a TCP port`);
+      throw new RotatorConfigError('databasePort', `${port} is not a TCP port (1-65535)`);
     }
     // Outbound only to the database and to Secrets Manager: the function
     // talks to nothing else.
@@ -780,8 +1062,9 @@ export class ScramRotator extends Construct {
     });
     const peers = props.databasePeers ?? [ec2.Peer.anyIpv4()];
     if (peers.length === 0) {
-      throw new Error(
-        `${this.node.path}: databasePeers is empty, so the function could not reach the database; leave it out for any address`,
+      throw new RotatorConfigError(
+        'databasePeers',
+        `is empty, so the function could not reach the database; leave it out for any address`,
       );
     }
     for (const peer of peers) {

@@ -1,12 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../infra/app.js';
-import { CA_BUNDLE_FILE } from '../../infra/scram-rotator.js';
-import { CA_FIXTURE, CDK_JSON_CONTEXT, ENV } from './helpers.js';
+import { CA_BUNDLE_FILE, ScramRotator } from '../../infra/scram-rotator.js';
+import { CA_FIXTURE, CDK_JSON_CONTEXT, ENV, secretArn } from './helpers.js';
 
 /**
  * The most the bundled handler (index.mjs, minified, AWS SDK included) may
@@ -61,11 +63,35 @@ describe('the bundled function', () => {
     expect(size).toBeLessThanOrEqual(BUNDLE_BUDGET_BYTES);
   });
 
-  it('ships its source map beside it, not inlined', () => {
-    expect(existsSync(join(assetDir, 'index.mjs.map'))).toBe(true);
+  it('ships no source map by default, and none inlined', () => {
+    expect(readdirSync(assetDir).sort()).toEqual([CA_BUNDLE_FILE, 'index.mjs']);
     expect(readFileSync(join(assetDir, 'index.mjs'), 'utf8')).not.toContain(
       'sourceMappingURL=data:',
     );
+  });
+
+  it('ships the source map beside the bundle with sourceMaps, mapping back to lambda/ sources', () => {
+    const out = mkdtempSync(join(tmpdir(), 'scram-rotator-bundle-maps-'));
+    try {
+      const app = new App({ context: CDK_JSON_CONTEXT, outdir: out });
+      const stack = new Stack(app, 'Maps', { env: ENV });
+      new ScramRotator(stack, 'Rotator', {
+        secrets: [secretsmanager.Secret.fromSecretCompleteArn(stack, 'S', secretArn('prod/a'))],
+        sourceMaps: true,
+      });
+      app.synth();
+      const [code] = Object.values(
+        Template.fromStack(stack).findResources('AWS::Lambda::Function'),
+      ).map((fn) => (fn as { Properties: { Code: { S3Key: string } } }).Properties.Code.S3Key);
+      const dir = join(out, `asset.${code?.replace(/\.zip$/, '')}`);
+      expect(readdirSync(dir).sort()).toEqual(['index.mjs', 'index.mjs.map']);
+      const map = JSON.parse(readFileSync(join(dir, 'index.mjs.map'), 'utf8')) as {
+        sources: string[];
+      };
+      expect(map.sources.some((source) => source.endsWith('lambda/index.ts'))).toBe(true);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 
   it('loads without node_modules and exports handler as a function', () => {

@@ -1,17 +1,29 @@
-import { Duration, Stack } from 'aws-cdk-lib';
-import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
-import { ROTATION_ACTIONS, ScramRotator } from '../../infra/scram-rotator.js';
+import { RotatorConfigError } from '../../infra/errors.js';
+import {
+  MAX_SECRET_SCOPED_INVOKE_PERMISSIONS,
+  ROTATION_ACTIONS,
+  ScramRotator,
+} from '../../infra/scram-rotator.js';
+import {
+  DOCUMENTED_ROTATION_EVENTS,
+  matchesPattern,
+  rotationEvent,
+  rotationFailed,
+} from './fixtures/rotation-events.js';
 import {
   CA_FIXTURE,
   ENV,
   functionEnvironment,
   roleStatements,
+  SKIP_BUNDLING,
   secretArn,
   synthRotator,
   testStack,
@@ -49,13 +61,17 @@ describe('the rotation function', () => {
     template.hasResourceProperties('AWS::Lambda::Function', { MemorySize: 512, Timeout: 90 });
   });
 
-  it('sets only the metrics namespace, service name and source maps when given nothing else', () => {
+  it('sets only the metrics namespace and service name when given nothing else: no source maps', () => {
     const { template } = synthRotator();
     expect(functionEnvironment(template)).toEqual({
-      NODE_OPTIONS: '--enable-source-maps',
       POWERTOOLS_SERVICE_NAME: 'scram-rotator',
       POWERTOOLS_METRICS_NAMESPACE: 'ScramRotator',
     });
+  });
+
+  it('turns source maps on in the runtime with sourceMaps', () => {
+    const { template } = synthRotator({ sourceMaps: true });
+    expect(functionEnvironment(template).NODE_OPTIONS).toBe('--enable-source-maps');
   });
 
   it('passes every configuration prop to the variable lambda/config.ts reads', () => {
@@ -121,12 +137,6 @@ describe('the rotation function', () => {
     );
   });
 
-  it('refuses a CA bundle path a shell would expand in the copy command', () => {
-    expect(() => synthRotator({ caBundlePath: '/tmp/$HOME/ca.pem' })).toThrow(
-      /a shell would interpret/,
-    );
-  });
-
   it('refuses a CA bundle that is missing or holds no certificate', () => {
     expect(() => synthRotator({ caBundlePath: '/nonexistent/ca.pem' })).toThrow(/does not exist/);
     expect(() =>
@@ -149,6 +159,20 @@ describe('the rotation function', () => {
     expect(() => new ScramRotator(testStack(), 'Rotator', { secrets: [] })).toThrow(
       /at least one secret/,
     );
+  });
+
+  it('refuses with a typed error that names the setting', () => {
+    const error = (() => {
+      try {
+        synthRotator({ alarmEmail: 'dba at example' });
+      } catch (thrown) {
+        return thrown;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(RotatorConfigError);
+    expect((error as RotatorConfigError).setting).toBe('alarmEmail');
+    expect((error as Error).message).toMatch(/^Invalid rotator setting alarmEmail: /);
   });
 });
 
@@ -246,31 +270,173 @@ describe('IAM', () => {
         ],
       };
     });
-    expect(roleStatements(template).find((s) => s.Sid === 'SecretsKey0')).toEqual({
-      Sid: 'SecretsKey0',
-      Effect: 'Allow',
-      Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
-      Resource: KEY_ARN,
-      Condition: {
-        StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' },
-        StringLike: {
-          'kms:EncryptionContext:SecretARN': [secretArn('prod/app_user'), secretArn('prod/admin')],
-        },
-      },
+    const condition = (arns: string[]) => ({
+      StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' },
+      StringLike: { 'kms:EncryptionContext:SecretARN': arns },
     });
+    const kmsStatements = roleStatements(template).filter((s) =>
+      JSON.stringify(s.Action).includes('kms:'),
+    );
+    // Both read; only the rotated secret is written (PutSecretValue: GenerateDataKey).
+    expect(kmsStatements).toEqual([
+      {
+        Sid: 'SecretsKey0Decrypt',
+        Effect: 'Allow',
+        Action: 'kms:Decrypt',
+        Resource: KEY_ARN,
+        Condition: condition([secretArn('prod/app_user'), secretArn('prod/admin')]),
+      },
+      {
+        Sid: 'SecretsKey0Encrypt',
+        Effect: 'Allow',
+        Action: 'kms:GenerateDataKey',
+        Resource: KEY_ARN,
+        Condition: condition([secretArn('prod/app_user')]),
+      },
+    ]);
+  });
+
+  it('grants an admin secret under its own key Decrypt only, never GenerateDataKey', () => {
+    const { template } = synthRotator({}, (stack) => ({
+      adminSecrets: [
+        secretsmanager.Secret.fromSecretAttributes(stack, 'Admin', {
+          secretCompleteArn: secretArn('prod/admin'),
+          encryptionKey: kms.Key.fromKeyArn(stack, 'Key', KEY_ARN),
+        }),
+      ],
+    }));
+    const kmsStatements = roleStatements(template).filter((s) =>
+      JSON.stringify(s.Action).includes('kms:'),
+    );
+    expect(kmsStatements.map((s) => s.Action)).toEqual(['kms:Decrypt']);
+    expect(JSON.stringify(roleStatements(template))).not.toContain('GenerateDataKey');
   });
 });
 
 describe('the invoke permission', () => {
-  it('lets only Secrets Manager of this account invoke the function', () => {
+  it('lets only Secrets Manager of this account invoke the function, for the rotated secret only', () => {
     const { template } = synthRotator();
     template.resourceCountIs('AWS::Lambda::Permission', 1);
     template.hasResourceProperties('AWS::Lambda::Permission', {
       Action: 'lambda:InvokeFunction',
       Principal: 'secretsmanager.amazonaws.com',
       SourceAccount: ENV.account,
+      SourceArn: secretArn('prod/app_user'),
       FunctionName: { 'Fn::GetAtt': [Match.stringLikeRegexp('RotatorFunction'), 'Arn'] },
     });
+  });
+
+  it('has one permission per secret, a name-imported one matched by its six-character suffix', () => {
+    const { template } = synthRotator({}, (stack) => ({
+      secrets: [
+        secretsmanager.Secret.fromSecretCompleteArn(stack, 'Full', secretArn('prod/a')),
+        secretsmanager.Secret.fromSecretNameV2(stack, 'Named', 'prod/b'),
+      ],
+    }));
+    const sources = Object.values(template.findResources('AWS::Lambda::Permission')).map(
+      (p) => (p as { Properties: { SourceArn: unknown } }).Properties.SourceArn,
+    );
+    expect(sources).toHaveLength(2);
+    expect(sources[0]).toBe(secretArn('prod/a'));
+    expect(JSON.stringify(sources[1])).toContain(':secret:prod/b-??????');
+    // Each schedule waits for its own secret's permission.
+    const schedules = Object.values(
+      template.findResources('AWS::SecretsManager::RotationSchedule'),
+    ) as Array<{ DependsOn: string[] }>;
+    const permissionIds = Object.keys(template.findResources('AWS::Lambda::Permission'));
+    expect(schedules.map((s) => s.DependsOn.filter((d) => permissionIds.includes(d)))).toEqual([
+      [permissionIds[0]],
+      [permissionIds[1]],
+    ]);
+  });
+
+  it(`falls back to one account-wide permission above ${MAX_SECRET_SCOPED_INVOKE_PERMISSIONS} secrets, and says so`, () => {
+    const { template, stack } = synthRotator({}, (s) => ({
+      secrets: Array.from({ length: MAX_SECRET_SCOPED_INVOKE_PERMISSIONS + 1 }, (_, i) =>
+        secretsmanager.Secret.fromSecretCompleteArn(s, `S${i}`, secretArn(`prod/s${i}`)),
+      ),
+    }));
+    template.resourceCountIs('AWS::Lambda::Permission', 1);
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      SourceAccount: ENV.account,
+      SourceArn: Match.absent(),
+    });
+    Annotations.fromStack(stack).hasWarning(
+      '/Test/Rotator',
+      Match.stringLikeRegexp('any secret of this account.*Split the secrets'),
+    );
+  });
+});
+
+describe('region and account', () => {
+  const elsewhere = (region: string, account: string) =>
+    `arn:aws:secretsmanager:${region}:${account}:secret:prod/app-AbC123`;
+
+  it('refuses a secret of another region, naming it and the fix', () => {
+    expect(() =>
+      synthRotator({}, (stack) => ({
+        secrets: [
+          secretsmanager.Secret.fromSecretCompleteArn(
+            stack,
+            'S',
+            elsewhere('us-east-1', ENV.account),
+          ),
+        ],
+      })),
+    ).toThrow(
+      /secrets\[0\]: the secret .* is in region us-east-1 but the stack deploys to eu-west-1.*Deploy the stack to us-east-1/,
+    );
+  });
+
+  it('refuses an admin secret of another account', () => {
+    expect(() =>
+      synthRotator({}, (stack) => ({
+        adminSecrets: [
+          secretsmanager.Secret.fromSecretCompleteArn(
+            stack,
+            'A',
+            elsewhere(ENV.region, '999999999999'),
+          ),
+        ],
+      })),
+    ).toThrow(/adminSecrets\[0\]: the secret .* belongs to account 999999999999/);
+  });
+
+  it("refuses a secret's key of another region", () => {
+    expect(() =>
+      synthRotator({}, (stack) => ({
+        secrets: [
+          secretsmanager.Secret.fromSecretAttributes(stack, 'S', {
+            secretCompleteArn: secretArn('prod/app_user'),
+            encryptionKey: kms.Key.fromKeyArn(
+              stack,
+              'K',
+              `arn:aws:kms:us-west-2:${ENV.account}:key/11111111-2222-3333-4444-555555555555`,
+            ),
+          }),
+        ],
+      })),
+    ).toThrow(/secrets\[0\]\.encryptionKey: the KMS key .* is in region us-west-2/);
+  });
+
+  it('warns when an environment-agnostic stack rotates a secret of a fixed region', () => {
+    const app = new App({ context: { ...SKIP_BUNDLING } });
+    const stack = new Stack(app, 'Agnostic');
+    new ScramRotator(stack, 'Rotator', {
+      secrets: [
+        secretsmanager.Secret.fromSecretCompleteArn(
+          stack,
+          'S',
+          elsewhere('eu-west-1', ENV.account),
+        ),
+      ],
+    });
+    Annotations.fromStack(stack).hasWarning(
+      '/Agnostic/Rotator',
+      Match.stringLikeRegexp(
+        'is in eu-west-1, but the stack has no region: deploy it to eu-west-1',
+      ),
+    );
   });
 });
 
@@ -366,35 +532,73 @@ describe('alarms', () => {
             Action: 'sns:Publish',
             Condition: { Bool: { 'aws:SecureTransport': 'false' } },
           }),
-          Match.objectLike({
-            Effect: 'Allow',
-            Principal: { Service: 'cloudwatch.amazonaws.com' },
-            Action: 'sns:Publish',
-            Condition: Match.objectLike({
-              ArnLike: { 'aws:SourceArn': { 'Fn::GetAtt': [Match.anyValue(), 'Arn'] } },
-            }),
-          }),
-          Match.objectLike({
-            Effect: 'Allow',
-            Principal: { Service: 'events.amazonaws.com' },
-            Action: 'sns:Publish',
-          }),
         ]),
       },
     });
-    template.hasResourceProperties('AWS::KMS::Key', {
-      KeyPolicy: {
-        Statement: Match.arrayWith([
-          Match.objectLike({
-            Principal: { Service: 'cloudwatch.amazonaws.com' },
-            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-          }),
-          Match.objectLike({
-            Principal: { Service: 'events.amazonaws.com' },
-            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-          }),
-        ]),
-      },
+  });
+
+  /** Every Allow statement of the topic policy and the key policy that names a service. */
+  function serviceGrants(template: ReturnType<typeof synthRotator>['template']) {
+    const statementsOf = (type: string, property: string) =>
+      Object.values(template.findResources(type)).flatMap(
+        (r) =>
+          (r as { Properties: Record<string, { Statement: Array<Record<string, unknown>> }> })
+            .Properties[property]?.Statement ?? [],
+      );
+    return [
+      ...statementsOf('AWS::SNS::TopicPolicy', 'PolicyDocument'),
+      ...statementsOf('AWS::KMS::Key', 'KeyPolicy'),
+    ].filter(
+      (s) => s.Effect === 'Allow' && (s.Principal as { Service?: unknown } | undefined)?.Service,
+    );
+  }
+
+  it('let only its own alarms and rule publish, each named by aws:SourceArn, from this account', () => {
+    const { template } = synthRotator();
+    const grants = serviceGrants(template);
+    // Publish on the topic and encrypt with its key, for each service.
+    expect(grants.map((g) => [(g.Principal as { Service: string }).Service, g.Action])).toEqual([
+      ['cloudwatch.amazonaws.com', 'sns:Publish'],
+      ['events.amazonaws.com', 'sns:Publish'],
+      ['cloudwatch.amazonaws.com', ['kms:Decrypt', 'kms:GenerateDataKey*']],
+      ['events.amazonaws.com', ['kms:Decrypt', 'kms:GenerateDataKey*']],
+    ]);
+    for (const grant of grants) {
+      expect(grant.Condition).toMatchObject({ StringEquals: { 'aws:SourceAccount': ENV.account } });
+      const sources = JSON.stringify((grant.Condition as { ArnLike: unknown }).ArnLike);
+      if ((grant.Principal as { Service: string }).Service === 'events.amazonaws.com') {
+        expect(sources).toMatch(/:events:eu-west-1:123456789012:rule\/Test-Rotator-[^"*]+"/);
+      } else {
+        expect(sources).toMatch(/:alarm:Test-Rotator-[^"*]+-errors"/);
+        expect(sources).toMatch(/:alarm:Test-Rotator-[^"*]+-undelivered-events"/);
+      }
+    }
+  });
+
+  it('name the rule and alarms that the conditions name', () => {
+    const { template } = synthRotator();
+    const [rule] = Object.values(template.findResources('AWS::Events::Rule')) as Array<{
+      Properties: { Name: string };
+    }>;
+    const alarmNames = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
+      (a) => (a as { Properties: { AlarmName: string } }).Properties.AlarmName,
+    );
+    const grants = JSON.stringify(serviceGrants(template));
+    expect(grants).toContain(`rule/${rule?.Properties.Name}"`);
+    for (const name of alarmNames) expect(grants).toContain(`:alarm:${name}"`);
+    expect(rule?.Properties.Name.length).toBeLessThanOrEqual(64);
+  });
+
+  it('alarm when a failure event could not be delivered to the topic', () => {
+    const { template } = synthRotator();
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Events',
+      MetricName: 'FailedInvocations',
+      Dimensions: [
+        { Name: 'RuleName', Value: { Ref: Match.stringLikeRegexp('RotationFailureRule') } },
+      ],
+      Threshold: 1,
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('RotatorAlarmTopic') }],
     });
   });
 
@@ -427,34 +631,134 @@ describe('alarms', () => {
 });
 
 describe('the rotation failure rule', () => {
-  it("sends this construct's failed and abandoned rotations to the alarm topic", () => {
-    const { template } = synthRotator({}, (stack) => ({
+  /** The rule's pattern, with each schedule's Ref replaced by the ARN CloudFormation returns. */
+  function deployedPattern(
+    template: ReturnType<typeof synthRotator>['template'],
+    refs: Record<string, string>,
+  ) {
+    const [rule] = Object.values(template.findResources('AWS::Events::Rule')) as Array<{
+      Properties: { EventPattern: unknown };
+    }>;
+    return JSON.parse(
+      JSON.stringify(rule?.Properties.EventPattern).replace(
+        /\{"Ref":"([^"]+)"\}/g,
+        (_, id: string) => JSON.stringify(refs[id] ?? `unresolved ${id}`),
+      ),
+    ) as unknown;
+  }
+
+  function twoSecrets() {
+    const result = synthRotator({}, (stack) => ({
       secrets: [
         secretsmanager.Secret.fromSecretCompleteArn(stack, 'Full', secretArn('prod/app_user')),
-        secretsmanager.Secret.fromSecretNameV2(stack, 'Named', 'prod/reporting'),
+        secretsmanager.Secret.fromSecretNameV2(stack, 'Named', 'prod/app'),
       ],
     }));
+    const [scheduleId] = Object.keys(
+      result.template.findResources('AWS::SecretsManager::RotationSchedule'),
+    ).filter((id) => id.includes('Named'));
+    // The secret prod/app, as Secrets Manager names it: six more characters.
+    const deployed = secretArn('prod/app').replace('AbC123', 'Xy9Zq1');
+    return {
+      ...result,
+      pattern: deployedPattern(result.template, { [scheduleId ?? '']: deployed }),
+      deployed,
+    };
+  }
+
+  it('lists the failure events the Secrets Manager User Guide documents, and no other', () => {
+    const { template } = synthRotator();
     template.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: {
+      EventPattern: Match.objectLike({
         source: ['aws.secretsmanager'],
         'detail-type': ['AWS Service Event via CloudTrail'],
-        detail: {
+        detail: Match.objectLike({
           eventSource: ['secretsmanager.amazonaws.com'],
           eventName: ['RotationFailed', 'RotationAbandoned', 'TestRotationFailed'],
-          additionalEventData: {
-            SecretId: [
-              secretArn('prod/app_user'),
-              // Imported by name: the real ARN has six more characters.
-              {
-                prefix: `arn:aws:secretsmanager:${ENV.region}:${ENV.account}:secret:prod/reporting-`,
-              },
-            ],
-          },
-        },
-      },
+        }),
+      }),
       State: 'ENABLED',
       Targets: [Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('RotatorAlarmTopic') } })],
     });
+    for (const name of ['RotationFailed', 'RotationAbandoned', 'TestRotationFailed']) {
+      expect(DOCUMENTED_ROTATION_EVENTS).toContain(name);
+    }
+  });
+
+  it('matches each secret by its complete ARN, a name-imported one through its schedule', () => {
+    const { template } = twoSecrets();
+    const [rule] = Object.values(template.findResources('AWS::Events::Rule')) as Array<{
+      Properties: { EventPattern: { detail: { additionalEventData: { SecretId: unknown[] } } } };
+    }>;
+    expect(rule?.Properties.EventPattern.detail.additionalEventData.SecretId).toEqual([
+      secretArn('prod/app_user'),
+      { Ref: expect.stringMatching(/^RotatorScheduleTestNamed/) },
+    ]);
+  });
+
+  it("fires for the documented failure events of this construct's secrets", () => {
+    const { pattern, deployed } = twoSecrets();
+    expect(matchesPattern(pattern, rotationFailed(secretArn('prod/app_user')))).toBe(true);
+    expect(matchesPattern(pattern, rotationFailed(deployed))).toBe(true);
+    expect(matchesPattern(pattern, rotationEvent('RotationAbandoned', deployed))).toBe(true);
+    expect(matchesPattern(pattern, rotationEvent('TestRotationFailed', deployed))).toBe(true);
+  });
+
+  it('stays silent for successes and for other secrets, even ones whose name starts the same', () => {
+    const { pattern, deployed } = twoSecrets();
+    expect(matchesPattern(pattern, rotationEvent('RotationSucceeded', deployed))).toBe(false);
+    expect(matchesPattern(pattern, rotationEvent('RotationStarted', deployed))).toBe(false);
+    const reporting = secretArn('prod/app-reporting').replace('AbC123', 'Qw3Er5');
+    expect(matchesPattern(pattern, rotationFailed(reporting))).toBe(false);
+  });
+});
+
+describe('outputs and ARNs', () => {
+  it("gives each secret its complete ARN: as given, or its schedule's Ref", () => {
+    const { rotator, stack } = synthRotator({}, (s) => ({
+      secrets: [
+        secretsmanager.Secret.fromSecretCompleteArn(s, 'Full', secretArn('prod/a')),
+        secretsmanager.Secret.fromSecretNameV2(s, 'Named', 'prod/b'),
+      ],
+    }));
+    expect(rotator.secretArns[0]).toBe(secretArn('prod/a'));
+    expect(stack.resolve(rotator.secretArns[1])).toEqual({
+      Ref: expect.stringMatching(/RotatorScheduleTestNamed/),
+    });
+  });
+
+  it('adds the outputs operators need, with rotate and doctor lines per secret', () => {
+    const stack = testStack();
+    const rotator = new ScramRotator(stack, 'Rotator', {
+      secrets: [
+        secretsmanager.Secret.fromSecretCompleteArn(stack, 'S', secretArn('prod/app_user')),
+      ],
+    });
+    rotator.addOutputs();
+    const outputs = Template.fromStack(stack).findOutputs('*');
+    expect(Object.keys(outputs).sort()).toEqual(
+      [
+        'AlarmTopicArn',
+        'FunctionArn',
+        'LogGroupName',
+        'Secret1Arn',
+        'Secret1Doctor',
+        'Secret1Rotate',
+      ].sort(),
+    );
+    expect(outputs.Secret1Arn?.Value).toBe(secretArn('prod/app_user'));
+    expect(outputs.Secret1Rotate?.Value).toEqual({
+      'Fn::Join': [
+        '',
+        [
+          `npm run rotate -- --region eu-west-1 --secret-id ${secretArn('prod/app_user')} --log-group `,
+          { Ref: expect.stringMatching(/^RotatorLogGroup/) },
+        ],
+      ],
+    });
+    expect(outputs.Secret1Doctor?.Value).toBe(
+      `npm run doctor -- --region eu-west-1 --secret-id ${secretArn('prod/app_user')}`,
+    );
   });
 });
 
@@ -578,7 +882,7 @@ describe('networking', () => {
 
   it('refuses an empty list of database peers, which would cut the database off', () => {
     expect(() => synthRotator({ databasePeers: [] }, (stack) => ({ vpc: vpcIn(stack) }))).toThrow(
-      /databasePeers is empty/,
+      /databasePeers: is empty/,
     );
   });
 

@@ -88,14 +88,20 @@ describe('ScramRotatorStack with secrets', () => {
       adminSecrets: [secretArn('prod/admin')],
       secretsKeyArn: keyArn,
     });
-    const statement = roleStatements(template).find((s) => s.Sid === 'SecretsKey0');
-    expect(statement).toMatchObject({
+    const statements = roleStatements(template);
+    expect(statements.find((s) => s.Sid === 'SecretsKey0Decrypt')).toMatchObject({
       Resource: keyArn,
+      Action: 'kms:Decrypt',
       Condition: {
         StringLike: {
           'kms:EncryptionContext:SecretARN': [secretArn('prod/a'), secretArn('prod/admin')],
         },
       },
+    });
+    // The admin secret is only read: no data keys for it.
+    expect(statements.find((s) => s.Sid === 'SecretsKey0Encrypt')).toMatchObject({
+      Action: 'kms:GenerateDataKey',
+      Condition: { StringLike: { 'kms:EncryptionContext:SecretARN': [secretArn('prod/a')] } },
     });
   });
 
