@@ -30,6 +30,7 @@
  * - `metricsNamespace`: CloudWatch namespace. Default `ScramRotator`.
  * - `memorySize` (MB), `timeoutSeconds`: function size. Defaults 256, 60.
  * - `logRetentionDays`: log retention, one of CloudWatch's values. Default 30.
+ * - `sourceMaps`: ship the source map and `--enable-source-maps`. Default `false`.
  * - `alarmEmail`: e-mail subscribed to the alarm topic. Default: none.
  * - `vpcId`, `subnetIds`, `availabilityZones`: run in a VPC (subnets and
  *   their zones comma-separated, same order). Default: no VPC.
@@ -40,8 +41,18 @@
  * `subnetIds`, `availabilityZones`, `secretsManagerEndpoint`,
  * `natGatewayRoute` and `databasePort` need `vpcId`. A VPC with
  * `secretsManagerEndpoint=none` and no `natGatewayRoute` is refused: the
- * function could not reach Secrets Manager. Unknown camelCase keys (typos)
- * are reported as warnings.
+ * function could not reach Secrets Manager. An unknown camelCase key (a
+ * typo such as `secretArm`) is refused, naming the key it resembles.
+ *
+ * The stack's account and region are those of the complete secret ARNs
+ * (`secretArn`, `adminSecretArn`, `kmsKeyArn`), which must agree; with
+ * names only, those the CDK CLI passes (CDK_DEFAULT_ACCOUNT and
+ * CDK_DEFAULT_REGION: AWS_REGION, the profile's region, else us-east-1),
+ * and the synth warns which region that is.
+ *
+ * Run as the app, a refusal prints one line (`scram-rotator: ...`) naming
+ * the context key and the fix, and exits 1; SCRAM_ROTATOR_DEBUG=1 adds the
+ * stack trace.
  *
  * @module
  */
@@ -52,7 +63,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Node } from 'constructs';
 import { ROTATION_MODES, type RotationMode } from '../lambda/config.js';
-import { parseWindow } from './schedule.js';
+import { ContextError, RotatorConfigError } from './errors.js';
+import { parseWindow, ScheduleError } from './schedule.js';
 import type { SecretsManagerEndpoint } from './scram-rotator.js';
 import { ScramRotatorStack, type ScramRotatorStackProps } from './stack.js';
 
@@ -85,6 +97,7 @@ export const CONTEXT_KEYS = {
   memorySize: 'function memory, MB',
   timeoutSeconds: 'function timeout, seconds',
   logRetentionDays: 'log retention, days',
+  sourceMaps: 'ship the source map and --enable-source-maps (true/false)',
   alarmEmail: 'e-mail address subscribed to alarms',
   vpcId: 'VPC id',
   subnetIds: 'subnet ids, comma-separated',
@@ -171,8 +184,9 @@ class ContextReader {
     return text as T;
   }
 
-  error(key: ContextKey, value: unknown, expected: string): Error {
-    return new Error(
+  error(key: ContextKey, value: unknown, expected: string): ContextError {
+    return new ContextError(
+      key,
       `context ${key}=${JSON.stringify(value)}: expected ${expected} (${CONTEXT_KEYS[key]})`,
     );
   }
@@ -239,6 +253,7 @@ export function stackPropsFromContext(node: Node): ScramRotatorStackProps & { st
     memorySize: context.integer('memorySize'),
     timeout: timeoutSeconds === undefined ? undefined : Duration.seconds(timeoutSeconds),
     logRetention: retention as logs.RetentionDays | undefined,
+    sourceMaps: context.boolean('sourceMaps'),
     alarmEmail: context.string('alarmEmail'),
     secretsManagerEndpoint: context.oneOf<SecretsManagerEndpoint>(
       'secretsManagerEndpoint',
@@ -274,40 +289,174 @@ export interface CreateAppOptions {
    */
   readonly outdir?: string;
   /**
-   * Account and region of the stack.
-   * @default - CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION, else environment-agnostic
+   * Account and region of the stack, as configured: a secret ARN of
+   * another account or region is then refused.
+   * @default - those of the complete secret ARNs, else CDK_DEFAULT_ACCOUNT
+   *   and CDK_DEFAULT_REGION (what the CDK CLI resolved), else
+   *   environment-agnostic
    */
   readonly env?: Environment;
+}
+
+/** Levenshtein distance, for "did you mean" on a misspelt key. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0] as number;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j] as number;
+      row[j] = Math.min(
+        above + 1,
+        (row[j - 1] as number) + 1,
+        diagonal + (a[i - 1]?.toLowerCase() === b[j - 1]?.toLowerCase() ? 0 : 1),
+      );
+      diagonal = above;
+    }
+  }
+  return row[b.length] as number;
+}
+
+/** The known key closest to `key`, if it is close enough to be a typo. */
+export function suggestContextKey(key: string): ContextKey | undefined {
+  let best: { key: ContextKey; distance: number } | undefined;
+  for (const known of Object.keys(CONTEXT_KEYS) as ContextKey[]) {
+    const d = distance(key, known);
+    if (best === undefined || d < best.distance) best = { key: known, distance: d };
+  }
+  return best !== undefined && best.distance <= Math.max(2, Math.floor(key.length / 4))
+    ? best.key
+    : undefined;
+}
+
+/**
+ * Refuses unknown keys: falling back to a default (the example secret, for
+ * a misspelt secretArn) would deploy something the user did not ask for.
+ *
+ * @throws ContextError naming each unknown key and what it may have meant
+ */
+function refuseUnknownContextKeys(node: Node): void {
+  const unknown = unknownContextKeys(node);
+  if (unknown.length === 0) return;
+  const described = unknown.map((key) => {
+    const near = suggestContextKey(key);
+    return near === undefined ? key : `${key} (did you mean ${near}?)`;
+  });
+  throw new ContextError(
+    unknown[0] as string,
+    `context ${described.join(', ')}: not ${unknown.length === 1 ? 'a key' : 'keys'} this app reads, so nothing was synthesized. Fix the spelling; the keys are ${Object.keys(CONTEXT_KEYS).join(', ')}.`,
+  );
+}
+
+/** `arn:<partition>:<service>:<region>:<account>:...` of a literal ARN. */
+const ARN_ENVIRONMENT = /^arn:[a-z-]+:(secretsmanager|kms):([a-z0-9-]+):(\d{12}):/;
+
+/**
+ * The account and region the complete ARNs among the context's secrets and
+ * key name, if any; they must all agree, since one stack lives in one.
+ *
+ * @throws ContextError when two of them disagree
+ */
+export function environmentOfArns(node: Node): { account?: string; region?: string } {
+  const context = new ContextReader(node);
+  let found: { key: ContextKey; arn: string; account: string; region: string } | undefined;
+  for (const key of ['secretArn', 'adminSecretArn', 'kmsKeyArn'] as const) {
+    for (const arn of context.list(key) ?? []) {
+      const parts = ARN_ENVIRONMENT.exec(arn);
+      if (!parts) continue;
+      const [, , region, account] = parts as unknown as [string, string, string, string];
+      if (found === undefined) {
+        found = { key, arn, account, region };
+        continue;
+      }
+      const what = found.region !== region ? 'region' : found.account !== account ? 'account' : '';
+      if (what !== '') {
+        throw new ContextError(
+          key,
+          `context ${key}: ${arn} is in ${what} ${what === 'region' ? region : account} but ${found.key} ${found.arn} is in ${what === 'region' ? found.region : found.account}; one stack deploys to one account and region. Give secrets (and their key) of one account and region, and deploy one stack per region (-c stackName=... to tell them apart).`,
+        );
+      }
+    }
+  }
+  return found === undefined ? {} : { account: found.account, region: found.region };
 }
 
 /**
  * Builds the app: the stack from context, and cdk-nag's AwsSolutions checks,
  * so that any unacknowledged finding fails the synth.
+ *
+ * @throws ContextError or RotatorConfigError for a setting it refuses
  */
 export function createApp(options: CreateAppOptions = {}): { app: App; stack: ScramRotatorStack } {
   const app = new App({
     ...(options.context ? { context: options.context } : {}),
     ...(options.outdir ? { outdir: options.outdir } : {}),
   });
+  refuseUnknownContextKeys(app.node);
   // cdk-nag 3 is a policy validation plugin (the Aspects form of cdk-nag 2
   // no longer exists); acknowledgements go through Validations.of().
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   const { stackName, ...props } = stackPropsFromContext(app.node);
+  const fromArns = environmentOfArns(app.node);
+  // A complete ARN says where the secret is, which is where the stack must
+  // go; the CLI's default region is only a guess (us-east-1 when nothing is
+  // configured). An env given explicitly is kept, and checked instead.
   const env = options.env ?? {
-    account: process.env.CDK_DEFAULT_ACCOUNT,
-    region: process.env.CDK_DEFAULT_REGION,
+    account: fromArns.account ?? process.env.CDK_DEFAULT_ACCOUNT,
+    region: fromArns.region ?? process.env.CDK_DEFAULT_REGION,
   };
   const stack = new ScramRotatorStack(app, stackName, { ...props, env });
-  for (const key of unknownContextKeys(app.node)) {
+  if (options.env === undefined && fromArns.region === undefined && props.secrets !== undefined) {
     Annotations.of(stack).addWarningV2(
-      'scram-rotator:unknown-context',
-      `Context key ${key} is not one this app reads; check its spelling. Keys: ${Object.keys(CONTEXT_KEYS).join(', ')}.`,
+      'scram-rotator:region-from-cli',
+      `The secrets are given by name, so the stack deploys to ${env.region ?? "the CDK CLI's region"} (AWS_REGION, else the profile's region, else us-east-1). If they live elsewhere, run with AWS_REGION=<their region>, or give their complete ARNs.`,
     );
   }
   return { app, stack };
 }
 
+/** The context key behind a construct or stack setting, for the one-line refusal. */
+const SETTING_KEYS: ReadonlyArray<readonly [RegExp, ContextKey]> = [
+  [/^secrets\[\d+\]\.encryptionKey$|^adminSecrets\[\d+\]\.encryptionKey$/, 'kmsKeyArn'],
+  [/^secrets(\[\d+\])?$/, 'secretArn'],
+  [/^adminSecrets(\[\d+\])?$/, 'adminSecretArn'],
+  [/^passwordPolicy\.length$/, 'passwordLength'],
+  [/^passwordPolicy\.excludeCharacters$/, 'excludeCharacters'],
+  [/^connectTimeout$/, 'connectTimeoutMs'],
+  [/^statementTimeout$/, 'statementTimeoutMs'],
+  [/^testLoginDelay$/, 'testLoginDelayMs'],
+  [/^timeout$/, 'timeoutSeconds'],
+  [/^vpc\.subnetIds$/, 'subnetIds'],
+  [/^vpc\.availabilityZones$/, 'availabilityZones'],
+];
+
+/**
+ * The one line a refusal prints: the message (which names the setting and
+ * the fix) and, for a construct setting, the context key that sets it.
+ */
+export function refusalLine(error: unknown): string {
+  if (error instanceof ContextError) return `scram-rotator: ${error.message}`;
+  if (error instanceof RotatorConfigError) {
+    const key =
+      SETTING_KEYS.find(([pattern]) => pattern.test(error.setting))?.[1] ??
+      (error.setting in CONTEXT_KEYS ? error.setting : undefined);
+    return `scram-rotator: ${error.message}${key === undefined ? '' : ` (context key ${key})`}`;
+  }
+  if (error instanceof ScheduleError) {
+    return `scram-rotator: ${error.message} (context keys schedule, rotationWindow)`;
+  }
+  const e = error instanceof Error ? error : new Error(String(error));
+  return `scram-rotator: ${e.name}: ${e.message.split('\n')[0]} (SCRAM_ROTATOR_DEBUG=1 prints the stack trace)`;
+}
+
 // Synthesize only when run as the app (cdk.json), not when a test imports it.
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  createApp().app.synth();
+  try {
+    createApp().app.synth();
+  } catch (error) {
+    if (process.env.SCRAM_ROTATOR_DEBUG === '1') throw error;
+    // One line the CDK CLI shows as it is, instead of Node's stack trace.
+    process.stderr.write(`${refusalLine(error)}\n`);
+    process.exitCode = 1;
+  }
 }

@@ -11,6 +11,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { DEFAULT_EXCLUDE_CHARACTERS } from '../lambda/core/password.js';
+import { RotatorConfigError } from './errors.js';
 import { ScramRotator, type ScramRotatorProps } from './scram-rotator.js';
 
 /** A VPC given by ids, without a lookup (synth stays offline). */
@@ -93,8 +94,12 @@ export class ScramRotatorStack extends Stack {
       secretsKeyArn === undefined
         ? undefined
         : kms.Key.fromKeyArn(this, 'SecretsKey', secretsKeyArn);
-    const given = (refs ?? []).map((ref) => this.importSecret('Secret', ref, key));
-    const admins = (adminSecrets ?? []).map((ref) => this.importSecret('Admin', ref, key));
+    const given = (refs ?? []).map((ref, index) =>
+      this.importSecret('Secret', `secrets[${index}]`, ref, key),
+    );
+    const admins = (adminSecrets ?? []).map((ref, index) =>
+      this.importSecret('Admin', `adminSecrets[${index}]`, ref, key),
+    );
 
     let secrets = given;
     let rotateImmediately = rotator?.rotateImmediatelyOnUpdate;
@@ -126,6 +131,9 @@ export class ScramRotatorStack extends Stack {
       ...(admins.length > 0 ? { adminSecrets: admins } : {}),
       ...(vpc ? this.importVpc(vpc) : {}),
     });
+    // Function, log group, topic, and per secret its ARN and the rotate and
+    // doctor command lines: what `cdk deploy` prints at its end.
+    this.rotator.addOutputs();
   }
 
   /**
@@ -134,6 +142,7 @@ export class ScramRotatorStack extends Stack {
    */
   private importSecret(
     prefix: string,
+    setting: string,
     ref: string,
     encryptionKey: kms.IKey | undefined,
   ): secretsmanager.ISecret {
@@ -141,7 +150,8 @@ export class ScramRotatorStack extends Stack {
     const arn = SECRET_ARN.exec(ref);
     if (ref.startsWith('arn:')) {
       if (!arn || !COMPLETE_SECRET_ARN_SUFFIX.test(arn[1] as string)) {
-        throw new Error(
+        throw new RotatorConfigError(
+          setting,
           `${ref} is not the complete ARN of a secret (arn:<partition>:secretsmanager:<region>:<account>:secret:<name>-<6 characters>). Copy the ARN that aws secretsmanager describe-secret prints, or give the secret's name.`,
         );
       }
@@ -151,7 +161,10 @@ export class ScramRotatorStack extends Stack {
       });
     }
     if (!/^[A-Za-z0-9/_+=.@-]{1,512}$/.test(ref)) {
-      throw new Error(`${ref} is neither a secret ARN nor a valid secret name`);
+      throw new RotatorConfigError(
+        setting,
+        `${ref} is neither a secret ARN nor a valid secret name (letters, digits and /_+=.@-)`,
+      );
     }
     return secretsmanager.Secret.fromSecretAttributes(this, id, {
       secretPartialArn: this.formatArn({
@@ -166,10 +179,14 @@ export class ScramRotatorStack extends Stack {
 
   private importVpc(options: ImportedVpcOptions): Pick<ScramRotatorProps, 'vpc'> {
     if (options.subnetIds.length === 0) {
-      throw new Error(`vpc ${options.vpcId}: give the function's subnets (subnetIds)`);
+      throw new RotatorConfigError(
+        'vpc.subnetIds',
+        `vpc ${options.vpcId}: give the function's subnets (subnetIds)`,
+      );
     }
     if (options.subnetIds.length !== options.availabilityZones.length) {
-      throw new Error(
+      throw new RotatorConfigError(
+        'vpc.availabilityZones',
         `vpc ${options.vpcId}: ${options.subnetIds.length} subnets but ${options.availabilityZones.length} availability zones; give each subnet's zone, in the same order`,
       );
     }

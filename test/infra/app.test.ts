@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { CONTEXT_KEYS, createApp } from '../../infra/app.js';
+import { CONTEXT_KEYS, createApp, refusalLine, suggestContextKey } from '../../infra/app.js';
+import { ContextError, RotatorConfigError } from '../../infra/errors.js';
 import {
   CA_FIXTURE,
   CDK_JSON_CONTEXT,
@@ -208,15 +209,221 @@ describe('the app with context', () => {
     expect(() => synthWith({ databasePort: '26257' })).toThrow(/databasePort only applies/);
   });
 
-  it('warns about context keys it does not read, such as a misspelt secretArn', () => {
-    const { stack } = synthWith({ secretArns: 'prod/a' });
-    Annotations.fromStack(stack).hasWarning(
-      '/ScramRotator',
-      Match.stringLikeRegexp('Context key secretArns is not one this app reads'),
+  it('refuses a misspelt key instead of falling back to the example secret', () => {
+    expect(() => synthWith({ secretArm: secretArn('prod/a') })).toThrow(ContextError);
+    expect(() => synthWith({ secretArm: secretArn('prod/a') })).toThrow(
+      /context secretArm \(did you mean secretArn\?\): not a key this app reads, so nothing was synthesized/,
     );
+  });
+
+  it('names every unknown key, suggesting only near ones', () => {
+    expect(() =>
+      synthWith({ secretArn: 'prod/a', shedule: 'rate(7 days)', colour: 'blue' }),
+    ).toThrow(/context colour, shedule \(did you mean schedule\?\): not keys/);
+    expect(suggestContextKey('rotationWindw')).toBe('rotationWindow');
+    expect(suggestContextKey('region')).toBeUndefined();
+  });
+
+  it("leaves the CDK's own keys alone", () => {
+    expect(() =>
+      synthWith({ 'aws:cdk:enable-path-metadata': true, 'acknowledged-issue-numbers': [1] }),
+    ).not.toThrow();
+  });
+
+  it('passes sourceMaps to the construct', () => {
+    const { template } = synthWith({ secretArn: 'prod/a', sourceMaps: 'true' });
+    expect(functionEnvironment(template).NODE_OPTIONS).toBe('--enable-source-maps');
+  });
+
+  it('outputs the function, log group, topic, and per secret its ARN, rotate and doctor lines', () => {
+    const { template } = synthWith({ secretArn: `${secretArn('prod/a')},prod/b` });
+    const outputs = template.findOutputs('*');
+    expect(Object.keys(outputs).sort()).toEqual(
+      [
+        'AlarmTopicArn',
+        'FunctionArn',
+        'LogGroupName',
+        'Secret1Arn',
+        'Secret1Doctor',
+        'Secret1Rotate',
+        'Secret2Arn',
+        'Secret2Doctor',
+        'Secret2Rotate',
+      ].sort(),
+    );
+    expect(outputs.Secret1Arn?.Value).toBe(secretArn('prod/a'));
+    // The name-imported secret's complete ARN, known at deploy.
+    expect(outputs.Secret2Arn?.Value).toEqual({ Ref: expect.stringMatching(/Schedule/) });
   });
 
   it('names the stack after stackName', () => {
     expect(synthWith({ stackName: 'DbRotation' }).stack.stackName).toBe('DbRotation');
+  });
+});
+
+describe('region and account', () => {
+  const arn = (region: string, account: string, name: string) =>
+    `arn:aws:secretsmanager:${region}:${account}:secret:${name}-AbC123`;
+
+  function synthFromCli(context: Record<string, unknown>, cliRegion: string | undefined) {
+    const saved = { ...process.env };
+    try {
+      // What the CDK CLI passes: its region even when none is configured.
+      if (cliRegion === undefined) delete process.env.CDK_DEFAULT_REGION;
+      else process.env.CDK_DEFAULT_REGION = cliRegion;
+      delete process.env.CDK_DEFAULT_ACCOUNT;
+      const { stack } = createApp({
+        context: { ...CDK_JSON_CONTEXT, ...SKIP_BUNDLING, ...context },
+      });
+      return stack;
+    } finally {
+      process.env = saved;
+    }
+  }
+
+  it("deploys to the secret ARN's region and account, not the CLI's default region", () => {
+    const stack = synthFromCli(
+      {
+        secretArn: arn('eu-west-1', '111122223333', 'prod/app'),
+        adminSecretArn: 'prod/rotation-admin',
+      },
+      'us-east-1',
+    );
+    expect(stack.region).toBe('eu-west-1');
+    expect(stack.account).toBe('111122223333');
+    // The admin secret given by name is granted in that region too.
+    const statement = roleStatements(Template.fromStack(stack)).find(
+      (s) => s.Sid === 'ReadAdminSecrets',
+    );
+    expect(statement?.Resource).toBe(
+      'arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/rotation-admin-??????',
+    );
+  });
+
+  it('refuses secrets of two regions, naming both keys', () => {
+    expect(() =>
+      synthFromCli(
+        {
+          secretArn: arn('eu-west-1', '111122223333', 'prod/app'),
+          adminSecretArn: arn('us-east-1', '111122223333', 'prod/admin'),
+        },
+        undefined,
+      ),
+    ).toThrow(/context adminSecretArn: .* is in region us-east-1 but secretArn .* is in eu-west-1/);
+  });
+
+  it('refuses a secret of another region than the configured one, naming the key', () => {
+    const error = (() => {
+      try {
+        synthWith({ secretArn: arn('us-east-1', ENV.account, 'prod/app') });
+      } catch (thrown) {
+        return thrown;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(RotatorConfigError);
+    expect(refusalLine(error)).toMatch(
+      /^scram-rotator: Invalid rotator setting secrets\[0\]: the secret .* is in region us-east-1 but the stack deploys to eu-west-1.* \(context key secretArn\)$/,
+    );
+  });
+
+  it('says which region a stack of secret names goes to, and how to choose another', () => {
+    const stack = synthFromCli({ secretArn: 'prod/app' }, 'us-east-1');
+    expect(stack.region).toBe('us-east-1');
+    Annotations.fromStack(stack).hasWarning(
+      '/ScramRotator',
+      Match.stringLikeRegexp('given by name, so the stack deploys to us-east-1.*AWS_REGION='),
+    );
+  });
+});
+
+describe('refusals through the real cdk CLI', () => {
+  /** Runs `cdk synth` as a user would, without credentials, and returns how it ended. */
+  async function cdkSynth(args: string[], env: Record<string, string> = {}) {
+    const out = mkdtempSync(join(tmpdir(), 'scram-rotator-refusal-'));
+    const clean = Object.fromEntries(
+      Object.entries(process.env).filter(
+        ([name]) => !name.startsWith('AWS_') && !name.startsWith('CDK_'),
+      ),
+    );
+    try {
+      const { stdout, stderr } = await run(
+        'npx',
+        ['cdk', 'synth', '--quiet', '--no-notices', '--output', out, ...args],
+        {
+          env: {
+            ...clean,
+            AWS_CONFIG_FILE: '/dev/null',
+            AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+            ...env,
+          },
+          timeout: 120_000,
+        },
+      );
+      const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as {
+        artifacts: Record<string, { environment?: string }>;
+      };
+      return { code: 0, stdout, stderr, manifest };
+    } catch (error) {
+      const e = error as { code?: number; stdout?: string; stderr?: string };
+      return {
+        code: e.code ?? -1,
+        stdout: e.stdout ?? '',
+        stderr: e.stderr ?? '',
+        manifest: undefined,
+      };
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }
+
+  /** The app's own lines on stderr, without the CLI's. */
+  const appLines = (stderr: string) =>
+    stderr.split('\n').filter((line) => line.startsWith('scram-rotator:'));
+
+  it('refuses a misspelt key in one line, with no stack trace, and exits non-zero', async () => {
+    const result = await cdkSynth(['-c', `secretArm=${secretArn('prod/a')}`]);
+    expect(result.code).not.toBe(0);
+    expect(appLines(result.stderr)).toEqual([
+      expect.stringMatching(
+        /^scram-rotator: context secretArm \(did you mean secretArn\?\): not a key this app reads/,
+      ),
+    ]);
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it('refuses secrets of two regions in one line naming the keys and the fix', async () => {
+    const result = await cdkSynth([
+      '-c',
+      'secretArn=arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/app-AbC123',
+      '-c',
+      'adminSecretArn=arn:aws:secretsmanager:us-east-1:111122223333:secret:prod/admin-AbC123',
+    ]);
+    expect(result.code).not.toBe(0);
+    expect(appLines(result.stderr)).toEqual([
+      expect.stringMatching(
+        /adminSecretArn: .* us-east-1 but secretArn .* eu-west-1; one stack deploys to one account and region/,
+      ),
+    ]);
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it("puts the stack in the secret's region when the CLI's region is another", async () => {
+    const result = await cdkSynth(
+      ['-c', 'secretArn=arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/app-AbC123'],
+      { AWS_REGION: 'us-east-1' },
+    );
+    expect(result.code).toBe(0);
+    expect(result.manifest?.artifacts.ScramRotator?.environment).toBe(
+      'aws://111122223333/eu-west-1',
+    );
+  });
+
+  it('refuses a construct setting in one line naming its context key', async () => {
+    const result = await cdkSynth(['-c', 'secretArn=prod/app', '-c', 'alarmEmail=dba at example']);
+    expect(result.code).not.toBe(0);
+    expect(appLines(result.stderr)).toEqual([
+      'scram-rotator: Invalid rotator setting alarmEmail: dba at example is not an e-mail address; give one address such as dba@example.com (context key alarmEmail)',
+    ]);
   });
 });
