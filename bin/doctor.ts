@@ -68,6 +68,17 @@ async function main(): Promise<number> {
   });
   let results: CheckResult[];
   try {
+    // Missing credentials would otherwise surface as a failed DescribeSecret
+    // ("check the secret id, the region and DescribeSecret permission").
+    try {
+      await client.config.credentials();
+    } catch (error) {
+      if ((error as Error).name !== 'CredentialsProviderError') throw error;
+      process.stderr.write(
+        'doctor: no AWS credentials: none in the environment, the shared config and credentials files, SSO or an instance role. Set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; against the local stack any values work: AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local npm run doctor -- --endpoint-url <endpoint> ...\n',
+      );
+      return EXIT.failed;
+    }
     results = await runChecks({
       secretId,
       secrets: new SdkSecretStore(client),

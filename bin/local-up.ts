@@ -1,9 +1,10 @@
 /**
  * `npm run local:up`: starts the local stack, creates an application user and
  * its secret, registers the rotation function (in process) with the Secrets
- * Manager endpoint, writes `.local/stack.json`, and stays up until
- * SIGINT/SIGTERM. `aws secretsmanager rotate-secret` against the endpoint then
- * rotates the seeded secret for real.
+ * Manager endpoint and turns rotation on for the secret (as a deployed secret
+ * has it), writes `.local/stack.json`, and stays up until SIGINT/SIGTERM.
+ * The plain `aws secretsmanager rotate-secret --secret-id scram-rotator/local/app`
+ * against the endpoint then rotates the seeded secret for real.
  *
  * Options: `--stack-file <path>` (default `.local/stack.json`).
  */
@@ -29,7 +30,14 @@ const user = await stack.createApplicationUser({
   username: 'app_user',
   secretName: 'scram-rotator/local/app',
 });
-const rotationFunctionArn = stack.registerRotationFunction();
+// A log group named the way CloudFormation names the construct's (not
+// /aws/lambda/<function>), so `npm run rotate` finds it here the way it
+// does in AWS: through the function's logging configuration.
+const logGroupName = 'ScramRotator-RotatorLogGroup254C4D64-LocalStack01';
+const rotationFunctionArn = stack.registerRotationFunction({ logGroupName });
+// Rotation on, with a 30-day schedule and without rotating now, as the
+// construct's RotationSchedule leaves a deployed secret.
+await stack.enableRotation(user.secretName, rotationFunctionArn);
 await stack.writeStackFile(stackFile);
 
 const { endpoint, region } = stack.describe().secretsManager;
@@ -40,14 +48,17 @@ process.stdout.write(
     `  Secrets Manager   ${endpoint} (region ${region})`,
     `  Secret            ${user.secretName} -> role ${user.username}`,
     `  Rotation function ${rotationFunctionArn} (runs in this process; its logs appear here)`,
+    `  Its log group     ${logGroupName}`,
     `  Server log        ${stack.postgres.serverLogFile}`,
     `  Stack file        ${stackFile}`,
     '',
     'Read the secret with the AWS CLI:',
     `  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws secretsmanager get-secret-value --endpoint-url ${endpoint} --region ${region} --secret-id ${user.secretName}`,
     '',
-    'Rotate it (the function changes the password in PostgreSQL):',
-    `  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws secretsmanager rotate-secret --endpoint-url ${endpoint} --region ${region} --secret-id ${user.secretName} --rotation-lambda-arn ${rotationFunctionArn} --rotation-rules AutomaticallyAfterDays=30`,
+    'Rotate it (rotation is on, with the function above; it changes the password in PostgreSQL):',
+    `  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws secretsmanager rotate-secret --endpoint-url ${endpoint} --region ${region} --secret-id ${user.secretName}`,
+    'or follow a rotation step by step, with the reason if it fails:',
+    `  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local npm run rotate -- --endpoint-url ${endpoint} --region ${region} --secret-id ${user.secretName}`,
     '',
     'Press Ctrl-C to stop; everything is removed.',
     '',

@@ -6,14 +6,20 @@
  * Progress comes from DescribeSecret (the version stages move as the steps
  * run); a failure's reason comes from the rotation function's CloudWatch Logs,
  * where Lambda's runtime writes the error the function threw (Secrets Manager's
- * API itself never says why a rotation failed).
+ * API itself never says why a rotation failed). The log group is the one the
+ * function's logging configuration names (Lambda GetFunctionConfiguration,
+ * LoggingConfig.LogGroup): the CDK construct gives its function a log group
+ * with a CloudFormation-generated name, not `/aws/lambda/<function>`.
  *
  * Options:
  *   --secret-id <id>             name or ARN (required)
  *   --region <region>            default: the SDK's (AWS_REGION, profile)
- *   --endpoint-url <url>         Secrets Manager and CloudWatch Logs endpoint (local stack)
+ *   --endpoint-url <url>         Secrets Manager, Lambda and CloudWatch Logs endpoint (local stack)
  *   --rotation-lambda-arn <arn>  turn rotation on with this function first
- *   --log-group <name>           the function's log group; default /aws/lambda/<function>
+ *   --log-group <name>           the function's log group; default: the one its
+ *                                logging configuration names (needs
+ *                                lambda:GetFunctionConfiguration), else
+ *                                /aws/lambda/<function>
  *   --timeout <seconds>          give up waiting after this long (default 300)
  *   --interval <ms>              polling interval (default 1000)
  *
@@ -26,6 +32,7 @@ import {
   type FilteredLogEvent,
   FilterLogEventsCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
+import { GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import {
   DescribeSecretCommand,
   type DescribeSecretResponse,
@@ -133,6 +140,36 @@ function failureIn(events: readonly FilteredLogEvent[], token: string): Failure 
   return undefined;
 }
 
+/**
+ * Where the function logs: its logging configuration's log group, else
+ * Lambda's default `/aws/lambda/<name>` (with a line saying why).
+ */
+async function functionLogGroup(lambda: LambdaClient, lambdaArn: string): Promise<string> {
+  const fallback = `/aws/lambda/${lambdaArn.split(':')[6] ?? lambdaArn}`;
+  try {
+    const configuration = await lambda.send(
+      new GetFunctionConfigurationCommand({ FunctionName: lambdaArn }),
+    );
+    const logGroup = configuration.LoggingConfig?.LogGroup;
+    if (logGroup) {
+      say(`  log group ${logGroup} (the function's logging configuration)`);
+      return logGroup;
+    }
+  } catch (error) {
+    say(
+      `  (cannot read the function's logging configuration: ${(error as Error).name}; looking in ${fallback}. Pass --log-group if it logs elsewhere.)`,
+    );
+    return fallback;
+  }
+  say(`  log group ${fallback}`);
+  return fallback;
+}
+
+/** The SDK's error when no credential source gave any. */
+function isMissingCredentials(error: unknown): boolean {
+  return (error as Error | undefined)?.name === 'CredentialsProviderError';
+}
+
 async function main(): Promise<number> {
   const options = parseOptions();
   const clientConfig = {
@@ -141,6 +178,7 @@ async function main(): Promise<number> {
   };
   const secrets = new SecretsManagerClient(clientConfig);
   const logs = new CloudWatchLogsClient(clientConfig);
+  const lambda = new LambdaClient(clientConfig);
   try {
     const before = await secrets.send(new DescribeSecretCommand({ SecretId: options.secretId }));
     const lambdaArn = options.rotationLambdaArn ?? before.RotationLambdaARN;
@@ -177,7 +215,7 @@ async function main(): Promise<number> {
       say(`  following the reattempt of version ${token}`);
     }
 
-    const logGroup = options.logGroup ?? `/aws/lambda/${lambdaArn.split(':')[6] ?? lambdaArn}`;
+    const logGroup = options.logGroup ?? (await functionLogGroup(lambda, lambdaArn));
     let logsReadable = true;
     let lastStages = '';
     const deadline = startedAt + options.timeoutMs;
@@ -233,6 +271,7 @@ async function main(): Promise<number> {
   } finally {
     secrets.destroy();
     logs.destroy();
+    lambda.destroy();
   }
 }
 
@@ -240,7 +279,11 @@ main().then(
   (code) => process.exit(code),
   (error: unknown) => {
     const e = error as Error;
-    process.stderr.write(`rotate: ${e.name}: ${e.message}\n`);
+    process.stderr.write(
+      isMissingCredentials(error)
+        ? 'rotate: no AWS credentials: none in the environment, the shared config and credentials files, SSO or an instance role. Set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; against the local stack any values work: AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local npm run rotate -- --endpoint-url <endpoint> ...\n'
+        : `rotate: ${e.name}: ${e.message}\n`,
+    );
     process.exit(EXIT.failed);
   },
 );

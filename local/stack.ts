@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { SdkSecretStore } from '../lambda/adapters/secrets-manager.js';
 import { createScramVerifier } from '../lambda/core/scram.js';
 import { createHandler } from '../lambda/index.js';
@@ -35,6 +35,8 @@ export interface StackFile {
   readonly secrets: readonly { readonly name: string; readonly arn: string }[];
   /** The Lambda ARN of the in-process rotation function, once one is registered. */
   readonly rotationFunctionArn?: string;
+  /** That function's log group (its LoggingConfig.LogGroup), once one is registered. */
+  readonly rotationFunctionLogGroup?: string;
 }
 
 /** Options for {@link startLocalStack}. */
@@ -103,7 +105,7 @@ export class LocalStack {
   /** A real SDK client pointed at {@link secretsManager}. */
   readonly client: SecretsManagerClient;
   readonly #secrets: { name: string; arn: string }[] = [];
-  #rotationFunctionArn: string | undefined;
+  #rotationFunction: { arn: string; logGroupName: string } | undefined;
 
   /** @internal use {@link startLocalStack} */
   constructor(postgres: LocalPostgres, secretsManager: SecretsManagerEndpoint) {
@@ -172,17 +174,57 @@ export class LocalStack {
       readonly env?: Readonly<Record<string, string | undefined>>;
       /** Logger for the handler. @default a Powertools Logger */
       readonly logger?: Logger;
+      /**
+       * The function's log group, as its logging configuration reports it.
+       * @default `/aws/lambda/<functionName>`, Lambda's default
+       */
+      readonly logGroupName?: string;
     } = {},
   ): string {
-    const arn = this.secretsManager.lambdaArn(options.functionName ?? 'scram-rotator');
+    const functionName = options.functionName ?? 'scram-rotator';
+    const arn = this.secretsManager.lambdaArn(functionName);
+    const logGroupName = options.logGroupName ?? `/aws/lambda/${functionName}`;
     const handler = createHandler({
       secrets: new SdkSecretStore(this.client),
       ...(options.env ? { env: options.env } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
     });
-    this.secretsManager.registerRotationFunction(arn, (event, context) => handler(event, context));
-    this.#rotationFunctionArn = arn;
+    this.secretsManager.registerRotationFunction(arn, (event, context) => handler(event, context), {
+      logGroupName,
+    });
+    this.#rotationFunction = { arn, logGroupName };
     return arn;
+  }
+
+  /**
+   * Turns rotation on for a secret as a deployed secret has it (what the
+   * construct's RotationSchedule does), without rotating now: RotateSecret
+   * with the function, a schedule and RotateImmediately=false, through the
+   * real API. Secrets Manager then runs testSecret once, as AWS does; this
+   * waits for that test and fails if it failed.
+   *
+   * @param secretId - name or ARN of the secret
+   * @param lambdaArn - a function registered with {@link registerRotationFunction}
+   */
+  async enableRotation(
+    secretId: string,
+    lambdaArn: string,
+    rules: { readonly automaticallyAfterDays?: number } = {},
+  ): Promise<void> {
+    await this.client.send(
+      new RotateSecretCommand({
+        SecretId: secretId,
+        RotationLambdaARN: lambdaArn,
+        RotationRules: { AutomaticallyAfterDays: rules.automaticallyAfterDays ?? 30 },
+        RotateImmediately: false,
+      }),
+    );
+    const outcome = await this.secretsManager.waitForRotation(secretId);
+    if (!outcome.ok) {
+      throw new Error(
+        `Enabling rotation of ${secretId} failed in ${outcome.failedStep ?? 'testSecret'}: ${outcome.errorMessage ?? 'unknown error'}`,
+      );
+    }
   }
 
   /** What `.local/stack.json` holds. */
@@ -200,7 +242,12 @@ export class LocalStack {
       },
       serverLogFile: this.postgres.serverLogFile,
       secrets: [...this.#secrets],
-      ...(this.#rotationFunctionArn ? { rotationFunctionArn: this.#rotationFunctionArn } : {}),
+      ...(this.#rotationFunction
+        ? {
+            rotationFunctionArn: this.#rotationFunction.arn,
+            rotationFunctionLogGroup: this.#rotationFunction.logGroupName,
+          }
+        : {}),
     };
   }
 

@@ -9,6 +9,8 @@ export { createSecretsManagerClient, type LocalClientOptions } from './client.js
 export { AwsServiceError } from './errors.js';
 export { DEFAULT_PASSWORD_LENGTH, PASSWORD_PUNCTUATION } from './password.js';
 export {
+  functionNameOf,
+  type RegisterOptions,
   ROTATION_STEPS,
   type RotationEvent,
   type RotationFunction,

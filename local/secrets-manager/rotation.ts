@@ -45,6 +45,28 @@ export interface RotationEvent {
 /** A rotation function, called the way Lambda calls a handler. */
 export type RotationFunction = (event: RotationEvent, context: Context) => Promise<unknown>;
 
+/** How a registered function is configured, as Lambda's GetFunctionConfiguration reports it. */
+export interface RegisteredFunction {
+  readonly fn: RotationFunction;
+  /** Where Lambda writes its log lines (LoggingConfig.LogGroup). */
+  readonly logGroupName: string;
+}
+
+/** Options for {@link RotationRunner.register}. */
+export interface RegisterOptions {
+  /**
+   * The function's log group. A function deployed with a log group of its
+   * own (as the CDK construct does) logs there, not to `/aws/lambda/<name>`.
+   * @default `/aws/lambda/<function name>`, Lambda's default
+   */
+  readonly logGroupName?: string;
+}
+
+/** The function name in a Lambda ARN (`arn:aws:lambda:<region>:<account>:function:<name>`). */
+export function functionNameOf(lambdaArn: string): string {
+  return lambdaArn.split(':')[6] ?? lambdaArn;
+}
+
 /** One call of a rotation function, once it has ended. */
 export interface RotationInvocation {
   readonly secretArn: string;
@@ -116,8 +138,8 @@ function logStreamDate(date: Date): string {
  * A Lambda-like context. `getRemainingTimeInMillis` counts down from the
  * configured timeout, so code that budgets its time sees a real deadline.
  */
-function lambdaContext(lambdaArn: string, deadline: number): Context {
-  const functionName = lambdaArn.split(':')[6] ?? lambdaArn;
+function lambdaContext(lambdaArn: string, logGroupName: string, deadline: number): Context {
+  const functionName = functionNameOf(lambdaArn);
   return {
     callbackWaitsForEmptyEventLoop: true,
     functionName,
@@ -125,7 +147,7 @@ function lambdaContext(lambdaArn: string, deadline: number): Context {
     invokedFunctionArn: lambdaArn,
     memoryLimitInMB: '128',
     awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
+    logGroupName,
     logStreamName: `${logStreamDate(new Date())}/[$LATEST]${randomBytes(16).toString('hex')}`,
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
     done: () => undefined,
@@ -140,7 +162,7 @@ export class RotationRunner {
   readonly #logs: FunctionLogStore;
   readonly #timeoutMs: number;
   readonly #keepPendingLabel: boolean;
-  readonly #functions = new Map<string, RotationFunction>();
+  readonly #functions = new Map<string, RegisteredFunction>();
   readonly #invocations: RotationInvocation[] = [];
   readonly #listeners = new Set<(update: RotationInvocationUpdate) => void>();
   readonly #inFlight = new Map<string, Flight>();
@@ -159,9 +181,31 @@ export class RotationRunner {
     return this.#invocations;
   }
 
+  /** Lambda's timeout for one call. */
+  get timeoutMs(): number {
+    return this.#timeoutMs;
+  }
+
   /** Makes RotateSecret with `lambdaArn` call `fn`; replaces an earlier registration. */
-  register(lambdaArn: string, fn: RotationFunction): void {
-    this.#functions.set(lambdaArn, fn);
+  register(lambdaArn: string, fn: RotationFunction, options: RegisterOptions = {}): void {
+    this.#functions.set(lambdaArn, {
+      fn,
+      logGroupName: options.logGroupName ?? `/aws/lambda/${functionNameOf(lambdaArn)}`,
+    });
+  }
+
+  /**
+   * The registered function a Lambda `FunctionName` names: its name, its ARN
+   * (with or without a qualifier) or a partial ARN `<account>:function:<name>`.
+   */
+  find(functionName: string): { arn: string; fn: RegisteredFunction } | undefined {
+    const name = functionName.startsWith('arn:')
+      ? functionNameOf(functionName)
+      : (/^\d{12}:function:([^:]+)/.exec(functionName)?.[1] ?? functionName);
+    for (const [arn, fn] of this.#functions) {
+      if (functionNameOf(arn) === name) return { arn, fn };
+    }
+    return undefined;
   }
 
   /** Whether a function is registered under the ARN. */
@@ -305,8 +349,13 @@ export class RotationRunner {
     const identity = { secretArn: plan.arn, step: event.Step, token: plan.token, startedAt };
     this.#emit({ ...identity, outcome: undefined });
 
-    const fn = this.#functions.get(plan.lambdaArn);
-    const context = lambdaContext(plan.lambdaArn, Date.now() + this.#timeoutMs);
+    const registered = this.#functions.get(plan.lambdaArn);
+    const fn = registered?.fn;
+    const context = lambdaContext(
+      plan.lambdaArn,
+      registered?.logGroupName ?? `/aws/lambda/${functionNameOf(plan.lambdaArn)}`,
+      Date.now() + this.#timeoutMs,
+    );
     let timer: NodeJS.Timeout | undefined;
     const calls: Promise<CallResult>[] = [
       // The extra `then` turns a synchronous throw into a rejection.

@@ -14,6 +14,7 @@ import { AwsServiceError, previousRotationIncomplete, protocolError } from './er
 import { type FilterLogEventsInput, FunctionLogStore } from './logs.js';
 import { generatePassword } from './password.js';
 import {
+  type RegisterOptions,
   type RotationFunction,
   type RotationInvocation,
   type RotationInvocationUpdate,
@@ -28,6 +29,13 @@ const HOST = '127.0.0.1';
 const TARGET_PREFIX = 'secretsmanager.';
 /** CloudWatch Logs' JSON 1.1 target prefix; only FilterLogEvents is served. */
 const LOGS_TARGET = 'Logs_20140328.FilterLogEvents';
+/**
+ * Lambda's REST-JSON GetFunctionConfiguration (API version 2015-03-31):
+ * `GET /2015-03-31/functions/{FunctionName}/configuration[?Qualifier=...]`.
+ * Served so that a tool finding a function's log group through its
+ * LoggingConfig (`npm run rotate`) works against the local stack unchanged.
+ */
+const FUNCTION_CONFIGURATION = /^\/2015-03-31\/functions\/([^/?]+)\/configuration(?:\?.*)?$/;
 /** Far above any Secrets Manager request (a value is at most 64 KiB). */
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -177,8 +185,12 @@ export class SecretsManagerEndpoint {
    * step. A RotateSecret naming an ARN with no function answers
    * AccessDeniedException, as AWS does when it cannot invoke the function.
    */
-  registerRotationFunction(lambdaArn: string, fn: RotationFunction): void {
-    this.#runner.register(lambdaArn, fn);
+  registerRotationFunction(
+    lambdaArn: string,
+    fn: RotationFunction,
+    options: RegisterOptions = {},
+  ): void {
+    this.#runner.register(lambdaArn, fn, options);
   }
 
   /** Every rotation function call so far, in call order. */
@@ -258,6 +270,16 @@ export class SecretsManagerEndpoint {
     const requestId = randomUUID();
     try {
       const body = await readBody(req);
+      const lambdaPath = req.method === 'GET' ? FUNCTION_CONFIGURATION.exec(req.url ?? '') : null;
+      if (lambdaPath) {
+        send(
+          res,
+          requestId,
+          200,
+          this.#functionConfiguration(decodeURIComponent(lambdaPath[1] ?? '')),
+        );
+        return;
+      }
       if (req.headers['x-amz-target'] === LOGS_TARGET) {
         // CloudWatch Logs for the functions' runtime lines (see logs.ts).
         const input = parseJson(body);
@@ -292,6 +314,31 @@ export class SecretsManagerEndpoint {
             });
       send(res, requestId, error.status, errorBody(error), error.type);
     }
+  }
+
+  /**
+   * The members of Lambda's FunctionConfiguration a rotation tool reads, for
+   * a registered function; AWS's 404 ResourceNotFoundException otherwise.
+   */
+  #functionConfiguration(functionName: string): Record<string, unknown> {
+    const found = this.#runner.find(functionName);
+    if (found === undefined) {
+      throw new AwsServiceError(
+        'ResourceNotFoundException',
+        `Function not found: ${functionName.startsWith('arn:') ? functionName : this.lambdaArn(functionName)}`,
+        { status: 404, modeled: false },
+      );
+    }
+    return {
+      FunctionName: found.arn.split(':')[6],
+      FunctionArn: found.arn,
+      Runtime: 'nodejs24.x',
+      Handler: 'index.handler',
+      Timeout: Math.ceil(this.#runner.timeoutMs / 1000),
+      MemorySize: 128,
+      State: 'Active',
+      LoggingConfig: { LogFormat: 'Text', LogGroup: found.fn.logGroupName },
+    };
   }
 
   #takeFault(operation: Operation): FaultSpec | undefined {

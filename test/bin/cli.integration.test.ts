@@ -105,17 +105,20 @@ describe('npm run local:up', () => {
       expect(secret.ca).toBe(readFileSync(stack.postgres.caFile, 'utf8'));
       expect(output).not.toContain(secret.password as string);
 
-      // The registered function rotates the seeded secret for real.
+      // Seeded as a deployed secret is: rotation on, with the function and
+      // a schedule, so the plain rotate-secret needs nothing more.
       expect(stack.rotationFunctionArn).toMatch(/^arn:aws:lambda:/);
-      await aws(stack, [
-        'rotate-secret',
+      const described = await aws(stack, [
+        'describe-secret',
         '--secret-id',
         'scram-rotator/local/app',
-        '--rotation-lambda-arn',
-        stack.rotationFunctionArn ?? '',
-        '--rotation-rules',
-        'AutomaticallyAfterDays=30',
       ]);
+      expect(described).toMatchObject({
+        RotationEnabled: true,
+        RotationLambdaARN: stack.rotationFunctionArn,
+        RotationRules: { AutomaticallyAfterDays: 30 },
+      });
+      await aws(stack, ['rotate-secret', '--secret-id', 'scram-rotator/local/app']);
       const rotated = await waitForNewCurrent(stack, answer.VersionId);
       const next = JSON.parse(rotated.SecretString) as { password: string };
       expect(next.password).not.toBe(secret.password);

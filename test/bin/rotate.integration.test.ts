@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { Logger } from '@aws-lambda-powertools/logger';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,10 +12,18 @@ const run = promisify(execFile);
 let stack: LocalStack;
 let lambdaArn: string;
 
+/**
+ * The function's own JSON log lines would go to this process's stdout (the
+ * Powertools logger writes past vitest's console capture); the CLI reads the
+ * runtime's lines from the endpoint's log store, which are kept.
+ */
+const quiet = () => new Logger({ serviceName: 'scram-rotator', logLevel: 'SILENT' });
+
 beforeAll(async () => {
   stack = await startLocalStack();
   lambdaArn = stack.registerRotationFunction({
     env: { ...process.env, TEST_LOGIN_ATTEMPTS: '2', TEST_LOGIN_DELAY_MS: '50' },
+    logger: quiet(),
   });
 });
 
@@ -116,6 +125,47 @@ describe('npm run rotate', () => {
     );
     expect(result.stdout).toContain('AWSCURRENT is unchanged');
     expect(await currentPassword(user.secretArn)).toBe(before);
+  });
+
+  it('finds the failure reason in a log group with a generated name, without --log-group', async () => {
+    // As the CDK construct deploys it: the function logs to its own log
+    // group, whose name CloudFormation generates, not /aws/lambda/<function>.
+    const logGroupName = 'ScramRotator-RotatorLogGroup254C4D64-Xq2J9vLmA1B3';
+    const deployedArn = stack.registerRotationFunction({
+      functionName: 'ScramRotator-RotatorFunctionB8D4D3C5-7hTq2LmZ9wXy',
+      logGroupName,
+      env: { ...process.env, TEST_LOGIN_ATTEMPTS: '2', TEST_LOGIN_DELAY_MS: '50' },
+      logger: quiet(),
+    });
+    const user = await stack.createApplicationUser({ extraKeys: { port: await findFreePort() } });
+    const result = await rotate([
+      '--secret-id',
+      user.secretName,
+      '--rotation-lambda-arn',
+      deployedArn,
+    ]);
+    expect(result.stdout).toContain(
+      `log group ${logGroupName} (the function's logging configuration)`,
+    );
+    expect(result.stdout).toMatch(
+      /Rotation failed: DatabaseUnreachableError: Database unreachable: .*127\.0\.0\.1/,
+    );
+    expect(result.code).toBe(1);
+  });
+
+  it('still reads the log group given with --log-group', async () => {
+    const user = await stack.createApplicationUser({ extraKeys: { port: await findFreePort() } });
+    const result = await rotate([
+      '--secret-id',
+      user.secretName,
+      '--rotation-lambda-arn',
+      lambdaArn,
+      '--log-group',
+      '/aws/lambda/scram-rotator',
+    ]);
+    expect(result.stdout).not.toContain("the function's logging configuration");
+    expect(result.stdout).toMatch(/Rotation failed: DatabaseUnreachableError/);
+    expect(result.code).toBe(1);
   });
 
   it('exits 2 when the rotation does not end within --timeout', async () => {

@@ -3,6 +3,11 @@ import {
   FilterLogEventsCommand,
   ResourceNotFoundException,
 } from '@aws-sdk/client-cloudwatch-logs';
+import {
+  ResourceNotFoundException as FunctionNotFound,
+  GetFunctionConfigurationCommand,
+  LambdaClient,
+} from '@aws-sdk/client-lambda';
 import { RotateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -14,27 +19,35 @@ import { createSecret, uniqueName } from './helpers.js';
 let endpoint: SecretsManagerEndpoint;
 let client: SecretsManagerClient;
 let logs: CloudWatchLogsClient;
+let lambda: LambdaClient;
 
 beforeAll(async () => {
   endpoint = await SecretsManagerEndpoint.start({ lambdaTimeoutMs: 500 });
   client = createSecretsManagerClient(endpoint);
-  logs = new CloudWatchLogsClient({
+  const local = {
     endpoint: endpoint.url,
     region: endpoint.region,
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  };
+  logs = new CloudWatchLogsClient(local);
+  lambda = new LambdaClient(local);
 });
 
 afterAll(async () => {
   client?.destroy();
   logs?.destroy();
+  lambda?.destroy();
   await endpoint?.stop();
 });
 
 /** Rotates a new secret with `fn` and returns the messages in the function's log group. */
-async function rotateWith(name: string, fn: () => Promise<unknown>): Promise<string[]> {
+async function rotateWith(
+  name: string,
+  fn: () => Promise<unknown>,
+  logGroupName = `/aws/lambda/${name}`,
+): Promise<string[]> {
   const arn = endpoint.lambdaArn(name);
-  endpoint.registerRotationFunction(arn, fn);
+  endpoint.registerRotationFunction(arn, fn, { logGroupName });
   const { arn: secret } = await createSecret(client, uniqueName('logs'), '{}');
   await client.send(
     new RotateSecretCommand({
@@ -44,7 +57,7 @@ async function rotateWith(name: string, fn: () => Promise<unknown>): Promise<str
     }),
   );
   await endpoint.waitForRotation(secret, { timeoutMs: 10_000 });
-  const out = await logs.send(new FilterLogEventsCommand({ logGroupName: `/aws/lambda/${name}` }));
+  const out = await logs.send(new FilterLogEventsCommand({ logGroupName }));
   return (out.events ?? []).map((e) => e.message ?? '');
 }
 
@@ -96,5 +109,49 @@ describe('CloudWatch Logs for rotation functions (Lambda runtime log lines)', ()
     await expect(
       logs.send(new FilterLogEventsCommand({ logGroupName: '/aws/lambda/never-called' })),
     ).rejects.toBeInstanceOf(ResourceNotFoundException);
+  });
+});
+
+describe("Lambda's GetFunctionConfiguration for registered functions", () => {
+  it('names the log group a function was registered with, where its lines go', async () => {
+    const group = 'ScramRotator-RotatorLogGroup254C4D64-AbCdEfGh1234';
+    const messages = await rotateWith(
+      'logs-own-group',
+      async () => {
+        throw new Error('boom');
+      },
+      group,
+    );
+    expect(messages.some((m) => m.includes('Invoke Error'))).toBe(true);
+    const configuration = await lambda.send(
+      new GetFunctionConfigurationCommand({ FunctionName: endpoint.lambdaArn('logs-own-group') }),
+    );
+    expect(configuration).toMatchObject({
+      FunctionName: 'logs-own-group',
+      FunctionArn: endpoint.lambdaArn('logs-own-group'),
+      Runtime: 'nodejs24.x',
+      LoggingConfig: { LogFormat: 'Text', LogGroup: group },
+    });
+    // Nothing went to Lambda's default group.
+    await expect(
+      logs.send(new FilterLogEventsCommand({ logGroupName: '/aws/lambda/logs-own-group' })),
+    ).rejects.toBeInstanceOf(ResourceNotFoundException);
+  });
+
+  it("defaults to Lambda's /aws/lambda/<name>, and takes a plain function name", async () => {
+    endpoint.registerRotationFunction(endpoint.lambdaArn('plain'), async () => undefined);
+    const configuration = await lambda.send(
+      new GetFunctionConfigurationCommand({ FunctionName: 'plain' }),
+    );
+    expect(configuration.LoggingConfig?.LogGroup).toBe('/aws/lambda/plain');
+  });
+
+  it('answers ResourceNotFoundException (404) for a function never registered', async () => {
+    const error = await lambda
+      .send(new GetFunctionConfigurationCommand({ FunctionName: endpoint.lambdaArn('nope') }))
+      .catch((thrown: unknown) => thrown);
+    expect(error).toBeInstanceOf(FunctionNotFound);
+    expect((error as FunctionNotFound).$metadata.httpStatusCode).toBe(404);
+    expect((error as Error).message).toContain(`Function not found: ${endpoint.lambdaArn('nope')}`);
   });
 });
