@@ -4,7 +4,8 @@ import { defineConfig } from 'vitest/config';
  * Three projects so that each kind of test can run on its own:
  * - unit: pure modules, no sockets, no processes (`*.test.ts`);
  * - integration: real PostgreSQL over TLS and the local Secrets Manager
- *   endpoint (`*.integration.test.ts`);
+ *   endpoint (`*.integration.test.ts`), driven also with psql and the AWS
+ *   CLI, which test/setup/clients.ts finds or installs first;
  * - infra: CDK synthesis and assertions (`test/infra/**`).
  */
 export default defineConfig({
@@ -28,6 +29,8 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.integration.test.ts'],
+          // psql and the AWS CLI: located (or installed) before any test.
+          globalSetup: ['test/setup/clients.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },
