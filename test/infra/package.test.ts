@@ -147,7 +147,9 @@ describe('the installed package in a fresh CDK app', () => {
     expect(
       resources.filter((r) => r.Type === 'AWS::SecretsManager::RotationSchedule'),
     ).toHaveLength(1);
-    const key = (fn?.Properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '');
+    const code = fn?.Properties.Code as { S3Key: string } | undefined;
+    const key = code?.S3Key.replace(/\.zip$/, '');
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
     const asset = join(consumer, 'cdk.out', `asset.${key}`);
     // The bundle that was packed, without its source map (off by default).
     expect(readdirSync(asset)).toEqual(['index.mjs']);
