@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { copyFileSync, existsSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,6 +84,11 @@ export function hasPrebuiltBundle(): boolean {
   return existsSync(join(PREBUILT_DIR, FUNCTION_BUNDLE_FILE));
 }
 
+/** The comment esbuild ends a `linked` bundle with. */
+const SOURCE_MAPPING_URL = new RegExp(
+  `\\n//# sourceMappingURL=${FUNCTION_SOURCE_MAP_FILE.replaceAll('.', '\\.')}\\n?$`,
+);
+
 /** Options of {@link functionCode}. */
 export interface FunctionCodeOptions {
   /** Ship the source map (the caller also sets `--enable-source-maps`). */
@@ -111,19 +116,18 @@ class FunctionPackager implements ILocalBundling {
   }
 
   tryBundle(outputDir: string): boolean {
+    const bundle = join(outputDir, FUNCTION_BUNDLE_FILE);
+    const map = join(outputDir, FUNCTION_SOURCE_MAP_FILE);
     if (this.source === 'prebuilt') {
-      copyFileSync(join(PREBUILT_DIR, FUNCTION_BUNDLE_FILE), join(outputDir, FUNCTION_BUNDLE_FILE));
-      if (this.sourceMaps) {
-        copyFileSync(
-          join(PREBUILT_DIR, FUNCTION_SOURCE_MAP_FILE),
-          join(outputDir, FUNCTION_SOURCE_MAP_FILE),
-        );
-      }
+      copyFileSync(join(PREBUILT_DIR, FUNCTION_BUNDLE_FILE), bundle);
+      copyFileSync(join(PREBUILT_DIR, FUNCTION_SOURCE_MAP_FILE), map);
     } else {
       buildFunctionBundle(outputDir);
-      // The bundle keeps its one-line sourceMappingURL comment; without the
-      // map and --enable-source-maps, Node never reads it.
-      if (!this.sourceMaps) rmSync(join(outputDir, FUNCTION_SOURCE_MAP_FILE), { force: true });
+    }
+    if (!this.sourceMaps) {
+      // Neither the map nor the comment that names it.
+      rmSync(map, { force: true });
+      writeFileSync(bundle, readFileSync(bundle, 'utf8').replace(SOURCE_MAPPING_URL, ''));
     }
     if (this.caBundleSource !== undefined) {
       copyFileSync(this.caBundleSource, join(outputDir, CA_BUNDLE_FILE));
