@@ -9,9 +9,12 @@ import { ConfigurationError } from './errors.js';
  *   changes it;
  * - `admin`: the admin secret named by the secret's `masterarn` logs in and
  *   changes the user's password (its own secret is read, never changed);
+ * - `alternating`: the admin secret named by `masterarn` changes the
+ *   password of whichever of the user and its clone AWSCURRENT does not
+ *   name, and the secret alternates between the two;
  * - `auto`: `admin` when the secret has `masterarn`, else `single-user`.
  */
-export const ROTATION_MODES = ['auto', 'single-user', 'admin'] as const;
+export const ROTATION_MODES = ['auto', 'single-user', 'admin', 'alternating'] as const;
 
 /** One of {@link ROTATION_MODES}. */
 export type RotationMode = (typeof ROTATION_MODES)[number];
@@ -43,6 +46,12 @@ export interface RotationConfig {
   /** See {@link ROTATION_MODES}. */
   readonly mode: RotationMode;
   /**
+   * Alternating mode: the clone of `<user>` is `<user><cloneSuffix>`
+   * (`CLONE_SUFFIX`, lower-case letters, digits and `_`, so that
+   * CockroachDB keeps the name as written).
+   */
+  readonly cloneSuffix: string;
+  /**
    * Let the admin secret name another host, port, database, options or CA
    * than AWSCURRENT (`ALLOW_ADMIN_TARGET_MISMATCH`). Off: the admin's
    * credentials are used only on the server AWSCURRENT names.
@@ -69,6 +78,7 @@ export interface RotationConfig {
 /** Environment variables this function reads, with their defaults, for docs and checks. */
 export const CONFIG_DEFAULTS = {
   ROTATION_MODE: 'auto',
+  CLONE_SUFFIX: '_clone',
   SCRAM_ITERATIONS: undefined,
   SCRAM_ITERATIONS_ALLOW_MISMATCH: false,
   /**
@@ -117,6 +127,13 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
   if (!ROTATION_MODES.includes(mode)) {
     throw new ConfigurationError('ROTATION_MODE', `one of ${ROTATION_MODES.join(', ')}`);
   }
+  const cloneSuffix = env.CLONE_SUFFIX?.trim() || CONFIG_DEFAULTS.CLONE_SUFFIX;
+  if (!/^[a-z0-9_]{1,32}$/.test(cloneSuffix)) {
+    throw new ConfigurationError(
+      'CLONE_SUFFIX',
+      '1 to 32 lower-case letters, digits or underscores (CockroachDB folds other names)',
+    );
+  }
   const iterationsRaw = env.SCRAM_ITERATIONS?.trim();
   const scramIterations =
     iterationsRaw === undefined || iterationsRaw === ''
@@ -164,6 +181,7 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
     ),
     maxScramIterations,
     mode,
+    cloneSuffix,
     allowAdminTargetMismatch: readBoolean(
       env,
       'ALLOW_ADMIN_TARGET_MISMATCH',

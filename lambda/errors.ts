@@ -47,6 +47,14 @@ export const ROTATION_ERRORS = {
   IterationLimitError: { code: 'ITERATIONS_REFUSED', prefix: 'SCRAM iteration count refused' },
   DeadlineError: { code: 'DEADLINE', prefix: 'Not enough time left' },
   UnprovenVersionError: { code: 'PENDING_NOT_PROVEN', prefix: 'Pending version not proven' },
+  CloneNameError: { code: 'CLONE_NAME_REFUSED', prefix: 'Clone name refused' },
+  CloneRefusedError: { code: 'CLONE_REFUSED', prefix: 'Clone refused' },
+  PendingTestFailedError: {
+    code: 'PENDING_TEST_FAILED',
+    prefix: 'Pending password failed its test',
+  },
+  RolledBackError: { code: 'ROTATION_ROLLED_BACK', prefix: 'Rotation rolled back' },
+  RollbackFailedError: { code: 'ROLLBACK_FAILED', prefix: 'Rotation could not be rolled back' },
 } as const;
 
 /** The class name of a rotation error, which is also its `name`. */
@@ -658,6 +666,182 @@ export class UnprovenVersionError extends RotationError {
       options,
     );
     this.token = token;
+  }
+}
+
+/** Why a clone name cannot be used, by what the user has to fix. */
+export const CLONE_NAME_PROBLEMS = {
+  'too-long': `is longer than 63 bytes, the identifier limit: PostgreSQL would cut it short and name another role`,
+  folded: 'is not a name CockroachDB keeps as written (it folds names to lower case and NFC)',
+} as const;
+
+/** One of the keys of {@link CLONE_NAME_PROBLEMS}. */
+export type CloneNameProblem = keyof typeof CLONE_NAME_PROBLEMS;
+
+/**
+ * Alternating mode: the clone's name (`<user><CLONE_SUFFIX>`) cannot be used.
+ * Raised by createSecret, before a pending version is stored or any role
+ * is created.
+ *
+ * @example
+ * ```ts
+ * new CloneNameError('a_very_long_user_name..._clone', 'too-long');
+ * // "Clone name refused: a_very_long_user_name..._clone (66 bytes) is longer than 63 bytes ..."
+ * ```
+ */
+export class CloneNameError extends RotationError {
+  readonly clone: string;
+  readonly problem: CloneNameProblem;
+
+  constructor(clone: string, problem: CloneNameProblem, options?: ErrorOptions) {
+    super(
+      'CloneNameError',
+      `${clone} (${Buffer.byteLength(clone, 'utf8')} bytes) ${CLONE_NAME_PROBLEMS[problem]}; nothing was created or changed. ` +
+        'Set CLONE_SUFFIX to a shorter lower-case suffix, or rotate this user in single-user or admin mode',
+      options,
+    );
+    this.clone = clone;
+    this.problem = problem;
+  }
+}
+
+/** Why alternating mode refuses to create, change or align a clone. */
+export const CLONE_PROBLEMS = {
+  'privileged-original':
+    'would inherit privileged attributes or roles through its membership in the original, which a clone must never get',
+  'privileged-clone': 'holds privileged attributes itself, which a clone must never have',
+  'not-a-clone':
+    'exists but is not a member of the original, and this secret has not alternated between the two: it may be another role',
+  'original-missing': 'has no original: the user without the suffix does not exist',
+  'clone-missing': 'is AWSCURRENT but does not exist on the server',
+} as const;
+
+/** One of the keys of {@link CLONE_PROBLEMS}. */
+export type CloneProblem = keyof typeof CLONE_PROBLEMS;
+
+/** What to do about each of {@link CLONE_PROBLEMS}. */
+export const CLONE_FIXES = {
+  'privileged-original':
+    'rotate privileged roles in admin mode, or remove SUPERUSER, CREATEROLE, BYPASSRLS and REPLICATION (and memberships giving them) from the original',
+  'privileged-clone':
+    'remove SUPERUSER, CREATEROLE, BYPASSRLS and REPLICATION from the clone (or drop it: the next rotation creates it again)',
+  'not-a-clone':
+    'if it is meant to be the clone, run GRANT <original> TO <clone>; if it is another role, set CLONE_SUFFIX to a suffix no other role uses',
+  'original-missing':
+    "set the secret's username to the original user (without the suffix), or set CLONE_SUFFIX to the suffix actually in use",
+  'clone-missing':
+    "put the original user back in the secret's username (with its password), then rotate again: the clone is created again",
+} as const satisfies Record<CloneProblem, string>;
+
+/**
+ * Alternating mode: the clone (`role`) or its original cannot be used as
+ * a pair. Raised with the admin session, before any change.
+ */
+export class CloneRefusedError extends RotationError {
+  readonly role: string;
+  readonly original: string;
+  readonly problem: CloneProblem;
+  /** The attributes or roles involved, where that is the problem. */
+  readonly privileges: readonly string[];
+
+  constructor(
+    role: string,
+    original: string,
+    problem: CloneProblem,
+    privileges: readonly string[] = [],
+    options?: ErrorOptions,
+  ) {
+    const which = privileges.length > 0 ? ` (${privileges.join(', ')})` : '';
+    super(
+      'CloneRefusedError',
+      `${role}, the clone of ${original}, ${CLONE_PROBLEMS[problem]}${which}; nothing was changed. ${CLONE_FIXES[problem]}`,
+      options,
+    );
+    this.role = role;
+    this.original = original;
+    this.problem = problem;
+    this.privileges = [...privileges];
+  }
+}
+
+/** What withdrawing the failed pending version came to, for messages. */
+function withdrawnNote(withdrawn: boolean): string {
+  return withdrawn
+    ? 'The pending version was withdrawn (AWSPENDING removed), so the next rotation generates a new password.'
+    : 'The pending version could not be withdrawn: remove AWSPENDING from it before the next rotation, or that rotation retries the same password.';
+}
+
+/**
+ * testSecret failed, and nothing needed rolling back: alternating mode
+ * changed only the user AWSCURRENT does not name, or AWSCURRENT's password
+ * still logs in. The reason is the `cause`.
+ */
+export class PendingTestFailedError extends RotationError {
+  readonly username: string;
+  readonly withdrawn: boolean;
+
+  /**
+   * @param why - why nothing needed rolling back, e.g. `alternating mode changed only app_clone ...`
+   * @param reason - a safe summary of the test failure
+   */
+  constructor(
+    username: string,
+    why: string,
+    reason: string,
+    withdrawn: boolean,
+    options?: ErrorOptions,
+  ) {
+    super(
+      'PendingTestFailedError',
+      `${username} did not log in with the pending password (${reason}); nothing needed rolling back: ${why}. ${withdrawnNote(withdrawn)}`,
+      options,
+    );
+    this.username = username;
+    this.withdrawn = withdrawn;
+  }
+}
+
+/**
+ * testSecret failed after setSecret had changed the password of the user
+ * AWSCURRENT names; the function put AWSCURRENT's password back (a fresh
+ * verifier of it) and proved that it logs in. The reason is the `cause`.
+ */
+export class RolledBackError extends RotationError {
+  readonly username: string;
+  readonly withdrawn: boolean;
+
+  constructor(username: string, reason: string, withdrawn: boolean, options?: ErrorOptions) {
+    super(
+      'RolledBackError',
+      `${username} did not log in with the pending password (${reason}), so its password was set back to AWSCURRENT's, which logs in again. ${withdrawnNote(withdrawn)} Fix the cause before the next rotation`,
+      options,
+    );
+    this.username = username;
+    this.withdrawn = withdrawn;
+  }
+}
+
+/**
+ * testSecret failed after setSecret had changed the password of the user
+ * AWSCURRENT names, and putting AWSCURRENT's password back failed too: the
+ * application's credential may not work. AWSPENDING is kept, so that a
+ * retry of the rotation can still finish with it.
+ */
+export class RollbackFailedError extends RotationError {
+  readonly username: string;
+
+  /**
+   * @param reason - a safe summary of the test failure
+   * @param rollback - a safe summary of why the roll-back failed
+   */
+  constructor(username: string, reason: string, rollback: string, options?: ErrorOptions) {
+    super(
+      'RollbackFailedError',
+      `${username} did not log in with the pending password (${reason}), and its password could not be set back to AWSCURRENT's (${rollback}). ` +
+        "AWSCURRENT may not log in now: set the user's password by hand to AWSCURRENT's value (as a SCRAM verifier), or let the rotation retry: AWSPENDING was kept",
+      options,
+    );
+    this.username = username;
   }
 }
 

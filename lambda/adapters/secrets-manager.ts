@@ -44,6 +44,13 @@ export interface SecretStore {
     token: string;
     fromVersionId: string | undefined;
   }): Promise<void>;
+  /**
+   * Removes AWSPENDING from `token`'s version (UpdateSecretVersionStage),
+   * after its password failed the test: a retry of the same token then stops
+   * at the stage guard, and the next rotation generates a new password,
+   * since a version's value cannot change under the same token.
+   */
+  withdrawPending(input: { secretId: string; token: string }): Promise<void>;
 }
 
 /**
@@ -111,6 +118,16 @@ export class SdkSecretStore implements SecretStore {
         VersionStage: 'AWSCURRENT',
         MoveToVersionId: input.token,
         ...(input.fromVersionId ? { RemoveFromVersionId: input.fromVersionId } : {}),
+      }),
+    );
+  }
+
+  async withdrawPending(input: { secretId: string; token: string }): Promise<void> {
+    await this.#client.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: input.secretId,
+        VersionStage: 'AWSPENDING',
+        RemoveFromVersionId: input.token,
       }),
     );
   }

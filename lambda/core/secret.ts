@@ -229,9 +229,10 @@ export function parseDatabaseSecret(
 }
 
 /**
- * The secret string for a new version: `raw` with `password` replaced and
- * every other key, known or not, carried over with its value (its position
- * in the object too). Formatting whitespace is not kept.
+ * The secret string for a new version: `raw` with `password` replaced (and
+ * `username`, in alternating mode) and every other key, known or not,
+ * carried over with its value (its position in the object too). Formatting
+ * whitespace is not kept.
  *
  * @throws {@link PasswordPolicyError} for an empty password
  *
@@ -240,11 +241,15 @@ export function parseDatabaseSecret(
  * const next = withPassword(current.raw, generatePassword(policy));
  * ```
  */
-export function withPassword(raw: Readonly<Record<string, unknown>>, password: string): string {
+export function withPassword(
+  raw: Readonly<Record<string, unknown>>,
+  password: string,
+  username?: string,
+): string {
   if (typeof password !== 'string' || password.length === 0) {
     throw new PasswordPolicyError('the new password is empty', 'generate a non-empty password');
   }
-  return JSON.stringify({ ...raw, password });
+  return JSON.stringify({ ...raw, ...(username === undefined ? {} : { username }), password });
 }
 
 /** The fields that say where, as whom and trusting which CA a secret logs in. */
@@ -309,21 +314,42 @@ export const PENDING_FIELDS = [
 
 /**
  * Refuses a pending version that logs in somewhere else than the current
- * one, trusts another CA, or names another admin secret. Values are compared
- * exactly (CA bundles as certificates): createSecret copies them, so any
- * difference means the pending version was edited, and setting a password
- * on an unexpected target is worse than failing.
+ * one, trusts another CA, or names another admin secret, or whose username
+ * is not the one this rotation changes: AWSCURRENT's own user, or in
+ * alternating mode its alternate (the user or its clone), and nothing else.
+ * Values are compared exactly (CA bundles as certificates): createSecret
+ * copies them, so any difference means the pending version was edited, and
+ * setting a password on an unexpected target is worse than failing.
  *
- * @throws {@link SecretMismatchError} naming the fields that differ
+ * @param expectedUsername - the user this rotation changes
+ *   (default: AWSCURRENT's own)
+ * @throws {@link SecretMismatchError} naming the fields that differ, never
+ *   the pending version's values
  *
  * @example
  * ```ts
  * assertSameTarget(current, pending); // before touching the database
+ * assertSameTarget(current, pending, 'app_clone'); // alternating mode
  * ```
  */
-export function assertSameTarget(current: DatabaseSecret, pending: DatabaseSecret): void {
-  const differing = differingFields(current, pending, PENDING_FIELDS);
-  if (differing.length > 0) throw new SecretMismatchError(differing);
+export function assertSameTarget(
+  current: DatabaseSecret,
+  pending: DatabaseSecret,
+  expectedUsername: string = current.username,
+): void {
+  const differing = PENDING_FIELDS.filter((field) =>
+    field === 'username'
+      ? pending.username !== expectedUsername
+      : differingFields(current, pending, [field]).length > 0,
+  );
+  if (differing.length === 0) return;
+  const alternate = expectedUsername !== current.username;
+  throw new SecretMismatchError(
+    differing,
+    differing.includes('username') && alternate
+      ? `in alternating mode the pending username must be ${expectedUsername}, the user AWSCURRENT (${current.username}) does not name; put it back in the pending version, or cancel the rotation`
+      : undefined,
+  );
 }
 
 /**

@@ -31,7 +31,7 @@ import {
   VerifierNotStoredError,
 } from '../errors.js';
 import type { ChangeInput, Engine, IterationChoice } from './engine.js';
-import { pgRoleFacts } from './postgres.js';
+import { pgRoleAttributes, pgRoleFacts } from './postgres.js';
 
 /** The cluster settings rotation depends on. */
 export const COCKROACH_SETTINGS = {
@@ -223,6 +223,25 @@ export async function storedHash(
  */
 export const COCKROACH_ADMIN_ROLE = 'admin';
 
+/**
+ * The object kinds whose default privileges CockroachDB's ALTER DEFAULT
+ * PRIVILEGES accepts (pkg/sql/alter_default_privileges.go,
+ * targetObjectToPrivilegeObject).
+ */
+export const DEFAULT_PRIVILEGE_TARGETS = ['TABLES', 'SEQUENCES', 'TYPES', 'SCHEMAS'] as const;
+
+/** Runs `work` in one transaction, rolled back when it throws. */
+async function inTransaction(session: DatabaseSession, work: () => Promise<void>): Promise<void> {
+  await session.execute('BEGIN');
+  try {
+    await work();
+    await session.execute('COMMIT');
+  } catch (error) {
+    await session.execute('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
 /** CockroachDB's rules. */
 export const cockroachEngine: Engine = {
   name: 'cockroachdb',
@@ -274,5 +293,73 @@ export const cockroachEngine: Engine = {
 
   async grantRole(session, role, member) {
     await session.execute(`GRANT ${pg.escapeIdentifier(role)} TO ${pg.escapeIdentifier(member)}`);
+  },
+
+  cloneActsAs: 'default-privileges',
+
+  // CONNECTION LIMIT for roles does not exist (issue #75879; pg_roles says -1).
+  alignedAttributes: ['validUntil'],
+
+  async roleAttributes(session, role) {
+    const attributes = await pgRoleAttributes(session, role);
+    return attributes === undefined ? undefined : { ...attributes, connectionLimit: -1 };
+  },
+
+  /**
+   * pg_has_role's MEMBER (direct or not): CockroachDB has no NOINHERIT and no
+   * SET option, members always inherit, and SET ROLE needs only membership
+   * (pkg/sql/user.go, checkCanBecomeUser).
+   */
+  async actsAsMember(session, member, role) {
+    const [row] = await session.query<{ member: boolean }>(
+      "SELECT pg_has_role($1, $2, 'MEMBER') AS member",
+      [member, role],
+    );
+    return row?.member === true;
+  },
+
+  /** CREATE USER and GRANT in one transaction: CockroachDB has no CREATE ROLE ... IN ROLE. */
+  async createClone(session, { original, clone }, verifier) {
+    assertVerifierAcceptable(verifier, 'cockroachdb');
+    await checkVerifierFormat(session, verifier);
+    await inTransaction(session, async () => {
+      await session.execute(
+        `CREATE USER ${pg.escapeIdentifier(clone)} WITH LOGIN PASSWORD ${pg.escapeLiteral(verifier)}`,
+      );
+      await session.execute(
+        `GRANT ${pg.escapeIdentifier(original)} TO ${pg.escapeIdentifier(clone)}`,
+      );
+    });
+  },
+
+  async alignRole(session, role, { validUntil }) {
+    await session.execute(
+      `ALTER ROLE ${pg.escapeIdentifier(role)} WITH LOGIN VALID UNTIL ${
+        validUntil === undefined ? 'NULL' : pg.escapeLiteral(validUntil)
+      }`,
+    );
+  },
+
+  /**
+   * CockroachDB refuses `role` as a per-role default (55P02, pkg/sql/alter_role.go)
+   * and as a start-up option, and new objects are owned by current_user. So
+   * the clone, as itself (ALTER DEFAULT PRIVILEGES FOR ROLE another role
+   * needs membership in it, which the admin lacks), grants ALL with GRANT
+   * OPTION on what it will create to the original: the original may then
+   * use, ALTER (CREATE privilege) and DROP (DROP privilege) the clone's
+   * tables, pkg/sql/drop_table.go canDropTable. Default privileges are per
+   * database: the secret's.
+   */
+  async makeCloneActAsOriginal(_admin, asClone, { original }) {
+    const session = await asClone();
+    try {
+      for (const target of DEFAULT_PRIVILEGE_TARGETS) {
+        await session.execute(
+          `ALTER DEFAULT PRIVILEGES GRANT ALL ON ${target} TO ${pg.escapeIdentifier(original)} WITH GRANT OPTION`,
+        );
+      }
+    } finally {
+      await session.close();
+    }
   },
 };

@@ -43,6 +43,28 @@ export interface SetVerifierOutcome {
   readonly confirmed: boolean;
 }
 
+/**
+ * What alternating mode keeps the same on a clone as on its original: the
+ * role attributes that decide whether and how often the application logs in.
+ */
+export interface RoleAttributes {
+  readonly name: string;
+  readonly canLogin: boolean;
+  /** CONNECTION LIMIT, -1 for none (CockroachDB has none: always -1). */
+  readonly connectionLimit: number;
+  /** VALID UNTIL as the server prints it; `undefined` for none (or infinity). */
+  readonly validUntil: string | undefined;
+}
+
+/** The attributes {@link Engine.alignRole} sets. */
+export type AlignedAttributes = Pick<RoleAttributes, 'connectionLimit' | 'validUntil'>;
+
+/** The two roles of alternating mode, as engines are told them. */
+export interface ClonePair {
+  readonly original: string;
+  readonly clone: string;
+}
+
 /** A server engine's rules for a password change. */
 export interface Engine {
   readonly name: ServerEngine;
@@ -85,4 +107,42 @@ export interface Engine {
   createLoginRole(session: DatabaseSession, role: string, verifier: string): Promise<void>;
   /** `GRANT <role> TO <member>`: `member` gets `role`'s privileges. */
   grantRole(session: DatabaseSession, role: string, member: string): Promise<void>;
+
+  // Alternating users: statements that create and align the clone.
+
+  /**
+   * How this engine makes the clone's sessions act as the original, for
+   * messages and doctor: `default-role` (PostgreSQL: `ALTER ROLE clone SET
+   * role = original`, so its objects are owned by the original) or
+   * `default-privileges` (CockroachDB, which refuses a `role` default:
+   * objects the clone creates grant ALL to the original).
+   */
+  readonly cloneActsAs: 'default-role' | 'default-privileges';
+  /** What {@link alignRole} keeps the same (CockroachDB has no CONNECTION LIMIT). */
+  readonly alignedAttributes: readonly (keyof AlignedAttributes)[];
+  /** The attributes of the role named exactly `role`, or `undefined` when none has that name. */
+  roleAttributes(session: DatabaseSession, role: string): Promise<RoleAttributes | undefined>;
+  /**
+   * Whether `member` has `role`'s privileges and may act as it: a member
+   * (directly or not) that inherits, and on PostgreSQL 16+ may SET ROLE to it.
+   */
+  actsAsMember(session: DatabaseSession, member: string, role: string): Promise<boolean>;
+  /**
+   * Creates the clone as a LOGIN role with `verifier` as its password and
+   * makes it a member of the original, at once: a clone is never left
+   * created without its membership.
+   */
+  createClone(session: DatabaseSession, pair: ClonePair, verifier: string): Promise<void>;
+  /** `ALTER ROLE <role>` with the original's {@link alignedAttributes} (and LOGIN). */
+  alignRole(session: DatabaseSession, role: string, attributes: AlignedAttributes): Promise<void>;
+  /**
+   * Makes the clone's sessions act as the original (see {@link cloneActsAs}).
+   * `asClone` opens a session as the clone, for engines where only the
+   * clone itself may say so; the engine closes it.
+   */
+  makeCloneActAsOriginal(
+    admin: DatabaseSession,
+    asClone: () => Promise<DatabaseSession>,
+    pair: ClonePair,
+  ): Promise<void>;
 }

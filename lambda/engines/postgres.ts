@@ -17,7 +17,7 @@
 import pg from 'pg';
 import type { DatabaseSession } from '../adapters/database.js';
 import { assertVerifierAcceptable, SCRAM_ITERATIONS } from '../core/scram.js';
-import type { ChangeInput, Engine, IterationChoice, RoleFacts } from './engine.js';
+import type { ChangeInput, Engine, IterationChoice, RoleAttributes, RoleFacts } from './engine.js';
 
 /** Predefined roles whose members can read or write server files or run programs. */
 export const POSTGRES_PRIVILEGED_ROLES = [
@@ -98,6 +98,44 @@ export async function pgRoleFacts(
   };
 }
 
+/** pg_roles' attributes of one role; CockroachDB's pg_roles has the same columns. */
+const ROLE_ATTRIBUTES_SQL = `
+SELECT r.rolname::text AS rolname, r.rolcanlogin, r.rolconnlimit::int4 AS connlimit,
+  r.rolvaliduntil::text AS valid_until
+FROM pg_catalog.pg_roles r WHERE r.rolname = $1::text`;
+
+/** Reads {@link RoleAttributes} from pg_roles (shared with the CockroachDB engine). */
+export async function pgRoleAttributes(
+  session: DatabaseSession,
+  role: string,
+): Promise<RoleAttributes | undefined> {
+  const rows = await session.query<{
+    rolname: string;
+    rolcanlogin: boolean;
+    connlimit: number | string;
+    valid_until: string | null;
+  }>(ROLE_ATTRIBUTES_SQL, [role]);
+  const row = rows[0];
+  if (row === undefined || row.rolname !== role) return undefined;
+  const validUntil = row.valid_until ?? undefined;
+  return {
+    name: row.rolname,
+    canLogin: row.rolcanlogin === true,
+    connectionLimit: Number(row.connlimit),
+    // 'infinity' and no VALID UNTIL both mean the password never expires.
+    validUntil: validUntil === 'infinity' ? undefined : validUntil,
+  };
+}
+
+/** PostgreSQL 16 split membership into INHERIT, SET and ADMIN options. */
+const MEMBERSHIP_OPTIONS_SINCE = 160_000;
+
+/** The server's `server_version_num`, 0 where it cannot be read. */
+async function versionNumber(session: DatabaseSession): Promise<number> {
+  const value = Number(await session.setting('server_version_num'));
+  return Number.isSafeInteger(value) ? value : 0;
+}
+
 /** The server's count for new verifiers, or `undefined` where it has no such setting. */
 async function serverIterations(session: DatabaseSession): Promise<number | undefined> {
   const text = await session.setting('scram_iterations');
@@ -140,7 +178,65 @@ export const postgresEngine: Engine = {
     );
   },
 
+  /**
+   * On PostgreSQL 16+ with INHERIT TRUE and SET TRUE spelled out: a plain
+   * GRANT leaves them to server defaults, and an existing membership without
+   * them is updated.
+   */
   async grantRole(session, role, member) {
-    await session.execute(`GRANT ${pg.escapeIdentifier(role)} TO ${pg.escapeIdentifier(member)}`);
+    const options =
+      (await versionNumber(session)) >= MEMBERSHIP_OPTIONS_SINCE
+        ? ' WITH INHERIT TRUE, SET TRUE'
+        : '';
+    await session.execute(
+      `GRANT ${pg.escapeIdentifier(role)} TO ${pg.escapeIdentifier(member)}${options}`,
+    );
+  },
+
+  cloneActsAs: 'default-role',
+
+  alignedAttributes: ['connectionLimit', 'validUntil'],
+
+  roleAttributes: pgRoleAttributes,
+
+  async actsAsMember(session, member, role) {
+    const [row] = await session.query<{ usage: boolean }>(
+      "SELECT pg_catalog.pg_has_role($1::name, $2::name, 'USAGE') AS usage",
+      [member, role],
+    );
+    if (row?.usage !== true) return false;
+    if ((await versionNumber(session)) < MEMBERSHIP_OPTIONS_SINCE) return true;
+    // A comma list would mean "any of": SET is asked on its own.
+    const [set] = await session.query<{ set: boolean }>(
+      "SELECT pg_catalog.pg_has_role($1::name, $2::name, 'SET') AS set",
+      [member, role],
+    );
+    return set?.set === true;
+  },
+
+  /** One statement, `CREATE ROLE ... IN ROLE original`: the membership comes with the role. */
+  async createClone(session, { original, clone }, verifier) {
+    assertVerifierAcceptable(verifier, 'postgres');
+    await session.execute(
+      `CREATE ROLE ${pg.escapeIdentifier(clone)} WITH LOGIN PASSWORD ${pg.escapeLiteral(verifier)} IN ROLE ${pg.escapeIdentifier(original)}`,
+    );
+  },
+
+  async alignRole(session, role, { connectionLimit, validUntil }) {
+    await session.execute(
+      `ALTER ROLE ${pg.escapeIdentifier(role)} WITH LOGIN CONNECTION LIMIT ${Number.isSafeInteger(connectionLimit) ? connectionLimit : -1} VALID UNTIL ${pg.escapeLiteral(validUntil ?? 'infinity')}`,
+    );
+  },
+
+  /**
+   * `ALTER ROLE clone SET role = original`: at login PostgreSQL runs the
+   * clone's session as the original (current_user), so what it creates is
+   * owned by the original and every grant to the original applies; the
+   * membership (with SET on 16+) is what lets it.
+   */
+  async makeCloneActAsOriginal(admin, _asClone, { original, clone }) {
+    await admin.execute(
+      `ALTER ROLE ${pg.escapeIdentifier(clone)} SET role = ${pg.escapeLiteral(original)}`,
+    );
   },
 };

@@ -1,17 +1,22 @@
 import { generatePassword } from '../core/password.js';
 import { withPassword } from '../core/secret.js';
+import { strategyFor } from '../strategies/index.js';
 import type { StepContext } from './context.js';
 import { loadCurrent, loadPending } from './load.js';
 
 /**
  * createSecret: store a new password as the AWSPENDING version of this
- * token, carrying over every other key of the current secret unchanged.
+ * token, carrying over every other key of the current secret unchanged
+ * (but the username in alternating mode: the user AWSCURRENT does not name).
  *
  * Safe to re-run: when the token's version already has a value (a retried
  * rotation), that value is kept, since setSecret may already have applied it.
  */
 export async function createSecret(ctx: StepContext): Promise<void> {
   const current = await loadCurrent(ctx);
+  // Before anything is stored: in alternating mode this refuses a clone
+  // name over the identifier limit.
+  const username = strategyFor(ctx.config, current).nextUsername(current, ctx.config);
   const existing = await loadPending(ctx);
   if (existing !== undefined) {
     ctx.logger.info('createSecret: the pending version already has a value; keeping it');
@@ -20,8 +25,12 @@ export async function createSecret(ctx: StepContext): Promise<void> {
   await ctx.secrets.putPending({
     secretId: ctx.event.SecretId,
     token: ctx.event.ClientRequestToken,
-    secretString: withPassword(current.raw, generatePassword(ctx.config.passwordPolicy)),
+    secretString: withPassword(
+      current.raw,
+      generatePassword(ctx.config.passwordPolicy),
+      username === current.username ? undefined : username,
+    ),
     rotationToken: ctx.event.RotationToken,
   });
-  ctx.logger.info('createSecret: stored a new pending version');
+  ctx.logger.info('createSecret: stored a new pending version', { username });
 }

@@ -1,16 +1,10 @@
-import {
-  assertFitsDeadline,
-  assertIterationsWithinBound,
-  assertTargetRole,
-} from '../core/confinement.js';
 import { isPortablePassword } from '../core/password.js';
-import { createScramVerifierAsync, estimatePbkdf2Ms } from '../core/scram.js';
 import { assertSameTarget, type DatabaseSecret } from '../core/secret.js';
 import { engineOf } from '../engines/detect.js';
 import type { Engine } from '../engines/engine.js';
 import { PasswordPolicyError } from '../errors.js';
-import { type ChangingSession, strategyFor } from '../strategies/index.js';
-import { type StepContext, timeLeftMs } from './context.js';
+import { strategyFor } from '../strategies/index.js';
+import type { StepContext } from './context.js';
 import { loadCurrent, requirePending } from './load.js';
 
 /**
@@ -18,13 +12,18 @@ import { loadCurrent, requirePending } from './load.js';
  * verifier computed here, so the server never sees the cleartext.
  *
  * Before anything changes it knows that:
- * - the pending version names AWSCURRENT's target, CA and admin secret;
+ * - the pending version names AWSCURRENT's target, CA and admin secret, and
+ *   the user this rotation changes (AWSCURRENT's, or in alternating mode the
+ *   other user of the pair) and no other;
  * - every secret it logs in with names the server AWSCURRENT names, and the
  *   session is the role it logged in as (strategies/);
  * - the role to change exists under exactly that name, is not the admin nor
- *   a member of it, and is not privileged unless allowed;
+ *   a member of it, and is not privileged unless allowed (a clone never);
  * - the iteration count is within SCRAM_MAX_ITERATIONS (so the test login
  *   will accept it) and its PBKDF2 fits in the time left.
+ *
+ * Who changes which password is the strategy's (single user, admin,
+ * alternating); which statements do it is the engine's.
  *
  * Safe to re-run: single user, it does nothing when the pending password
  * already logs in; through an admin, it sets the same password again.
@@ -32,9 +31,9 @@ import { loadCurrent, requirePending } from './load.js';
 export async function setSecret(ctx: StepContext): Promise<void> {
   const current = await loadCurrent(ctx);
   const pending = await requirePending(ctx);
-  assertSameTarget(current, pending);
-  assertPortable(pending);
   const strategy = strategyFor(ctx.config, current);
+  assertSameTarget(current, pending, strategy.nextUsername(current, ctx.config));
+  assertPortable(pending);
   const opened = await strategy.open(ctx, current, pending);
   if (opened.kind === 'already-set') {
     ctx.logger.info('setSecret: the pending password already logs in; nothing to do');
@@ -44,20 +43,15 @@ export async function setSecret(ctx: StepContext): Promise<void> {
   try {
     const engine = await engineOf(changing.session);
     warnOnEngineMismatch(ctx, pending, engine);
-    await confineTarget(ctx, engine, changing, pending.username);
-    const verifier = await verifierFor(ctx, engine, changing, pending);
-    const { confirmed } = await engine.setVerifier(
-      changing.session,
-      pending.username,
-      verifier.text,
-      () => createScramVerifierAsync(current.password, { iterations: verifier.iterations }),
-    );
+    const outcome = await strategy.apply(ctx, { engine, changing, current, pending });
     ctx.logger.info('setSecret: the password verifier was set', {
       strategy: strategy.name,
       engine: engine.name,
-      iterations: verifier.iterations,
+      role: outcome.role,
+      iterations: outcome.iterations,
       mechanism: changing.session.mechanism,
-      storedHashConfirmed: confirmed,
+      storedHashConfirmed: outcome.storedHashConfirmed,
+      ...(outcome.clone ? { clone: outcome.clone } : {}),
     });
   } finally {
     await changing.session.close();
@@ -85,48 +79,4 @@ function warnOnEngineMismatch(ctx: StepContext, pending: DatabaseSecret, engine:
       { declared: pending.engine, server: engine.name },
     );
   }
-}
-
-/** The role to change is the rotated role itself, and one the function may change. */
-async function confineTarget(
-  ctx: StepContext,
-  engine: Engine,
-  changing: ChangingSession,
-  role: string,
-): Promise<void> {
-  const changer = changing.selfService ? undefined : changing.changer;
-  const storedName = engine.foldRoleName(role);
-  assertTargetRole({
-    role,
-    storedName,
-    facts:
-      storedName === role ? await engine.roleFacts(changing.session, role, changer) : undefined,
-    changer,
-    allowPrivileged: ctx.config.allowPrivilegedTarget,
-  });
-}
-
-/** The verifier, at an iteration count the test login accepts and that fits the time left. */
-async function verifierFor(
-  ctx: StepContext,
-  engine: Engine,
-  changing: ChangingSession,
-  pending: DatabaseSecret,
-): Promise<{ text: string; iterations: number }> {
-  const { iterations, source } = await engine.prepareChange(changing.session, {
-    changer: changing.changer,
-    selfService: changing.selfService,
-    configuredIterations: ctx.config.scramIterations,
-    allowIterationMismatch: ctx.config.allowIterationMismatch,
-  });
-  assertIterationsWithinBound(iterations, ctx.config.maxScramIterations, source);
-  assertFitsDeadline(
-    `PBKDF2 over ${iterations} iterations`,
-    estimatePbkdf2Ms(iterations),
-    timeLeftMs(ctx),
-  );
-  return {
-    text: await createScramVerifierAsync(pending.password, { iterations }),
-    iterations,
-  };
 }

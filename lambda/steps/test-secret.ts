@@ -1,12 +1,22 @@
 import type { StepContext } from './context.js';
 import { requirePending } from './load.js';
 import { provePending } from './prove.js';
+import { rollBack } from './roll-back.js';
 
 /**
  * testSecret: log in with the pending password, over verify-full TLS and by
  * SCRAM only, and check that the session belongs to the expected user. The
  * proof is kept for finishSecret.
+ *
+ * When the pending password fails, setSecret is undone where it touched the
+ * user AWSCURRENT names, and the pending version is withdrawn so that the
+ * next rotation generates a new password (see `roll-back.ts`).
  */
 export async function testSecret(ctx: StepContext): Promise<void> {
-  await provePending(ctx, await requirePending(ctx));
+  const pending = await requirePending(ctx);
+  try {
+    await provePending(ctx, pending);
+  } catch (failure) {
+    await rollBack(ctx, pending, failure);
+  }
 }

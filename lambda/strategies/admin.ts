@@ -1,9 +1,10 @@
 import type { SecretStore } from '../adapters/secrets-manager.js';
 import { assertSameServer, type DatabaseSecret, parseDatabaseSecret } from '../core/secret.js';
 import { MalformedSecretError, type TargetField } from '../errors.js';
-import { loginLimits } from '../steps/context.js';
+import { loginLimits, type StepContext } from '../steps/context.js';
 import { loginTarget, STAGES } from '../steps/load.js';
-import { type ChangeStrategy, confirmSessionUser } from './strategy.js';
+import { setPassword } from './change.js';
+import { type ChangeStrategy, type ChangingSession, confirmSessionUser } from './strategy.js';
 
 /** What the admin secret must share with AWSCURRENT: the server, not the user. */
 const ADMIN_SERVER_FIELDS = [
@@ -32,39 +33,62 @@ const ADMIN_LABEL = 'admin secret (masterarn)';
 export const admin: ChangeStrategy = {
   name: 'admin',
 
+  nextUsername: (current) => current.username,
+
   async open(ctx, current) {
-    const arn = current.masterarn;
-    if (arn === undefined) {
-      throw new MalformedSecretError(
-        'masterarn',
-        'AWSCURRENT',
-        'ROTATION_MODE is admin: add the admin secret ARN as masterarn',
-      );
-    }
-    const adminSecret = await loadAdmin(ctx.secrets, arn);
-    if (!ctx.config.allowAdminTargetMismatch) {
-      const fields: TargetField[] = [...ADMIN_SERVER_FIELDS];
-      if (adminSecret.ca !== undefined) fields.push('ca');
-      assertSameServer(
-        current,
-        adminSecret,
-        fields,
-        ADMIN_LABEL,
-        "the admin's credentials are used only on the server AWSCURRENT names: make the admin secret's connection fields equal AWSCURRENT's, or set ALLOW_ADMIN_TARGET_MISMATCH=true if the admin reaches the same server another way",
-      );
-    }
-    ctx.logger.info('setSecret: logging in as the admin user');
-    const session = await ctx.database.login(
-      loginTarget(adminSecret, ctx.config, current.ca),
-      loginLimits(ctx),
-    );
-    await confirmSessionUser(session, adminSecret.username, ADMIN_LABEL);
-    return {
-      kind: 'open',
-      changing: { session, changer: adminSecret.username, via: 'admin secret', selfService: false },
-    };
+    return { kind: 'open', changing: await openAdmin(ctx, current) };
+  },
+
+  apply: (ctx, { engine, changing, current, pending }) =>
+    setPassword(ctx, engine, changing, {
+      role: pending.username,
+      password: pending.password,
+      restorePassword: current.password,
+    }),
+
+  rollback: {
+    kind: 'restore-current',
+    open: (ctx, current) => openAdmin(ctx, current),
   },
 };
+
+/**
+ * Logs in with the admin secret named by AWSCURRENT's `masterarn`, after
+ * checking that it names AWSCURRENT's server, and confirms the session is
+ * the admin's role. Shared with alternating mode.
+ */
+export async function openAdmin(
+  ctx: StepContext,
+  current: DatabaseSecret,
+): Promise<ChangingSession> {
+  const arn = current.masterarn;
+  if (arn === undefined) {
+    throw new MalformedSecretError(
+      'masterarn',
+      'AWSCURRENT',
+      `ROTATION_MODE is ${ctx.config.mode}: add the admin secret ARN as masterarn`,
+    );
+  }
+  const adminSecret = await loadAdmin(ctx.secrets, arn);
+  if (!ctx.config.allowAdminTargetMismatch) {
+    const fields: TargetField[] = [...ADMIN_SERVER_FIELDS];
+    if (adminSecret.ca !== undefined) fields.push('ca');
+    assertSameServer(
+      current,
+      adminSecret,
+      fields,
+      ADMIN_LABEL,
+      "the admin's credentials are used only on the server AWSCURRENT names: make the admin secret's connection fields equal AWSCURRENT's, or set ALLOW_ADMIN_TARGET_MISMATCH=true if the admin reaches the same server another way",
+    );
+  }
+  ctx.logger.info('logging in as the admin user');
+  const session = await ctx.database.login(
+    loginTarget(adminSecret, ctx.config, current.ca),
+    loginLimits(ctx),
+  );
+  await confirmSessionUser(session, adminSecret.username, ADMIN_LABEL);
+  return { session, changer: adminSecret.username, via: 'admin secret', selfService: false };
+}
 
 /** Reads and parses the admin secret's AWSCURRENT version. */
 async function loadAdmin(secrets: SecretStore, arn: string): Promise<DatabaseSecret> {

@@ -1,6 +1,7 @@
 import type { RotationConfig } from '../config.js';
 import type { DatabaseSecret } from '../core/secret.js';
 import { admin } from './admin.js';
+import { alternating } from './alternating.js';
 import { singleUser } from './single-user.js';
 import type { ChangeStrategy, StrategyName } from './strategy.js';
 
@@ -10,6 +11,7 @@ export * from './strategy.js';
 export const CHANGE_STRATEGIES = {
   'single-user': singleUser,
   admin,
+  alternating,
 } as const satisfies Record<StrategyName, ChangeStrategy>;
 
 /**
@@ -19,9 +21,9 @@ export const CHANGE_STRATEGIES = {
 export function strategyFor(config: RotationConfig, current: DatabaseSecret): ChangeStrategy {
   switch (config.mode) {
     case 'single-user':
-      return singleUser;
     case 'admin':
-      return admin;
+    case 'alternating':
+      return CHANGE_STRATEGIES[config.mode];
     case 'auto':
       return current.masterarn ? admin : singleUser;
   }

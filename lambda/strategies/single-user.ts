@@ -3,6 +3,7 @@ import { type DatabaseSecret, differingFields } from '../core/secret.js';
 import { AuthenticationFailedError, TARGET_FIELDS } from '../errors.js';
 import { loginLimits, type StepContext } from '../steps/context.js';
 import { loadPrevious, loginTarget } from '../steps/load.js';
+import { setPassword } from './change.js';
 import { type ChangeStrategy, confirmSessionUser, type LoginSource } from './strategy.js';
 
 /** Logs in, or returns `undefined` when the password is wrong. */
@@ -30,6 +31,8 @@ export async function tryLogin(
  */
 export const singleUser: ChangeStrategy = {
   name: 'single-user',
+
+  nextUsername: (current) => current.username,
 
   async open(ctx, current, pending) {
     const candidates: [LoginSource, () => Promise<DatabaseSecret | undefined>][] = [
@@ -69,5 +72,28 @@ export const singleUser: ChangeStrategy = {
       undefined,
       'none of AWSCURRENT, AWSPREVIOUS or AWSPENDING logs in; set the password by hand to AWSCURRENT and retry',
     );
+  },
+
+  apply: (ctx, { engine, changing, current, pending }) =>
+    setPassword(ctx, engine, changing, {
+      role: pending.username,
+      password: pending.password,
+      restorePassword: current.password,
+    }),
+
+  rollback: {
+    kind: 'restore-current',
+    /**
+     * After setSecret, the user's password is AWSPENDING's: only that login
+     * can set it back (the test failed for another reason than the password,
+     * or only for a moment). The pending version names AWSCURRENT's target,
+     * as setSecret checked.
+     */
+    async open(ctx, current, pending) {
+      const session = await tryLogin(ctx, pending);
+      if (session === undefined) return undefined;
+      await confirmSessionUser(session, current.username, 'AWSPENDING');
+      return { session, changer: current.username, via: 'AWSPENDING', selfService: true };
+    },
   },
 };

@@ -8,18 +8,20 @@
  * @module
  */
 import type { DatabaseSession } from '../adapters/database.js';
+import type { RotationConfig } from '../config.js';
 import type { DatabaseSecret } from '../core/secret.js';
+import type { Engine } from '../engines/engine.js';
 import { SecretMismatchError } from '../errors.js';
 import type { StepContext } from '../steps/context.js';
 
 /** The strategies, as configured by ROTATION_MODE (`auto` picks one). */
-export const STRATEGIES = ['single-user', 'admin'] as const;
+export const STRATEGIES = ['single-user', 'admin', 'alternating'] as const;
 
 /** One of {@link STRATEGIES}. */
 export type StrategyName = (typeof STRATEGIES)[number];
 
 /** The secret a changing session logged in with, for logs. */
-export type LoginSource = 'AWSCURRENT' | 'AWSPREVIOUS' | 'admin secret';
+export type LoginSource = 'AWSCURRENT' | 'AWSPREVIOUS' | 'AWSPENDING' | 'admin secret';
 
 /** A session that will run ALTER USER, and who it is. */
 export interface ChangingSession {
@@ -38,14 +40,71 @@ export type OpenOutcome =
   /** The pending password already logs in: an earlier run set it. */
   | { readonly kind: 'already-set' };
 
-/** Who changes the password. */
+/** What setSecret hands a strategy once the changing session is open. */
+export interface Change {
+  readonly engine: Engine;
+  readonly changing: ChangingSession;
+  readonly current: DatabaseSecret;
+  readonly pending: DatabaseSecret;
+}
+
+/** What a strategy did, for setSecret's log line (names and counts, never secrets). */
+export interface ChangeOutcome {
+  readonly role: string;
+  readonly iterations: number;
+  /** True when the server's stored hash was read back and equals the verifier sent. */
+  readonly storedHashConfirmed: boolean;
+  /** Alternating mode: what was done to the clone besides its password. */
+  readonly clone?: {
+    readonly created: boolean;
+    /** Statements that brought it back in line with the original, by what they fixed. */
+    readonly aligned: readonly string[];
+  };
+}
+
+/**
+ * How a failed testSecret is undone:
+ * - `restore-current`: setSecret changed the password of the user AWSCURRENT
+ *   names, so it is set back to AWSCURRENT's, through a session `open` gives;
+ * - `nothing`: AWSCURRENT's user was not touched; `why` says so.
+ */
+export type RollbackPlan =
+  | {
+      readonly kind: 'restore-current';
+      /**
+       * Opens a session that may set the user's password back, on the server
+       * AWSCURRENT names; `undefined` when no credential the function holds
+       * logs in any more.
+       */
+      open(
+        ctx: StepContext,
+        current: DatabaseSecret,
+        pending: DatabaseSecret,
+      ): Promise<ChangingSession | undefined>;
+    }
+  | {
+      readonly kind: 'nothing';
+      why(current: DatabaseSecret, pending: DatabaseSecret): string;
+    };
+
+/** Who changes the password, and whose. */
 export interface ChangeStrategy {
   readonly name: StrategyName;
+  /**
+   * The user whose password this rotation changes, from AWSCURRENT alone:
+   * createSecret writes it into the pending version, setSecret refuses a
+   * pending version that names any other.
+   */
+  nextUsername(current: DatabaseSecret, config: RotationConfig): string;
   /**
    * Opens the session that will change `pending.username`'s password, on
    * the server AWSCURRENT names, or finds that nothing is left to change.
    */
   open(ctx: StepContext, current: DatabaseSecret, pending: DatabaseSecret): Promise<OpenOutcome>;
+  /** Sets the pending password (and whatever else the strategy keeps in line) with the open session. */
+  apply(ctx: StepContext, change: Change): Promise<ChangeOutcome>;
+  /** How testSecret undoes setSecret when the pending password fails its test. */
+  readonly rollback: RollbackPlan;
 }
 
 /**

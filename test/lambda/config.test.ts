@@ -58,6 +58,7 @@ describe('configFromEnv', () => {
       allowIterationMismatch: false,
       maxScramIterations: 100_000,
       mode: 'auto',
+      cloneSuffix: '_clone',
       allowAdminTargetMismatch: false,
       allowPrivilegedTarget: false,
       caBundle: undefined,
@@ -72,6 +73,7 @@ describe('configFromEnv', () => {
     const config = configFromEnv({});
     expect({
       ROTATION_MODE: config.mode,
+      CLONE_SUFFIX: config.cloneSuffix,
       SCRAM_ITERATIONS: config.scramIterations,
       SCRAM_ITERATIONS_ALLOW_MISMATCH: config.allowIterationMismatch,
       SCRAM_MAX_ITERATIONS: config.maxScramIterations,
@@ -132,7 +134,25 @@ describe('ROTATION_MODE', () => {
       const error = configurationErrorOf({ ROTATION_MODE: value });
       expect(error.variable).toBe('ROTATION_MODE');
       expect(error.message).toBe(
-        'Invalid configuration: ROTATION_MODE must be one of auto, single-user, admin',
+        'Invalid configuration: ROTATION_MODE must be one of auto, single-user, admin, alternating',
+      );
+    },
+  );
+});
+
+describe('CLONE_SUFFIX', () => {
+  it('is _clone unless set', () => {
+    expect(configFromEnv({}).cloneSuffix).toBe('_clone');
+    expect(configFromEnv({ CLONE_SUFFIX: '_b' }).cloneSuffix).toBe('_b');
+  });
+
+  it.each(['_Clone', '-clone', '_clone!', 'x'.repeat(33), '_clöne'])(
+    'refuses %j, a suffix CockroachDB would fold or PostgreSQL would need quoted',
+    (value) => {
+      const error = configurationErrorOf({ CLONE_SUFFIX: value });
+      expect(error.variable).toBe('CLONE_SUFFIX');
+      expect(error.message).toMatch(
+        /^Invalid configuration: CLONE_SUFFIX must be 1 to 32 lower-case/,
       );
     },
   );

@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import {
   AuthenticationFailedError,
   AuthenticationMethodRefusedError,
+  CloneNameError,
+  CloneRefusedError,
   ConfigurationError,
   DatabaseSettingError,
   DatabaseTimeoutError,
@@ -15,7 +17,10 @@ import {
   isRotationError,
   MalformedSecretError,
   PasswordPolicyError,
+  PendingTestFailedError,
   ROTATION_ERRORS,
+  RollbackFailedError,
+  RolledBackError,
   RotationError,
   type RotationErrorName,
   RotationNotEnabledError,
@@ -62,6 +67,19 @@ const examples: Record<RotationErrorName, RotationError> = {
   IterationLimitError: new IterationLimitError(200_000, 100_000, 'the server', { cause }),
   DeadlineError: new DeadlineError('PBKDF2 over 9 iterations', 100, 10, { cause }),
   UnprovenVersionError: new UnprovenVersionError('t-1', { cause }),
+  CloneNameError: new CloneNameError('app_clone', 'too-long', { cause }),
+  CloneRefusedError: new CloneRefusedError('app_clone', 'app', 'not-a-clone', [], { cause }),
+  PendingTestFailedError: new PendingTestFailedError(
+    'app_clone',
+    'app was not touched',
+    'x',
+    true,
+    {
+      cause,
+    },
+  ),
+  RolledBackError: new RolledBackError('app', 'Authentication failed: x', true, { cause }),
+  RollbackFailedError: new RollbackFailedError('app', 'x', 'y', { cause }),
 };
 
 const EXPECTED: Record<RotationErrorName, { code: string; prefix: string }> = {
@@ -95,6 +113,14 @@ const EXPECTED: Record<RotationErrorName, { code: string; prefix: string }> = {
   IterationLimitError: { code: 'ITERATIONS_REFUSED', prefix: 'SCRAM iteration count refused: ' },
   DeadlineError: { code: 'DEADLINE', prefix: 'Not enough time left: ' },
   UnprovenVersionError: { code: 'PENDING_NOT_PROVEN', prefix: 'Pending version not proven: ' },
+  CloneNameError: { code: 'CLONE_NAME_REFUSED', prefix: 'Clone name refused: ' },
+  CloneRefusedError: { code: 'CLONE_REFUSED', prefix: 'Clone refused: ' },
+  PendingTestFailedError: {
+    code: 'PENDING_TEST_FAILED',
+    prefix: 'Pending password failed its test: ',
+  },
+  RolledBackError: { code: 'ROTATION_ROLLED_BACK', prefix: 'Rotation rolled back: ' },
+  RollbackFailedError: { code: 'ROLLBACK_FAILED', prefix: 'Rotation could not be rolled back: ' },
 };
 
 describe('rotation errors', () => {
@@ -189,6 +215,23 @@ describe('messages', () => {
     );
     expect(new AuthenticationFailedError('u', where, undefined, 'set it by hand').message).toBe(
       `Authentication failed: user u could not log in at ${where}; set it by hand`,
+    );
+  });
+
+  it('say whether a failed test was rolled back, and whether the pending version was withdrawn', () => {
+    const withdrawn = new RolledBackError('app', 'Authentication failed: x', true);
+    expect(withdrawn.message).toContain("set back to AWSCURRENT's");
+    expect(withdrawn.message).toContain('the next rotation generates a new password');
+    expect(new RolledBackError('app', 'x', false).message).toContain('could not be withdrawn');
+    const nothing = new PendingTestFailedError('app_clone', 'app was not touched', 'x', true);
+    expect(nothing.message).toContain('nothing needed rolling back: app was not touched');
+    expect(new RollbackFailedError('app', 'x', 'y').message).toContain('AWSPENDING was kept');
+  });
+
+  it('give the size of a clone name over the identifier limit', () => {
+    const name = `${'u'.repeat(58)}_clone`;
+    expect(new CloneNameError(name, 'too-long').message).toBe(
+      `Clone name refused: ${name} (64 bytes) is longer than 63 bytes, the identifier limit: PostgreSQL would cut it short and name another role; nothing was created or changed. Set CLONE_SUFFIX to a shorter lower-case suffix, or rotate this user in single-user or admin mode`,
     );
   });
 

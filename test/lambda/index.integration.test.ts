@@ -74,6 +74,11 @@ class RecordingSecretStore implements SecretStore {
     this.calls.push('promoteToCurrent');
     return this.#inner.promoteToCurrent(input);
   }
+
+  withdrawPending(input: Parameters<SecretStore['withdrawPending']>[0]): Promise<void> {
+    this.calls.push('withdrawPending');
+    return this.#inner.withdrawPending(input);
+  }
 }
 
 /** The real PgConnector, counting login attempts (none of these tests may make one). */

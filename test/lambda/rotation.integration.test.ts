@@ -3,7 +3,6 @@ import {
   DescribeSecretCommand,
   GetSecretValueCommand,
   RotateSecretCommand,
-  UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +14,7 @@ import { type DatabaseSecret, parseDatabaseSecret } from '../../lambda/core/secr
 import {
   AuthenticationFailedError,
   AuthenticationMethodRefusedError,
+  PendingTestFailedError,
   SecretMismatchError,
   TlsError,
 } from '../../lambda/errors.js';
@@ -394,26 +394,26 @@ describe('refusals', () => {
     }
   });
 
-  it('fails testSecret with the wrong pending password and leaves AWSCURRENT where it was', async () => {
+  it('fails testSecret with the wrong pending password, rolls nothing back, and withdraws the pending version', async () => {
     const user = await stack.createApplicationUser();
     const current = await readSecret(user.secretArn);
+    const storedBefore = await storedVerifier(user.username);
     const { error, token } = await runStep(
       user.secretArn,
       'testSecret',
       await pendingWith(user.secretArn, {}),
     );
-    expect(error).toBeInstanceOf(AuthenticationFailedError);
-    const stages = await stagesOf(user.secretArn);
-    expect(stages[token]).toEqual(['AWSPENDING']);
-    await expectLogin(current);
-    // Clean up the pending label so this secret is left consistent.
-    await stack.client.send(
-      new UpdateSecretVersionStageCommand({
-        SecretId: user.secretArn,
-        VersionStage: 'AWSPENDING',
-        RemoveFromVersionId: token,
-      }),
+    expect(error).toBeInstanceOf(PendingTestFailedError);
+    expect((error as Error).message).toMatch(
+      /^Pending password failed its test: .* \(Authentication failed: .*\); nothing needed rolling back: AWSCURRENT's password still logs in/,
     );
+    expect((error as PendingTestFailedError).cause).toBeInstanceOf(AuthenticationFailedError);
+    // Nothing was changed, and a retry of this token stops at the stage guard.
+    expect(await storedVerifier(user.username)).toBe(storedBefore);
+    await expectLogin(current);
+    const stages = await stagesOf(user.secretArn);
+    expect(stages[token] ?? []).toEqual([]);
+    expect(Object.values(stages).flat()).not.toContain('AWSPENDING');
   });
 });
 

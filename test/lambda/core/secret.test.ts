@@ -268,6 +268,31 @@ describe('assertSameTarget', () => {
       assertSameTarget(current, pendingWith({ host: 'other.example.com', username: 'x' })),
     ).toThrow(/^Secret mismatch: host, username differ between/);
   });
+
+  describe('with the username the rotation changes (alternating mode)', () => {
+    it('accepts the clone and nothing else, not even the current user', () => {
+      expect(() =>
+        assertSameTarget(current, pendingWith({ username: 'app_user_clone' }), 'app_user_clone'),
+      ).not.toThrow();
+      for (const username of ['app_user', 'someone_else', 'app_user_clone2']) {
+        expect(() =>
+          assertSameTarget(current, pendingWith({ username }), 'app_user_clone'),
+        ).toThrow(
+          'Secret mismatch: username differs between AWSCURRENT and AWSPENDING; in alternating mode the pending username must be app_user_clone, the user AWSCURRENT (app_user) does not name',
+        );
+      }
+    });
+
+    it('still refuses any other field that differs', () => {
+      expect(() =>
+        assertSameTarget(
+          current,
+          pendingWith({ username: 'app_user_clone', dbname: 'other' }),
+          'app_user_clone',
+        ),
+      ).toThrow(/^Secret mismatch: dbname differs between/);
+    });
+  });
 });
 
 describe('connectionIdentity', () => {
