@@ -27,8 +27,15 @@
  *   `check_password_hash_format`'s result column is named after the function
  *   without its schema.
  * - Privileges are those of the login user; SET ROLE does not change them.
- * - CREATE USER ... PASSWORD, and ALTER ROLE with PostgreSQL options besides
- *   PASSWORD, go to PostgreSQL unchanged. crdb-bcrypt hashes cannot be stored.
+ * - Role statements follow CockroachDB's privilege rules where alternating
+ *   users rely on them (roles.ts: CREATE USER, GRANT role, ALTER ROLE LOGIN /
+ *   VALID UNTIL, ALTER DEFAULT PRIVILEGES, and the refusal of a `role`
+ *   default and of CONNECTION LIMIT); CREATE USER itself, and ALTER ROLE with
+ *   other PostgreSQL options, then run in PostgreSQL unchanged. crdb-bcrypt
+ *   hashes cannot be stored.
+ * - Object privileges are PostgreSQL's: only a table's owner (or a member of
+ *   the owner) may DROP or ALTER it, where CockroachDB also lets a holder of
+ *   its DROP or CREATE privilege. VALID UNTIL NULL reads back as infinity.
  * - CancelRequest is not forwarded; an unknown database fails at start-up
  *   with PostgreSQL's 3D000.
  * - The double trusts its clients: it refuses the statements that would
@@ -272,6 +279,38 @@ function roleQueries(pool: pg.Pool) {
         admin: row.admin,
         password: row.rolpassword,
       };
+    },
+    /**
+     * Every role `name` belongs to through pg_auth_members, directly or not,
+     * and whether a membership into it carries ADMIN OPTION: CockroachDB's
+     * MemberOfWithAdminOption (pkg/sql/authorization.go), where a role's flag
+     * is true when any membership edge into it along the way has the option.
+     *
+     * PostgreSQL 16+ makes a role's creator a member of it WITH ADMIN OPTION
+     * (no INHERIT, no SET, granted by the bootstrap superuser); CockroachDB
+     * makes no such grant, so those memberships are left out.
+     */
+    async memberships(name: string): Promise<ReadonlyMap<string, boolean>> {
+      const edges = `pg_auth_members a WHERE NOT (a.admin_option AND NOT a.inherit_option
+        AND NOT a.set_option AND a.grantor = 10)`;
+      const result = await pool.query<{ role: string; admin: boolean }>(
+        `WITH RECURSIVE e AS (SELECT a.* FROM ${edges}), m(role, admin) AS (
+           SELECT r.rolname::text, a.admin_option
+             FROM e a
+             JOIN pg_roles r ON r.oid = a.roleid
+             JOIN pg_roles u ON u.oid = a.member
+            WHERE u.rolname = $1
+           UNION
+           SELECT r.rolname::text, a.admin_option
+             FROM m
+             JOIN pg_roles p ON p.rolname = m.role
+             JOIN e a ON a.member = p.oid
+             JOIN pg_roles r ON r.oid = a.roleid
+         )
+         SELECT role, bool_or(admin) AS admin FROM m GROUP BY role`,
+        [name],
+      );
+      return new Map(result.rows.map((row) => [row.role, row.admin]));
     },
     async users(): Promise<UserRow[]> {
       const result = await pool.query<{

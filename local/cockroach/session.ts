@@ -89,6 +89,8 @@ export interface SessionDeps {
   readonly requireClusterOption: boolean;
   readonly defaultDatabase: string;
   roleInfo(name: string): Promise<RoleInfo | undefined>;
+  /** CockroachDB's MemberOfWithAdminOption for a role (see roles.ts). */
+  memberships(name: string): Promise<ReadonlyMap<string, boolean>>;
   users(): Promise<UserRow[]>;
   storePassword(role: string, verifier: string): Promise<void>;
   record(event: NewDoubleEvent): void;
@@ -413,6 +415,7 @@ export async function serveClient(socket: Socket, deps: SessionDeps): Promise<vo
             admin: name === 'admin' || (info?.admin ?? false),
           };
         },
+        memberships: (name) => deps.memberships(name),
         users: () => deps.users(),
         settings: deps.settings,
         privileges: deps.privileges,

@@ -190,6 +190,15 @@ export type DoubleEvent = { readonly at: Date } & (
       readonly code: string;
       readonly message: string;
     }
+  | {
+      /** A role statement answered by CockroachDB's rules (roles.ts). */
+      readonly type: 'role-statement';
+      readonly user: string;
+      readonly statement: string;
+      readonly detail?: string;
+      readonly code?: string;
+      readonly message?: string;
+    }
 );
 
 /** Distributes `Omit` over the event union, so `record` checks each variant. */

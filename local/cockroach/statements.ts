@@ -34,6 +34,7 @@ import {
   unknownSettingForSet,
   unknownSettingForShow,
 } from './behaviours.js';
+import { rewriteRoleStatement, roleSetupSql } from './roles.js';
 import { hashPasswordScram } from './scram.js';
 import {
   hasAlias,
@@ -65,6 +66,8 @@ export interface RewriteContext {
   caller(): Promise<Caller>;
   /** What the double knows of a role. */
   role(name: string): Promise<TargetRole>;
+  /** The roles `name` belongs to, directly or not, with ADMIN OPTION or not (roles.ts). */
+  memberships(name: string): Promise<ReadonlyMap<string, boolean>>;
   /** Every role, for `system.users`. */
   users(): Promise<UserRow[]>;
   readonly settings: ClusterSettings;
@@ -131,6 +134,7 @@ BEGIN
   END IF;
 END
 $crdb$`,
+    ...roleSetupSql(),
     `SET SESSION AUTHORIZATION ${identifier(user)}`,
   ].join(';\n');
 }
@@ -291,6 +295,8 @@ export class StatementRewriter {
     ) {
       return this.#set(sig, refuse);
     }
+    const role = await rewriteRoleStatement(text, sig, this.#ctx, refuse);
+    if (role !== undefined) return role;
     if (first === 'alter' && (isName(sig[1], 'user') || isName(sig[1], 'role'))) {
       const rewritten =
         (await this.#alterPassword(sig, refuse)) ?? (await this.#alterRoleOptions(sig, refuse));

@@ -15,7 +15,11 @@ import { cockroachEngine } from '../../../lambda/engines/cockroachdb.js';
 import { engineOf } from '../../../lambda/engines/detect.js';
 import type { Engine } from '../../../lambda/engines/engine.js';
 import { postgresEngine } from '../../../lambda/engines/postgres.js';
-import { AuthenticationFailedError, ScramVerifierError } from '../../../lambda/errors.js';
+import {
+  AuthenticationFailedError,
+  InsufficientPrivilegeError,
+  ScramVerifierError,
+} from '../../../lambda/errors.js';
 import { type CockroachDouble, startCockroachDouble } from '../../../local/cockroach/double.js';
 import { type LocalPostgres, startPostgres } from '../../../local/postgres.js';
 
@@ -34,6 +38,8 @@ beforeAll(async () => {
   await postgres.createUser(ADMIN, createScramVerifier(ADMIN_PASSWORD, { iterations: 10_610 }), {
     createRole: true,
   });
+  // CockroachDB: CREATE USER with a password or LOGIN also needs CREATELOGIN.
+  crdb.privileges.grant(ADMIN, 'CREATELOGIN');
 });
 
 afterAll(async () => {
@@ -135,7 +141,8 @@ describe.each(servers)('the $name engine', (server) => {
     const verifier = () =>
       createScramVerifier(randomBytes(12).toString('hex'), { iterations: server.iterations });
     await asAdmin(async (session) => {
-      // Roles the admin created itself, so it may grant them (PostgreSQL 16+).
+      // Roles the admin created itself, so it may grant them on PostgreSQL
+      // 16+; CockroachDB wants ADMIN OPTION on the role even so.
       await server.engine.createLoginRole(session, group, verifier());
       await server.engine.createLoginRole(session, member, verifier());
       expect(await server.engine.roleFacts(session, member, group)).toEqual({
@@ -144,6 +151,17 @@ describe.each(servers)('the $name engine', (server) => {
         privilegedRoles: [],
         memberOfChanger: false,
       });
+      if (server.engine.name === 'cockroachdb') {
+        await expect(server.engine.grantRole(session, group, member)).rejects.toThrow(
+          InsufficientPrivilegeError,
+        );
+        // INHERIT spelled out: with ADMIN OPTION alone the row would still look
+        // like PostgreSQL's automatic grant to a role's creator, which the
+        // double leaves out as CockroachDB makes none.
+        await postgres.withAdmin((c) =>
+          c.query(`GRANT ${c.escapeIdentifier(group)} TO ${ADMIN} WITH ADMIN TRUE, INHERIT TRUE`),
+        );
+      }
       await server.engine.grantRole(session, group, member);
       expect(await server.engine.roleFacts(session, member, group)).toMatchObject({
         memberOfChanger: true,
