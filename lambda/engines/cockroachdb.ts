@@ -230,18 +230,6 @@ export const COCKROACH_ADMIN_ROLE = 'admin';
  */
 export const DEFAULT_PRIVILEGE_TARGETS = ['TABLES', 'SEQUENCES', 'TYPES', 'SCHEMAS'] as const;
 
-/** Runs `work` in one transaction, rolled back when it throws. */
-async function inTransaction(session: DatabaseSession, work: () => Promise<void>): Promise<void> {
-  await session.execute('BEGIN');
-  try {
-    await work();
-    await session.execute('COMMIT');
-  } catch (error) {
-    await session.execute('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
-}
-
 /** CockroachDB's rules. */
 export const cockroachEngine: Engine = {
   name: 'cockroachdb',
@@ -318,18 +306,27 @@ export const cockroachEngine: Engine = {
     return row?.member === true;
   },
 
-  /** CREATE USER and GRANT in one transaction: CockroachDB has no CREATE ROLE ... IN ROLE. */
+  /**
+   * CREATE USER, then GRANT; CockroachDB has no CREATE ROLE ... IN ROLE. A
+   * clone whose GRANT fails is dropped again (it owns nothing yet), so that
+   * no clone is left without its membership. Not one transaction: a
+   * transaction's new role is not visible to the GRANT through every
+   * gateway (the test double's included).
+   */
   async createClone(session, { original, clone }, verifier) {
     assertVerifierAcceptable(verifier, 'cockroachdb');
     await checkVerifierFormat(session, verifier);
-    await inTransaction(session, async () => {
-      await session.execute(
-        `CREATE USER ${pg.escapeIdentifier(clone)} WITH LOGIN PASSWORD ${pg.escapeLiteral(verifier)}`,
-      );
+    await session.execute(
+      `CREATE USER ${pg.escapeIdentifier(clone)} WITH LOGIN PASSWORD ${pg.escapeLiteral(verifier)}`,
+    );
+    try {
       await session.execute(
         `GRANT ${pg.escapeIdentifier(original)} TO ${pg.escapeIdentifier(clone)}`,
       );
-    });
+    } catch (error) {
+      await session.execute(`DROP USER ${pg.escapeIdentifier(clone)}`).catch(() => undefined);
+      throw error;
+    }
   },
 
   async alignRole(session, role, { validUntil }) {

@@ -1,0 +1,494 @@
+/**
+ * Alternating users (ROTATION_MODE=alternating) end to end, through
+ * RotateSecret on the local Secrets Manager endpoint: on the real local
+ * PostgreSQL, and on CockroachDB through the protocol double in front of the
+ * same PostgreSQL.
+ */
+import { randomBytes } from 'node:crypto';
+import { Logger } from '@aws-lambda-powertools/logger';
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  RotateSecretCommand,
+  type SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type DatabaseSession, PgConnector } from '../../lambda/adapters/database.js';
+import { SdkSecretStore } from '../../lambda/adapters/secrets-manager.js';
+import type { RotationEvent } from '../../lambda/core/event.js';
+import { createScramVerifier } from '../../lambda/core/scram.js';
+import { type DatabaseSecret, parseDatabaseSecret } from '../../lambda/core/secret.js';
+import { AuthenticationFailedError } from '../../lambda/errors.js';
+import { createHandler } from '../../lambda/index.js';
+import { type CockroachDouble, startCockroachDouble } from '../../local/cockroach/double.js';
+import { type LocalPostgres, startPostgres } from '../../local/postgres.js';
+import {
+  createSecretsManagerClient,
+  SecretsManagerEndpoint,
+} from '../../local/secrets-manager/index.js';
+import { LeakWatch } from '../fixtures/leaks.js';
+
+const ADMIN = 'alt_admin';
+const ADMIN_PASSWORD = randomBytes(18).toString('base64url');
+const COST = 10_610;
+const limits = { connectTimeoutMs: 5_000, statementTimeoutMs: 5_000, maxScramIterations: 0 };
+
+const watch = new LeakWatch();
+let postgres: LocalPostgres;
+let crdb: CockroachDouble;
+let endpoint: SecretsManagerEndpoint;
+let client: SecretsManagerClient;
+
+beforeAll(async () => {
+  watch.start();
+  watch.secret(ADMIN_PASSWORD);
+  postgres = await startPostgres();
+  crdb = await startCockroachDouble({ postgres });
+  endpoint = await SecretsManagerEndpoint.start();
+  client = createSecretsManagerClient(endpoint);
+  // The least-privilege admin for both: CREATEROLE; on CockroachDB also
+  // CREATELOGIN and VIEWCLUSTERSETTING.
+  await postgres.createUser(ADMIN, createScramVerifier(ADMIN_PASSWORD, { iterations: COST }), {
+    createRole: true,
+  });
+  crdb.privileges.grant(ADMIN, 'CREATELOGIN', 'VIEWCLUSTERSETTING');
+});
+
+afterAll(async () => {
+  client?.destroy();
+  await endpoint?.stop();
+  await crdb?.stop();
+  await postgres?.stop();
+  watch.stop();
+});
+
+/** Where and how a secret logs in: PostgreSQL itself, or the double in front of it. */
+interface Server {
+  readonly name: string;
+  readonly engine: 'postgres' | 'cockroachdb';
+  connection(): { host: string; port: number; dbname: string; ca: string };
+  /** A superuser connection to the server's database (the double's backing PostgreSQL). */
+  superuser(): Promise<pg.Client>;
+}
+
+const servers: Server[] = [
+  {
+    name: 'PostgreSQL',
+    engine: 'postgres',
+    connection: () => ({
+      host: postgres.host,
+      port: postgres.port,
+      dbname: postgres.database,
+      ca: postgres.caPem,
+    }),
+    superuser: () => postgres.connect(postgres.admin.user, postgres.admin.password),
+  },
+  {
+    name: 'CockroachDB (the double)',
+    engine: 'cockroachdb',
+    connection: () => ({ host: crdb.host, port: crdb.port, dbname: crdb.database, ca: crdb.caPem }),
+    superuser: () => postgres.connect(postgres.admin.user, postgres.admin.password, crdb.database),
+  },
+];
+
+const adminSecrets = new Map<string, string>();
+
+async function createSecret(value: Record<string, unknown>, name: string): Promise<string> {
+  const out = await client.send(
+    new CreateSecretCommand({ Name: name, SecretString: JSON.stringify(value) }),
+  );
+  return out.ARN ?? '';
+}
+
+/** The admin secret for a server, created once. */
+async function adminSecret(server: Server): Promise<string> {
+  const existing = adminSecrets.get(server.name);
+  if (existing) return existing;
+  const arn = await createSecret(
+    { engine: server.engine, username: ADMIN, password: ADMIN_PASSWORD, ...server.connection() },
+    `alt/admin-${server.engine}`,
+  );
+  adminSecrets.set(server.name, arn);
+  return arn;
+}
+
+async function asSuperuser<T>(server: Server, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = await server.superuser();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * An application user the admin may manage (ADMIN OPTION, as PostgreSQL 16+
+ * and CockroachDB's GRANT want), allowed to create tables, and its secret
+ * with `masterarn`.
+ */
+async function appUser(server: Server, username = `alt_${randomBytes(4).toString('hex')}`) {
+  const password = randomBytes(24).toString('base64url');
+  watch.secret(password);
+  await postgres.createUser(username, createScramVerifier(password, { iterations: COST }));
+  await asSuperuser(server, async (c) => {
+    const role = c.escapeIdentifier(username);
+    await c.query(`GRANT ${role} TO ${ADMIN} WITH ADMIN OPTION`);
+    await c.query(`GRANT CREATE ON SCHEMA public TO ${role}`);
+  });
+  const secretArn = await createSecret(
+    {
+      engine: server.engine,
+      username,
+      password,
+      ...server.connection(),
+      masterarn: await adminSecret(server),
+    },
+    `alt/${username}`,
+  );
+  return { username, clone: `${username}_clone`, secretArn };
+}
+
+/** Registers the real handler in alternating mode; `afterSetSecret` runs between setSecret and testSecret. */
+function rotationFunction(
+  options: { env?: Record<string, string>; afterSetSecret?: () => Promise<void> } = {},
+): string {
+  const arn = endpoint.lambdaArn(`alt-${randomBytes(3).toString('hex')}`);
+  const handler = createHandler({
+    secrets: new SdkSecretStore(client),
+    env: {
+      ROTATION_MODE: 'alternating',
+      TEST_LOGIN_ATTEMPTS: '2',
+      TEST_LOGIN_DELAY_MS: '50',
+      ...options.env,
+    },
+    logger: new Logger({ serviceName: 'scram-rotator', logLevel: 'SILENT' }),
+  });
+  endpoint.registerRotationFunction(arn, async (event: RotationEvent, context) => {
+    await handler(event, context);
+    if (event.Step === 'setSecret') await options.afterSetSecret?.();
+  });
+  return arn;
+}
+
+async function rotate(secretArn: string, lambdaArn = rotationFunction()) {
+  await client.send(
+    new RotateSecretCommand({
+      SecretId: secretArn,
+      RotationLambdaARN: lambdaArn,
+      RotationRules: { AutomaticallyAfterDays: 30 },
+    }),
+  );
+  const outcome = await endpoint.waitForRotation(secretArn, { timeoutMs: 30_000 });
+  watch.text(outcome.errorMessage ?? '');
+  return outcome;
+}
+
+async function read(secretArn: string, stage = 'AWSCURRENT'): Promise<DatabaseSecret> {
+  const out = await client.send(
+    new GetSecretValueCommand({ SecretId: secretArn, VersionStage: stage }),
+  );
+  const secret = parseDatabaseSecret(out.SecretString ?? '', { label: stage });
+  watch.secret(secret.password);
+  return secret;
+}
+
+async function login(secret: DatabaseSecret): Promise<DatabaseSession> {
+  return new PgConnector().login(
+    {
+      host: secret.host,
+      port: secret.port,
+      database: secret.dbname,
+      username: secret.username,
+      password: secret.password,
+      ca: secret.ca,
+    },
+    limits,
+  );
+}
+
+async function withLogin<T>(
+  secret: DatabaseSecret,
+  fn: (session: DatabaseSession) => Promise<T>,
+): Promise<T> {
+  const session = await login(secret);
+  try {
+    return await fn(session);
+  } finally {
+    await session.close();
+  }
+}
+
+/** The stored hash of each role, as a snapshot (watched for leaks). */
+async function storedHashes(...roles: string[]): Promise<Record<string, string | null>> {
+  const entries = await Promise.all(
+    roles.map(async (role) => {
+      const hash = await postgres.storedPassword(role);
+      watch.secret(hash);
+      return [role, hash] as const;
+    }),
+  );
+  return Object.fromEntries(entries);
+}
+
+async function roleExists(role: string): Promise<boolean> {
+  return postgres.withAdmin(async (c) => {
+    const result = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
+    return result.rowCount === 1;
+  });
+}
+
+async function isMember(member: string, role: string): Promise<boolean> {
+  return postgres.withAdmin(async (c) => {
+    const result = await c.query<{ member: boolean }>(
+      "SELECT pg_has_role($1, $2, 'MEMBER') AS member",
+      [member, role],
+    );
+    return result.rows[0]?.member === true;
+  });
+}
+
+describe.each(servers)('alternating users on $name', (server) => {
+  it('creates the clone at the first rotation, then alternates, changing only the user AWSCURRENT does not name', async () => {
+    const user = await appUser(server);
+    const lambda = rotationFunction();
+    const original = await read(user.secretArn);
+    expect(await roleExists(user.clone)).toBe(false);
+
+    // 1: the clone is created with the new password and becomes AWSCURRENT.
+    let before = await storedHashes(user.username);
+    expect(await rotate(user.secretArn, lambda)).toMatchObject({ ok: true });
+    const first = await read(user.secretArn);
+    expect(first.username).toBe(user.clone);
+    expect(first.password).not.toBe(original.password);
+    expect(await isMember(user.clone, user.username)).toBe(true);
+    expect(await storedHashes(user.username)).toEqual(before);
+    // Clients still holding the old AWSCURRENT (now AWSPREVIOUS) log in.
+    expect((await read(user.secretArn, 'AWSPREVIOUS')).password).toBe(original.password);
+    await withLogin(original, async (s) =>
+      expect((await s.identity()).sessionUser).toBe(user.username),
+    );
+    await withLogin(first, async (s) => expect((await s.identity()).sessionUser).toBe(user.clone));
+
+    // 2 and 3: each changes only the other user.
+    let current = first;
+    for (const expected of [user.username, user.clone]) {
+      before = await storedHashes(user.username, user.clone);
+      expect(await rotate(user.secretArn, lambda)).toMatchObject({ ok: true });
+      const next = await read(user.secretArn);
+      expect(next.username).toBe(expected);
+      const after = await storedHashes(user.username, user.clone);
+      expect(after[current.username]).toBe(before[current.username]);
+      expect(after[expected]).not.toBe(before[expected]);
+      // The previous credential still logs in; the new one does.
+      await withLogin(current, async () => undefined);
+      await withLogin(next, async () => undefined);
+      current = next;
+    }
+    // Three rotations later, the first password is gone.
+    await expect(login(original)).rejects.toBeInstanceOf(AuthenticationFailedError);
+  });
+
+  it('makes what the clone creates usable by the original, and owned by it on PostgreSQL', async () => {
+    const user = await appUser(server);
+    expect(await rotate(user.secretArn)).toMatchObject({ ok: true });
+    const cloneSecret = await read(user.secretArn);
+    const originalSecret = await read(user.secretArn, 'AWSPREVIOUS');
+    const table = `made_by_clone_${randomBytes(3).toString('hex')}`;
+    await withLogin(cloneSecret, async (s) => {
+      expect((await s.identity()).sessionUser).toBe(user.clone);
+      await s.execute(`CREATE TABLE ${table} (id int)`);
+      await s.execute(`INSERT INTO ${table} VALUES (1)`);
+    });
+    const [owner] = await asSuperuser(server, async (c) =>
+      (
+        await c.query<{ owner: string }>(
+          'SELECT tableowner AS owner FROM pg_tables WHERE tablename = $1',
+          [table],
+        )
+      ).rows.map((r) => r.owner),
+    );
+    // PostgreSQL: the clone's sessions run as the original (ALTER ROLE clone
+    // SET role). CockroachDB refuses that default: the clone owns it and
+    // grants ALL on it to the original.
+    expect(owner).toBe(server.engine === 'postgres' ? user.username : user.clone);
+    await withLogin(originalSecret, async (s) => {
+      await s.execute(`INSERT INTO ${table} VALUES (2)`);
+      expect(await s.query(`SELECT id FROM ${table} ORDER BY id`)).toEqual([{ id: 1 }, { id: 2 }]);
+    });
+    await withLogin(cloneSecret, async (s) => {
+      expect(await s.query(`SELECT count(*)::int AS n FROM ${table}`)).toEqual([{ n: 2 }]);
+    });
+    if (server.engine === 'cockroachdb') {
+      // SET ROLE (v21.2+) is how a CockroachDB application has the original own what it creates.
+      const owned = `made_as_original_${randomBytes(3).toString('hex')}`;
+      await withLogin(cloneSecret, async (s) => {
+        await s.execute(`SET ROLE ${user.username}`);
+        await s.execute(`CREATE TABLE ${owned} (id int)`);
+      });
+      const [setRoleOwner] = await asSuperuser(server, async (c) =>
+        (
+          await c.query<{ owner: string }>(
+            'SELECT tableowner AS owner FROM pg_tables WHERE tablename = $1',
+            [owned],
+          )
+        ).rows.map((r) => r.owner),
+      );
+      expect(setRoleOwner).toBe(user.username);
+    }
+  });
+
+  it("lets the clone's sessions use a grant made to the original after the clone exists", async () => {
+    const user = await appUser(server);
+    expect(await rotate(user.secretArn)).toMatchObject({ ok: true });
+    const cloneSecret = await read(user.secretArn);
+    const table = `granted_later_${randomBytes(3).toString('hex')}`;
+    await asSuperuser(server, async (c) => {
+      await c.query(`CREATE TABLE ${table} (id int)`);
+      await c.query(`INSERT INTO ${table} VALUES (7)`);
+    });
+    await withLogin(cloneSecret, async (s) =>
+      expect(s.query(`SELECT id FROM ${table}`)).rejects.toThrow(),
+    );
+    await asSuperuser(server, (c) =>
+      c.query(`GRANT SELECT ON ${table} TO ${c.escapeIdentifier(user.username)}`),
+    );
+    await withLogin(cloneSecret, async (s) =>
+      expect(await s.query(`SELECT id FROM ${table}`)).toEqual([{ id: 7 }]),
+    );
+  });
+
+  it('brings the clone back in line at every rotation: membership, VALID UNTIL (and CONNECTION LIMIT on PostgreSQL)', async () => {
+    const user = await appUser(server);
+    const lambda = rotationFunction();
+    expect(await rotate(user.secretArn, lambda)).toMatchObject({ ok: true });
+    // AWSCURRENT is the clone now, AWSPREVIOUS the original: the secret has alternated.
+    await postgres.withAdmin(async (c) => {
+      const [original, clone] = [user.username, user.clone].map((r) => c.escapeIdentifier(r));
+      // PostgreSQL 16+ revokes only the grants of the grantor named.
+      const grantors = await c.query<{ grantor: string }>(
+        `SELECT g.rolname AS grantor FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.grantor
+          WHERE a.roleid = $1::regrole AND a.member = $2::regrole`,
+        [original, clone],
+      );
+      for (const { grantor } of grantors.rows) {
+        await c.query(`REVOKE ${original} FROM ${clone} GRANTED BY ${c.escapeIdentifier(grantor)}`);
+      }
+      await c.query(`ALTER ROLE ${original} VALID UNTIL '2031-06-01 00:00:00+00'`);
+      await c.query(`ALTER ROLE ${original} CONNECTION LIMIT 7`);
+    });
+    expect(await isMember(user.clone, user.username)).toBe(false);
+    expect(await rotate(user.secretArn, lambda)).toMatchObject({ ok: true });
+    expect(await isMember(user.clone, user.username)).toBe(true);
+    const attributes = await postgres.withAdmin(async (c) =>
+      Object.fromEntries(
+        (
+          await c.query<{ rolname: string; until: string | null; limit: number }>(
+            'SELECT rolname, rolvaliduntil::text AS until, rolconnlimit AS limit FROM pg_roles WHERE rolname = ANY($1)',
+            [[user.username, user.clone]],
+          )
+        ).rows.map((r) => [r.rolname, { until: r.until, limit: r.limit }]),
+      ),
+    );
+    expect(attributes[user.clone]?.until).toBe('2031-06-01 00:00:00+00');
+    // CockroachDB has no CONNECTION LIMIT for roles: the clone keeps none.
+    expect(attributes[user.clone]?.limit).toBe(server.engine === 'postgres' ? 7 : -1);
+  });
+
+  it('refuses a clone name over 63 bytes before anything is stored or created', async () => {
+    const user = await appUser(server, `l${randomBytes(3).toString('hex')}${'b'.repeat(51)}`);
+    const before = await read(user.secretArn);
+    const outcome = await rotate(user.secretArn);
+    expect(outcome).toMatchObject({ ok: false, failedStep: 'createSecret' });
+    expect(outcome.errorMessage).toMatch(
+      new RegExp(`^Clone name refused: ${user.clone} \\(64 bytes\\) is longer than 63 bytes`),
+    );
+    // No role was created under the name PostgreSQL would cut it to.
+    expect(await roleExists(`${user.username}_clone`.slice(0, 63))).toBe(false);
+    expect((await read(user.secretArn)).password).toBe(before.password);
+    const pending = await client
+      .send(new GetSecretValueCommand({ SecretId: user.secretArn, VersionStage: 'AWSPENDING' }))
+      .then(
+        (out) => out.SecretString,
+        () => undefined,
+      );
+    expect(pending).toBeUndefined();
+  });
+
+  it('refuses to clone a privileged original, even where ALLOW_PRIVILEGED_TARGET allows rotating it', async () => {
+    const user = await appUser(server);
+    await postgres.withAdmin((c) =>
+      c.query(`ALTER ROLE ${c.escapeIdentifier(user.username)} CREATEROLE`),
+    );
+    const outcome = await rotate(
+      user.secretArn,
+      rotationFunction({ env: { ALLOW_PRIVILEGED_TARGET: 'true' } }),
+    );
+    expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
+    expect(outcome.errorMessage).toMatch(
+      new RegExp(
+        `^Clone refused: ${user.clone}, the clone of ${user.username}, would inherit privileged .* \\(CREATEROLE\\); nothing was changed`,
+      ),
+    );
+    expect(await roleExists(user.clone)).toBe(false);
+  });
+
+  it('refuses to take over an existing role of the clone name that is not a member of the original', async () => {
+    const user = await appUser(server);
+    await postgres.createUser(
+      user.clone,
+      createScramVerifier('someone else', { iterations: COST }),
+    );
+    const before = await storedHashes(user.clone);
+    const outcome = await rotate(user.secretArn);
+    expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
+    expect(outcome.errorMessage).toContain(
+      `Clone refused: ${user.clone}, the clone of ${user.username}, exists but is not a member of the original`,
+    );
+    expect(await storedHashes(user.clone)).toEqual(before);
+    expect(await isMember(user.clone, user.username)).toBe(false);
+  });
+
+  it('rolls nothing back when the pending password fails its test, and the next rotation uses a new password', async () => {
+    const user = await appUser(server);
+    const sabotage = rotationFunction({
+      // Someone changes the clone's password between setSecret and testSecret.
+      afterSetSecret: async () => {
+        await postgres.withAdmin((c) =>
+          c.query(
+            `ALTER ROLE ${c.escapeIdentifier(user.clone)} PASSWORD ${c.escapeLiteral(
+              createScramVerifier(randomBytes(12).toString('hex'), { iterations: COST }),
+            )}`,
+          ),
+        );
+      },
+    });
+    const before = await read(user.secretArn);
+    const outcome = await rotate(user.secretArn, sabotage);
+    expect(outcome).toMatchObject({ ok: false, failedStep: 'testSecret' });
+    expect(outcome.errorMessage).toMatch(
+      new RegExp(
+        `^Pending password failed its test: ${user.clone} did not log in with the pending password \\(Authentication failed: .*\\); nothing needed rolling back: alternating mode changed only ${user.clone}; ${user.username}, the user AWSCURRENT names, was not touched\\. The pending version was withdrawn`,
+      ),
+    );
+    await withLogin(await read(user.secretArn), async () => undefined);
+    const stages = (await client.send(new DescribeSecretCommand({ SecretId: user.secretArn })))
+      .VersionIdsToStages;
+    expect(Object.values(stages ?? {}).flat()).not.toContain('AWSPENDING');
+
+    expect(await rotate(user.secretArn)).toMatchObject({ ok: true });
+    const after = await read(user.secretArn);
+    expect(after.username).toBe(user.clone);
+    expect(after.password).not.toBe(before.password);
+    await withLogin(after, async () => undefined);
+  });
+});
+
+describe('across the alternating suite', () => {
+  it('printed no password or verifier in any log line or error message', () => {
+    for (const invocation of endpoint.invocations) watch.text(invocation.errorMessage ?? '');
+    expect(watch.counts.secrets).toBeGreaterThan(10);
+    expect(watch.leaks()).toEqual([]);
+  });
+});
