@@ -1,0 +1,301 @@
+/**
+ * testSecret's roll-back on the local stack: when the pending password fails
+ * its test after setSecret changed the password of the user AWSCURRENT
+ * names, AWSCURRENT's password is put back, the pending version withdrawn,
+ * and the next rotation succeeds with another password.
+ */
+import { randomBytes } from 'node:crypto';
+import { Logger } from '@aws-lambda-powertools/logger';
+import {
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  RotateSecretCommand,
+} from '@aws-sdk/client-secrets-manager';
+import type { Context } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type DatabaseConnector,
+  type DatabaseSession,
+  type LoginLimits,
+  type LoginTarget,
+  PgConnector,
+} from '../../lambda/adapters/database.js';
+import { SdkSecretStore } from '../../lambda/adapters/secrets-manager.js';
+import type { RotationEvent } from '../../lambda/core/event.js';
+import { createScramVerifier } from '../../lambda/core/scram.js';
+import { type DatabaseSecret, parseDatabaseSecret } from '../../lambda/core/secret.js';
+import {
+  AuthenticationFailedError,
+  DatabaseUnreachableError,
+  SecretMismatchError,
+} from '../../lambda/errors.js';
+import { createHandler } from '../../lambda/index.js';
+import { type LocalStack, startLocalStack } from '../../local/stack.js';
+import { LeakWatch } from '../fixtures/leaks.js';
+
+const limits = { connectTimeoutMs: 5_000, statementTimeoutMs: 5_000, maxScramIterations: 0 };
+
+/**
+ * The real connector, with a network fault on demand: the next `times`
+ * logins with one password fail as an unreachable server would. A dropped
+ * connection at that moment cannot be produced otherwise.
+ */
+class FaultyConnector implements DatabaseConnector {
+  readonly #inner = new PgConnector();
+  #fault: { password: string; times: number } | undefined;
+
+  failNextLogins(password: string, times: number): void {
+    this.#fault = { password, times };
+  }
+
+  login(target: LoginTarget, loginLimits: LoginLimits): Promise<DatabaseSession> {
+    const fault = this.#fault;
+    if (fault && fault.times > 0 && target.password === fault.password) {
+      fault.times--;
+      return Promise.reject(
+        new DatabaseUnreachableError(`${target.host}:${target.port}`, {
+          cause: Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }),
+        }),
+      );
+    }
+    return this.#inner.login(target, loginLimits);
+  }
+}
+
+const watch = new LeakWatch();
+let stack: LocalStack;
+
+beforeAll(async () => {
+  watch.start();
+  stack = await startLocalStack();
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  watch.stop();
+});
+
+async function read(secretId: string, stage = 'AWSCURRENT'): Promise<DatabaseSecret> {
+  const out = await stack.client.send(
+    new GetSecretValueCommand({ SecretId: secretId, VersionStage: stage }),
+  );
+  const secret = parseDatabaseSecret(out.SecretString ?? '', { label: stage });
+  watch.secret(secret.password);
+  return secret;
+}
+
+async function logsIn(secret: DatabaseSecret): Promise<boolean> {
+  try {
+    const session = await new PgConnector().login(
+      {
+        host: secret.host,
+        port: secret.port,
+        database: secret.dbname,
+        username: secret.username,
+        password: secret.password,
+        ca: secret.ca,
+      },
+      limits,
+    );
+    await session.close();
+    return true;
+  } catch (error) {
+    if (error instanceof AuthenticationFailedError) return false;
+    throw error;
+  }
+}
+
+/** Sets a role's password, as the superuser, to one nobody holds. */
+async function scramble(role: string): Promise<void> {
+  const verifier = createScramVerifier(randomBytes(12).toString('hex'));
+  await stack.postgres.withAdmin((c) =>
+    c.query(`ALTER ROLE ${c.escapeIdentifier(role)} PASSWORD ${c.escapeLiteral(verifier)}`),
+  );
+}
+
+/**
+ * The real handler, registered for RotateSecret; `afterSetSecret` runs
+ * between setSecret and testSecret with the pending secret.
+ */
+function rotationFunction(options: {
+  env?: Record<string, string>;
+  database?: DatabaseConnector;
+  afterSetSecret?: (pending: DatabaseSecret) => Promise<void>;
+}): string {
+  const arn = stack.secretsManager.lambdaArn(`rollback-${randomBytes(3).toString('hex')}`);
+  const handler = createHandler({
+    secrets: new SdkSecretStore(stack.client),
+    ...(options.database ? { database: options.database } : {}),
+    env: { TEST_LOGIN_ATTEMPTS: '2', TEST_LOGIN_DELAY_MS: '50', ...options.env },
+    logger: new Logger({ serviceName: 'scram-rotator', logLevel: 'SILENT' }),
+  });
+  stack.secretsManager.registerRotationFunction(
+    arn,
+    async (event: RotationEvent, context: Context) => {
+      await handler(event, context);
+      if (event.Step === 'setSecret')
+        await options.afterSetSecret?.(await read(event.SecretId, 'AWSPENDING'));
+    },
+  );
+  return arn;
+}
+
+async function rotate(secretArn: string, lambdaArn: string) {
+  await stack.client.send(
+    new RotateSecretCommand({
+      SecretId: secretArn,
+      RotationLambdaARN: lambdaArn,
+      RotationRules: { AutomaticallyAfterDays: 30 },
+    }),
+  );
+  const outcome = await stack.secretsManager.waitForRotation(secretArn, { timeoutMs: 30_000 });
+  watch.text(outcome.errorMessage ?? '');
+  return outcome;
+}
+
+async function pendingStaged(secretArn: string): Promise<boolean> {
+  const out = await stack.client.send(new DescribeSecretCommand({ SecretId: secretArn }));
+  return Object.values(out.VersionIdsToStages ?? {}).some((stages) =>
+    stages.includes('AWSPENDING'),
+  );
+}
+
+describe('a testSecret failure after setSecret changed the user AWSCURRENT names', () => {
+  it('admin mode: puts AWSCURRENT back, withdraws the pending version, and the next rotation uses another password', async () => {
+    const admin = await stack.createApplicationUser({ createRole: true });
+    const user = await stack.createApplicationUser({
+      managedBy: admin.username,
+      extraKeys: { masterarn: admin.secretArn },
+    });
+    const current = await read(user.secretArn);
+    let failed: DatabaseSecret | undefined;
+    const sabotaged = rotationFunction({
+      env: { ROTATION_MODE: 'admin' },
+      // The password changes under the rotation, so the pending one fails its test.
+      afterSetSecret: async (pending) => {
+        failed = pending;
+        await scramble(user.username);
+      },
+    });
+    const outcome = await rotate(user.secretArn, sabotaged);
+    expect(outcome).toMatchObject({ ok: false, failedStep: 'testSecret' });
+    expect(outcome.errorMessage).toBe(
+      `Rotation rolled back: ${user.username} did not log in with the pending password (Authentication failed: user ${user.username} could not log in at ${current.host}:${current.port}), so its password was set back to AWSCURRENT's, which logs in again. The pending version was withdrawn (AWSPENDING removed), so the next rotation generates a new password. Fix the cause before the next rotation`,
+    );
+    expect(await logsIn(current)).toBe(true);
+    expect(await logsIn(failed as DatabaseSecret)).toBe(false);
+    expect(await pendingStaged(user.secretArn)).toBe(false);
+
+    // The roll-back went through the admin, as setSecret does.
+    const log = await stack.postgres.readServerLog();
+    expect(log).toMatch(
+      new RegExp(`${admin.username}@postgres LOG: {2}statement: ALTER USER "${user.username}"`),
+    );
+
+    expect(
+      await rotate(user.secretArn, rotationFunction({ env: { ROTATION_MODE: 'admin' } })),
+    ).toMatchObject({ ok: true });
+    const next = await read(user.secretArn);
+    expect(next.password).not.toBe(failed?.password);
+    expect(next.password).not.toBe(current.password);
+    expect(await logsIn(next)).toBe(true);
+  });
+
+  it('single-user mode: sets AWSCURRENT back through the pending login when the test failed for a moment', async () => {
+    const user = await stack.createApplicationUser();
+    const current = await read(user.secretArn);
+    const database = new FaultyConnector();
+    const outcome = await rotate(
+      user.secretArn,
+      rotationFunction({
+        env: { ROTATION_MODE: 'single-user' },
+        database,
+        // Both test logins (TEST_LOGIN_ATTEMPTS=2) meet a dropped connection.
+        afterSetSecret: async (pending) => database.failNextLogins(pending.password, 2),
+      }),
+    );
+    expect(outcome).toMatchObject({ ok: false, failedStep: 'testSecret' });
+    expect(outcome.errorMessage).toMatch(
+      new RegExp(
+        `^Rotation rolled back: ${user.username} did not log in with the pending password \\(Database unreachable: could not connect to .*\\), so its password was set back to AWSCURRENT's`,
+      ),
+    );
+    expect(await logsIn(current)).toBe(true);
+    expect(await pendingStaged(user.secretArn)).toBe(false);
+    expect(await rotate(user.secretArn, rotationFunction({}))).toMatchObject({ ok: true });
+    expect((await read(user.secretArn)).password).not.toBe(current.password);
+  });
+
+  it('single-user mode: says so, and keeps AWSPENDING, when no credential it holds logs in any more', async () => {
+    const user = await stack.createApplicationUser();
+    const outcome = await rotate(
+      user.secretArn,
+      rotationFunction({ afterSetSecret: () => scramble(user.username) }),
+    );
+    expect(outcome).toMatchObject({ ok: false, failedStep: 'testSecret' });
+    expect(outcome.errorMessage).toMatch(
+      new RegExp(
+        `^Rotation could not be rolled back: ${user.username} did not log in with the pending password \\(Authentication failed: .*\\), and its password could not be set back to AWSCURRENT's \\(Authentication failed: user ${user.username} could not log in at .*\\)\\. AWSCURRENT may not log in now: set the user's password by hand .* AWSPENDING was kept`,
+      ),
+    );
+    expect(await pendingStaged(user.secretArn)).toBe(true);
+  });
+
+  it('refuses to roll back through a pending version that names another server', async () => {
+    const user = await stack.createApplicationUser();
+    const current = await read(user.secretArn);
+    const storedBefore = await stack.postgres.storedPassword(user.username);
+    watch.secret(storedBefore);
+    // Stage a pending version by hand that points elsewhere, and run testSecret alone.
+    const noop = stack.secretsManager.lambdaArn('noop-rollback');
+    stack.secretsManager.registerRotationFunction(noop, async () => undefined);
+    await stack.client.send(
+      new RotateSecretCommand({
+        SecretId: user.secretArn,
+        RotationLambdaARN: noop,
+        RotationRules: { AutomaticallyAfterDays: 30 },
+        RotateImmediately: false,
+      }),
+    );
+    await stack.secretsManager.waitForRotation(user.secretArn, { timeoutMs: 10_000 });
+    const token = crypto.randomUUID();
+    const password = randomBytes(16).toString('hex');
+    watch.secret(password);
+    await stack.client.send(
+      new PutSecretValueCommand({
+        SecretId: user.secretArn,
+        ClientRequestToken: token,
+        SecretString: JSON.stringify({ ...current.raw, host: 'evil.invalid', password }),
+        VersionStages: ['AWSPENDING'],
+      }),
+    );
+    const handler = createHandler({
+      secrets: new SdkSecretStore(stack.client),
+      env: { TEST_LOGIN_ATTEMPTS: '1', CONNECT_TIMEOUT_MS: '1000' },
+      logger: new Logger({ serviceName: 'scram-rotator', logLevel: 'SILENT' }),
+    });
+    const error = await handler(
+      { Step: 'testSecret', SecretId: user.secretArn, ClientRequestToken: token },
+      { getRemainingTimeInMillis: () => 30_000 } as Context,
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    watch.error(error);
+    expect(error).toBeInstanceOf(SecretMismatchError);
+    expect((error as Error).message).toMatch(/^Secret mismatch: host differs/);
+    expect(await stack.postgres.storedPassword(user.username)).toBe(storedBefore);
+    expect(await logsIn(current)).toBe(true);
+  });
+});
+
+describe('across the roll-back suite', () => {
+  it('printed no password or verifier in any log line or error message', () => {
+    for (const invocation of stack.secretsManager.invocations) {
+      watch.text(invocation.errorMessage ?? '');
+    }
+    expect(watch.counts.secrets).toBeGreaterThan(5);
+    expect(watch.leaks()).toEqual([]);
+  });
+});
