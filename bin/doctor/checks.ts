@@ -40,6 +40,7 @@ import {
   type TargetField,
 } from '../../lambda/errors.js';
 import { loginTarget } from '../../lambda/steps/load.js';
+import { alternatingChecks } from './alternating.js';
 
 /** The outcome of one check. */
 export const CHECK_STATUSES = ['pass', 'warn', 'fail', 'skip'] as const;
@@ -155,13 +156,15 @@ export async function runChecks(input: DoctorInput): Promise<CheckResult[]> {
     let adminSession: DatabaseSession | undefined;
     let changerName = secret.username;
     const useAdmin =
-      input.config.mode === 'admin' || (input.config.mode === 'auto' && secret.masterarn);
+      input.config.mode === 'admin' ||
+      input.config.mode === 'alternating' ||
+      (input.config.mode === 'auto' && secret.masterarn);
     if (useAdmin) {
       if (!secret.masterarn) {
         add({
           check: 'admin',
           status: 'fail',
-          detail: 'ROTATION_MODE is admin but the secret has no masterarn',
+          detail: `ROTATION_MODE is ${input.config.mode} but the secret has no masterarn`,
           fix: 'add the admin secret ARN as masterarn',
         });
         return results;
@@ -196,6 +199,10 @@ export async function runChecks(input: DoctorInput): Promise<CheckResult[]> {
         input,
         add,
       );
+      // 4b. Alternating users: the clone's name, its original, and what the admin may do.
+      if (input.config.mode === 'alternating' && adminSession) {
+        await alternatingChecks(adminSession, changerName, engine, secret, input.config, add);
+      }
       // 5. May the changer change the password, and will the change be safe?
       if (engine === 'postgres') {
         await postgresChecks(changer, changerName, secret, Boolean(adminSession), input, add);
