@@ -16,7 +16,8 @@
  * - `rotationWindow`: window length, e.g. `3h`. Default: Secrets Manager's.
  * - `rotateImmediately`: rotate when the schedule is created or changed.
  *   Default `true` (`false` for the example secret).
- * - `rotationMode`: `auto`, `single-user` or `admin`. Default `auto`.
+ * - `rotationMode`: `auto`, `single-user`, `admin` or `alternating`. Default `auto`.
+ * - `cloneSuffix`: alternating mode's clone is `<user><cloneSuffix>`. Default `_clone`.
  * - `scramIterations`: SCRAM iteration count. Default: the server's, else 4096.
  * - `allowIterationMismatch`: CockroachDB: allow a `scramIterations` other
  *   than the cluster's SCRAM cost. Default `false`.
@@ -77,7 +78,8 @@ export const CONTEXT_KEYS = {
   schedule: 'rate(...) or cron(...) schedule, UTC',
   rotationWindow: 'rotation window length, e.g. 3h',
   rotateImmediately: 'rotate when the schedule is created or changed (true/false)',
-  rotationMode: 'auto, single-user or admin',
+  rotationMode: 'auto, single-user, admin or alternating',
+  cloneSuffix: "alternating mode: the clone's name is <user><cloneSuffix>",
   scramIterations: 'SCRAM-SHA-256 iteration count',
   allowIterationMismatch:
     "CockroachDB: allow scramIterations other than the cluster's cost (true/false)",
@@ -241,6 +243,7 @@ export function stackPropsFromContext(node: Node): ScramRotatorStackProps & { st
     rotationWindow: window === undefined ? undefined : parseWindow(window),
     rotateImmediatelyOnUpdate: context.boolean('rotateImmediately'),
     rotationMode: context.oneOf<RotationMode>('rotationMode', ROTATION_MODES),
+    cloneSuffix: context.string('cloneSuffix'),
     scramIterations: context.integer('scramIterations'),
     allowIterationMismatch: context.boolean('allowIterationMismatch'),
     passwordPolicy: Object.keys(passwordPolicy).length > 0 ? passwordPolicy : undefined,

@@ -181,11 +181,19 @@ export interface ScramRotatorProps {
   readonly rotateImmediatelyOnUpdate?: boolean;
   /**
    * Who changes the password: `single-user` (the user itself), `admin` (the
-   * secret named by `masterarn`), or `auto` (`admin` when the secret has a
+   * secret named by `masterarn`), `alternating` (the admin changes whichever
+   * of the user and its clone AWSCURRENT does not name; give the admin
+   * secrets in `adminSecrets`), or `auto` (`admin` when the secret has a
    * `masterarn`). `ROTATION_MODE`.
    * @default 'auto'
    */
   readonly rotationMode?: RotationMode;
+  /**
+   * Alternating mode: the clone of `<user>` is `<user><cloneSuffix>`
+   * (lower-case letters, digits, `_`). `CLONE_SUFFIX`.
+   * @default '_clone'
+   */
+  readonly cloneSuffix?: string;
   /**
    * Password generation. See {@link PasswordPolicyOptions}.
    * @default - the function's defaults: 32 characters of every class
@@ -722,6 +730,7 @@ export class ScramRotator extends Construct {
       POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
       POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace ?? 'ScramRotator',
       ROTATION_MODE: props.rotationMode,
+      CLONE_SUFFIX: props.cloneSuffix,
       SCRAM_ITERATIONS:
         props.scramIterations === undefined ? undefined : String(props.scramIterations),
       SCRAM_ITERATIONS_ALLOW_MISMATCH: flag(props.allowIterationMismatch),

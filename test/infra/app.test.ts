@@ -186,13 +186,29 @@ describe('the app with context', () => {
     ).toThrow(/no route to Secrets Manager/);
   });
 
+  it('takes alternating mode and its clone suffix', () => {
+    const { template } = synthWith({
+      secretArn: 'prod/a',
+      adminSecretArn: 'prod/admin',
+      rotationMode: 'alternating',
+      cloneSuffix: '_b',
+    });
+    expect(functionEnvironment(template)).toMatchObject({
+      ROTATION_MODE: 'alternating',
+      CLONE_SUFFIX: '_b',
+    });
+    expect(() => synthWith({ rotationMode: 'alternating', cloneSuffix: '-B' })).toThrow(
+      /CLONE_SUFFIX must be 1 to 32 lower-case letters/,
+    );
+  });
+
   it('refuses values it cannot use, naming the context key', () => {
     expect(() => synthWith({ rotateImmediately: 'yes' })).toThrow(
       /context rotateImmediately="yes": expected true or false/,
     );
     expect(() => synthWith({ passwordLength: '32.5' })).toThrow(/context passwordLength/);
     expect(() => synthWith({ rotationMode: 'root' })).toThrow(
-      /context rotationMode="root": expected one of auto, single-user, admin/,
+      /context rotationMode="root": expected one of auto, single-user, admin, alternating/,
     );
     expect(() => synthWith({ logRetentionDays: '31' })).toThrow(/context logRetentionDays/);
     expect(() => synthWith({ subnetIds: 'subnet-0aaaaaaaaaaaaaaa1' })).toThrow(/context vpcId/);

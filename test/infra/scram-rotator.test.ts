@@ -77,6 +77,7 @@ describe('the rotation function', () => {
   it('passes every configuration prop to the variable lambda/config.ts reads', () => {
     const { template } = synthRotator({
       rotationMode: 'admin',
+      cloneSuffix: '_b',
       scramIterations: 10_610,
       allowIterationMismatch: true,
       passwordPolicy: {
@@ -97,6 +98,7 @@ describe('the rotation function', () => {
     });
     expect(functionEnvironment(template)).toMatchObject({
       ROTATION_MODE: 'admin',
+      CLONE_SUFFIX: '_b',
       SCRAM_ITERATIONS: '10610',
       SCRAM_ITERATIONS_ALLOW_MISMATCH: 'true',
       PASSWORD_LENGTH: '40',
