@@ -309,9 +309,9 @@ export const cockroachEngine: Engine = {
   /**
    * CREATE USER, then GRANT; CockroachDB has no CREATE ROLE ... IN ROLE. A
    * clone whose GRANT fails is dropped again (it owns nothing yet), so that
-   * no clone is left without its membership. Not one transaction: a
-   * transaction's new role is not visible to the GRANT through every
-   * gateway (the test double's included).
+   * no clone is left without its membership. Not one explicit transaction:
+   * CockroachDB would allow it, but the protocol double the tests run
+   * against checks a GRANT's roles outside the session's transaction.
    */
   async createClone(session, { original, clone }, verifier) {
     assertVerifierAcceptable(verifier, 'cockroachdb');
