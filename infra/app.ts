@@ -21,6 +21,10 @@
  * - `scramIterations`: SCRAM iteration count. Default: the server's, else 4096.
  * - `allowIterationMismatch`: CockroachDB: allow a `scramIterations` other
  *   than the cluster's SCRAM cost. Default `false`.
+ * - `maxScramIterations`: the highest iteration count stored or accepted.
+ *   Default 100000.
+ * - `allowAdminTargetMismatch`, `allowPrivilegedTarget`: see the construct's
+ *   props of the same names. Default `false`.
  * - `passwordLength`, `excludeCharacters`, `excludeNumbers`,
  *   `excludePunctuation`, `excludeUppercase`, `excludeLowercase`,
  *   `requireEachIncludedType`: password policy. Default: 32 characters of
@@ -83,6 +87,10 @@ export const CONTEXT_KEYS = {
   scramIterations: 'SCRAM-SHA-256 iteration count',
   allowIterationMismatch:
     "CockroachDB: allow scramIterations other than the cluster's cost (true/false)",
+  maxScramIterations: 'highest SCRAM-SHA-256 iteration count stored or accepted',
+  allowAdminTargetMismatch:
+    'let the admin secret name another host, port, database, options or CA (true/false)',
+  allowPrivilegedTarget: 'let the rotated role be privileged (true/false)',
   passwordLength: 'password length',
   excludeCharacters: 'characters never used in passwords',
   excludeNumbers: 'no digits (true/false)',
@@ -246,6 +254,9 @@ export function stackPropsFromContext(node: Node): ScramRotatorStackProps & { st
     cloneSuffix: context.string('cloneSuffix'),
     scramIterations: context.integer('scramIterations'),
     allowIterationMismatch: context.boolean('allowIterationMismatch'),
+    maxScramIterations: context.integer('maxScramIterations'),
+    allowAdminTargetMismatch: context.boolean('allowAdminTargetMismatch'),
+    allowPrivilegedTarget: context.boolean('allowPrivilegedTarget'),
     passwordPolicy: Object.keys(passwordPolicy).length > 0 ? passwordPolicy : undefined,
     caBundlePath: context.string('caBundlePath'),
     connectTimeout: millis('connectTimeoutMs'),

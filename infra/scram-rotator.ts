@@ -215,6 +215,30 @@ export interface ScramRotatorProps {
    */
   readonly allowIterationMismatch?: boolean;
   /**
+   * The highest SCRAM iteration count the function stores, computes or
+   * accepts at a login, 4096 to 2147483647. A server count above it is
+   * refused before anything changes, so a stored verifier always passes
+   * its own test login. Raise the function {@link timeout} with it.
+   * `SCRAM_MAX_ITERATIONS`.
+   * @default 100000
+   */
+  readonly maxScramIterations?: number;
+  /**
+   * Let an admin secret name another host, port, database, options or CA
+   * than the user secret (an admin that reaches the same server another
+   * way). Off: the admin's credentials go only where the user secret points.
+   * `ALLOW_ADMIN_TARGET_MISMATCH`.
+   * @default false
+   */
+  readonly allowAdminTargetMismatch?: boolean;
+  /**
+   * Let the rotated role be privileged (SUPERUSER, CREATEROLE, BYPASSRLS,
+   * REPLICATION, or a member of such a role; CockroachDB: `admin`). Never
+   * the admin itself nor a member of it. `ALLOW_PRIVILEGED_TARGET`.
+   * @default false
+   */
+  readonly allowPrivilegedTarget?: boolean;
+  /**
    * A local PEM file (relative to the working directory) of the CA
    * certificates the database's certificate chains to. It is copied into
    * the deployment package and `CA_BUNDLE_PATH` points at it. A secret's
@@ -347,6 +371,9 @@ const VARIABLE_PROPS: Readonly<Record<string, string>> = {
   ROTATION_MODE: 'rotationMode',
   SCRAM_ITERATIONS: 'scramIterations',
   SCRAM_ITERATIONS_ALLOW_MISMATCH: 'allowIterationMismatch',
+  SCRAM_MAX_ITERATIONS: 'maxScramIterations',
+  ALLOW_ADMIN_TARGET_MISMATCH: 'allowAdminTargetMismatch',
+  ALLOW_PRIVILEGED_TARGET: 'allowPrivilegedTarget',
   PASSWORD_LENGTH: 'passwordPolicy.length',
   EXCLUDE_CHARACTERS: 'passwordPolicy.excludeCharacters',
   CA_BUNDLE_PATH: 'caBundlePath',
@@ -734,6 +761,10 @@ export class ScramRotator extends Construct {
       SCRAM_ITERATIONS:
         props.scramIterations === undefined ? undefined : String(props.scramIterations),
       SCRAM_ITERATIONS_ALLOW_MISMATCH: flag(props.allowIterationMismatch),
+      SCRAM_MAX_ITERATIONS:
+        props.maxScramIterations === undefined ? undefined : String(props.maxScramIterations),
+      ALLOW_ADMIN_TARGET_MISMATCH: flag(props.allowAdminTargetMismatch),
+      ALLOW_PRIVILEGED_TARGET: flag(props.allowPrivilegedTarget),
       PASSWORD_LENGTH: policy.length === undefined ? undefined : String(policy.length),
       EXCLUDE_CHARACTERS: policy.excludeCharacters,
       EXCLUDE_NUMBERS: flag(policy.excludeNumbers),

@@ -80,6 +80,9 @@ describe('the rotation function', () => {
       cloneSuffix: '_b',
       scramIterations: 10_610,
       allowIterationMismatch: true,
+      maxScramIterations: 200_000,
+      allowAdminTargetMismatch: true,
+      allowPrivilegedTarget: true,
       passwordPolicy: {
         length: 40,
         excludeCharacters: '%`',
@@ -101,6 +104,9 @@ describe('the rotation function', () => {
       CLONE_SUFFIX: '_b',
       SCRAM_ITERATIONS: '10610',
       SCRAM_ITERATIONS_ALLOW_MISMATCH: 'true',
+      SCRAM_MAX_ITERATIONS: '200000',
+      ALLOW_ADMIN_TARGET_MISMATCH: 'true',
+      ALLOW_PRIVILEGED_TARGET: 'true',
       PASSWORD_LENGTH: '40',
       EXCLUDE_CHARACTERS: '%`',
       EXCLUDE_NUMBERS: 'false',
@@ -120,6 +126,12 @@ describe('the rotation function', () => {
   it("refuses settings the function's own parser would refuse, naming the variable", () => {
     expect(() => synthRotator({ scramIterations: 1000 })).toThrow(/SCRAM_ITERATIONS/);
     expect(() => synthRotator({ passwordPolicy: { length: 4 } })).toThrow(/PASSWORD_LENGTH/);
+    // A policy below the function's minimum strength fails the synth too.
+    expect(() => synthRotator({ passwordPolicy: { length: 12 } })).toThrow(/at least 96 bits/);
+    expect(() => synthRotator({ scramIterations: 200_000 })).toThrow(
+      /scramIterations: .*SCRAM_ITERATIONS must be at most SCRAM_MAX_ITERATIONS \(100000\)/,
+    );
+    expect(() => synthRotator({ maxScramIterations: 1000 })).toThrow(/maxScramIterations/);
     expect(() => synthRotator({ testLoginAttempts: 11 })).toThrow(/TEST_LOGIN_ATTEMPTS/);
     expect(() =>
       synthRotator({
