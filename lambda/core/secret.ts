@@ -272,11 +272,22 @@ export function connectionIdentity(secret: DatabaseSecret): ConnectionIdentity {
 
 /**
  * How CockroachDB stores a user name given in SQL or at login, quoted or not
- * (`username.MakeSQLUsernameFromUserInput`: `tree.Name.Normalize`): lower
- * case, then Unicode NFC. PostgreSQL keeps names as written.
+ * (`username.MakeSQLUsernameFromUserInput` → `lexbase.NormalizeName`,
+ * pkg/sql/lexbase/normalize.go): each code point to lower case by Go's
+ * simple mapping, Turkish dotted and dotless i (U+0130, U+0131) both to
+ * ASCII `i`, then Unicode NFC. One code point at a time, so no
+ * context-dependent final sigma as in `String.prototype.toLowerCase`.
+ * PostgreSQL keeps names as written.
+ *
+ * @example
+ * ```ts
+ * foldRoleName('App_User'); // 'app_user'
+ * ```
  */
 export function foldRoleName(name: string): string {
-  return name.toLowerCase().normalize('NFC');
+  let lower = '';
+  for (const ch of name) lower += ch === '\u0130' || ch === '\u0131' ? 'i' : ch.toLowerCase();
+  return lower.normalize('NFC');
 }
 
 /**

@@ -197,7 +197,8 @@ export async function checkVerifierFormat(
 
 /**
  * The hash CockroachDB stores for a user, where the logged-in role may read
- * `system.users` (admin); `undefined` when it may not.
+ * `system.users` (admin, or VIEWSYSTEMTABLE since v23.1.11); `undefined`
+ * when it may not. The name is folded first, as CockroachDB stores it.
  */
 export async function storedHash(
   session: DatabaseSession,
@@ -206,7 +207,7 @@ export async function storedHash(
   try {
     const rows = await session.query<{ hash: Buffer | string | null }>(
       'SELECT "hashedPassword" AS hash FROM system.users WHERE username = $1',
-      [username],
+      [foldRoleName(username)],
     );
     const hash = rows[0]?.hash;
     if (hash === null || hash === undefined) return undefined;

@@ -156,6 +156,9 @@ export const SETTINGS = {
   changeOwnPassword: 'sql.auth.change_own_password.enabled',
   minPasswordLength: 'server.user_login.min_password_length',
   autoScramPromotion: 'server.user_login.cert_password_method.auto_scram_promotion.enabled',
+  upgradeBcrypt: 'server.user_login.upgrade_bcrypt_stored_passwords_to_scram.enabled',
+  downgradeScram: 'server.user_login.downgrade_scram_stored_passwords_to_bcrypt.enabled',
+  bcryptCost: 'server.user_login.password_hashes.default_cost.crdb_bcrypt',
   hba: 'server.host_based_authentication.configuration',
 } as const;
 
@@ -220,7 +223,8 @@ export type SystemPrivilege =
   | 'CREATELOGIN'
   | 'MODIFYCLUSTERSETTING'
   | 'MODIFYSQLCLUSTERSETTING'
-  | 'VIEWCLUSTERSETTING';
+  | 'VIEWCLUSTERSETTING'
+  | 'VIEWSYSTEMTABLE';
 
 /** Every {@link SystemPrivilege}. */
 export const SYSTEM_PRIVILEGES: readonly SystemPrivilege[] = [
@@ -229,6 +233,7 @@ export const SYSTEM_PRIVILEGES: readonly SystemPrivilege[] = [
   'MODIFYCLUSTERSETTING',
   'MODIFYSQLCLUSTERSETTING',
   'VIEWCLUSTERSETTING',
+  'VIEWSYSTEMTABLE',
 ];
 
 /** Who is asking, as CockroachDB's privilege checks see it. */
@@ -297,17 +302,76 @@ export function checkClusterSettingsTablePrivilege(caller: Caller): CockroachErr
 }
 
 /**
- * `system.users` (which holds `"hashedPassword"`) grants SELECT to admin and
- * root only; anyone else gets the generic insufficient-privilege error
- * (`NewInsufficientPrivilegeOnDescriptorError` in pkg/sql/sqlerrors/errors.go).
+ * The release a `version()` string names, as `[major, minor, patch]`
+ * (`CockroachDB CCL v23.1.11 (...)`: pkg/build/info.go), or undefined.
  */
-export function checkSystemUsersPrivilege(caller: Caller): CockroachError | undefined {
+export function releaseOf(version: string): readonly [number, number, number] | undefined {
+  const match = /\bv(\d+)\.(\d+)\.(\d+)/.exec(version);
+  return match ? [Number(match[1]), Number(match[2]), Number(match[3])] : undefined;
+}
+
+/** Whether `version` is at least `[major, minor, patch]`; unknown versions count as new. */
+export function releaseAtLeast(version: string, least: readonly [number, number, number]): boolean {
+  const release = releaseOf(version);
+  if (!release) return true;
+  for (let i = 0; i < 3; i++) {
+    const a = release[i] ?? 0;
+    const b = least[i] ?? 0;
+    if (a !== b) return a > b;
+  }
+  return true;
+}
+
+/**
+ * The first release whose `VIEWSYSTEMTABLE` system privilege gives SELECT on
+ * every system table, `system.users` included (PR #109474: v23.1.11, v23.2.0;
+ * pkg/sql/authorization.go: "The VIEWSYSTEMTABLE system privilege is
+ * equivalent to having SELECT on all system tables").
+ */
+export const VIEWSYSTEMTABLE_SINCE = [23, 1, 11] as const;
+
+/**
+ * `system.users` (which holds `"hashedPassword"`) grants SELECT to admin and
+ * root (pkg/sql/catalog/catprivilege/system.go), and since v23.1.11 to
+ * holders of VIEWSYSTEMTABLE; anyone else gets the generic
+ * insufficient-privilege error (`NewInsufficientPrivilegeOnDescriptorError`
+ * in pkg/sql/sqlerrors/errors.go).
+ */
+export function checkSystemUsersPrivilege(
+  caller: Caller,
+  version: string = DEFAULT_VERSION,
+): CockroachError | undefined {
   if (caller.admin) return undefined;
+  if (caller.privileges.has('VIEWSYSTEMTABLE') && releaseAtLeast(version, VIEWSYSTEMTABLE_SINCE)) {
+    return undefined;
+  }
   return {
     code: '42501',
     message: `user ${caller.user} does not have SELECT privilege on relation users`,
     source: 'pkg/sql/sqlerrors/errors.go',
   };
+}
+
+// ---------------------------------------------------------------------------
+// User names
+// ---------------------------------------------------------------------------
+
+/**
+ * How CockroachDB folds a user name given at login or in SQL, quoted or not
+ * (`lexbase.NormalizeName` in pkg/sql/lexbase/normalize.go, called by
+ * `username.MakeSQLUsernameFromUserInput`): each code point to lower case
+ * by Go's simple mapping, with Turkish dotted and dotless i both folded to
+ * ASCII `i`, then Unicode NFC (skipped for ASCII). Written here on its own,
+ * not imported from the function's core, so that the two can disagree.
+ */
+export function normalizeName(name: string): string {
+  let lower = '';
+  for (const ch of name) {
+    // One code point at a time: no context-dependent final sigma, as Go.
+    lower += ch === '\u0130' || ch === '\u0131' ? 'i' : ch.toLowerCase();
+  }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the ASCII range, as isASCII
+  return /^[\x00-\x7f]*$/.test(lower) ? lower : lower.normalize('NFC');
 }
 
 /** `unknown cluster setting` for SET/RESET (pkg/sql/set_cluster_setting.go). */
@@ -508,6 +572,108 @@ END
 $crdb$`;
 }
 
+/**
+ * What CockroachDB makes of a stored `"hashedPassword"` at login
+ * (`LoadPasswordHash` in pkg/security/password/password.go): nothing
+ * stored; a bcrypt hash (with or without the CRDB-BCRYPT prefix, as
+ * releases before v22.2 stored them); a SCRAM hash whose parts decode; or
+ * anything else, including a string that matches the SCRAM pattern but
+ * whose base64 does not decode (`makeSCRAMHash` returns the invalid hash),
+ * with which every login fails.
+ */
+export type StoredMethod =
+  | { readonly method: 'missing' }
+  | { readonly method: 'bcrypt'; readonly cost: number }
+  | { readonly method: 'scram'; readonly iterations: number }
+  | { readonly method: 'invalid' };
+
+/** Go's `base64.StdEncoding.DecodeString` (padding required, trailing bits not checked). */
+function goBase64Decodes(text: string): boolean {
+  return /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(text);
+}
+
+/** {@link StoredMethod} for a stored hash (`LoadPasswordHash`, pkg/security/password/password.go). */
+export function storedMethod(hash: string | null | undefined): StoredMethod {
+  if (!hash) return { method: 'missing' };
+  if (HASH_PATTERNS.bcrypt.test(hash)) {
+    const bare = hash.startsWith(BCRYPT_PREFIX) ? hash.slice(BCRYPT_PREFIX.length) : hash;
+    const costAt = bare[2] === '$' ? 3 : 4;
+    return { method: 'bcrypt', cost: Number(bare.slice(costAt, costAt + 2)) };
+  }
+  const scram = HASH_PATTERNS.scram.exec(hash);
+  if (scram) {
+    const iterations = Number(scram[1]);
+    // strconv.Atoi, then the minimum; then each part through base64.
+    if (!Number.isSafeInteger(iterations) || iterations < SCRAM_MIN_COST) {
+      return { method: 'invalid' };
+    }
+    if (![scram[2], scram[3], scram[4]].every((part) => goBase64Decodes(part ?? ''))) {
+      return { method: 'invalid' };
+    }
+    return { method: 'scram', iterations };
+  }
+  return { method: 'invalid' };
+}
+
+/**
+ * `BcryptCostToSCRAMIterCount` (pkg/security/password/password.go): the
+ * SCRAM iteration count a bcrypt hash of each cost is upgraded to.
+ */
+export const BCRYPT_COST_TO_SCRAM_ITERATIONS: readonly number[] = [
+  0, 0, 0, 0, 4096, 4096, 4096, 4096, 6768, 8768, 10610, 24302, 47682, 94441, 187958, 374993,
+  749063, 1497202, 2993481, 5986039, 11971154, 23941385, 47881848, 95762772, 191524622, 383048320,
+  766095717, 1532190512, 3064380100, 6128759277, 12257517630, 24515034337,
+];
+
+/** `ScramIterCountToBcryptCost`, the inverse mapping used by the downgrade. */
+export function scramIterationsToBcryptCost(iterations: number): number {
+  const table = BCRYPT_COST_TO_SCRAM_ITERATIONS;
+  for (let cost = 0; cost < table.length; cost++) {
+    if (cost >= 31) return 31;
+    if (iterations >= (table[cost] ?? 0) && iterations < (table[cost + 1] ?? 0)) return cost;
+  }
+  return 0;
+}
+
+/** What CockroachDB stores after a successful cleartext login, if anything. */
+export type StoredHashConversion =
+  | { readonly to: 'scram'; readonly iterations: number; readonly why: 'upgrade' | 'rehash' }
+  | { readonly to: 'bcrypt'; readonly cost: number; readonly why: 'downgrade' };
+
+/**
+ * `MaybeConvertPasswordHash` (pkg/security/password/password.go), run by
+ * `passwordAuthenticator` (pkg/sql/pgwire/auth_methods.go) after a
+ * cleartext login succeeded: a bcrypt hash is upgraded to SCRAM (cost from
+ * {@link BCRYPT_COST_TO_SCRAM_ITERATIONS}) when the upgrade setting is on and
+ * the configured method is scram-sha-256; a SCRAM hash of another cost is
+ * re-hashed at the cluster cost; and a SCRAM hash is downgraded to bcrypt
+ * when the downgrade setting is on and the configured method is crdb-bcrypt.
+ */
+export function conversionAfterCleartextLogin(
+  stored: StoredMethod,
+  settings: {
+    readonly upgradeBcrypt: boolean;
+    readonly downgradeScram: boolean;
+    readonly rehashOnCostChange: boolean;
+    readonly passwordEncryption: string;
+    readonly scramCost: number;
+  },
+): StoredHashConversion | undefined {
+  const scramConfigured = settings.passwordEncryption === 'scram-sha-256';
+  if (stored.method === 'bcrypt' && settings.upgradeBcrypt && scramConfigured) {
+    const iterations = BCRYPT_COST_TO_SCRAM_ITERATIONS[stored.cost] ?? 0;
+    return iterations === 0 ? undefined : { to: 'scram', iterations, why: 'upgrade' };
+  }
+  if (stored.method !== 'scram') return undefined;
+  if (settings.rehashOnCostChange && scramConfigured && stored.iterations !== settings.scramCost) {
+    return { to: 'scram', iterations: settings.scramCost, why: 'rehash' };
+  }
+  if (settings.downgradeScram && settings.passwordEncryption === 'crdb-bcrypt') {
+    return { to: 'bcrypt', cost: scramIterationsToBcryptCost(stored.iterations), why: 'downgrade' };
+  }
+  return undefined;
+}
+
 // ---------------------------------------------------------------------------
 // ALTER USER/ROLE ... WITH PASSWORD
 // ---------------------------------------------------------------------------
@@ -526,6 +692,8 @@ export interface PasswordSettings {
   readonly changeOwnPassword: boolean;
   readonly passwordEncryption: string;
   readonly scramCost: number;
+  /** `server.user_login.password_hashes.default_cost.crdb_bcrypt`. @default 10 */
+  readonly bcryptCost?: number;
 }
 
 /** What CockroachDB does with `ALTER USER <target> WITH PASSWORD <password>`. */
@@ -535,13 +703,15 @@ export type AlterPasswordDecision =
   | { readonly outcome: 'store-null' }
   | {
       readonly outcome: 'store-pre-hashed';
+      /** What is stored: the verifier as sent, or a bcrypt hash without its CRDB-BCRYPT prefix. */
       readonly hash: string;
-      readonly scheme: 'scram-sha-256';
+      readonly scheme: 'scram-sha-256' | 'crdb-bcrypt';
     }
   | {
       readonly outcome: 'store-cleartext';
       /** Hash the password with this method and cost, as CockroachDB would. */
       readonly method: string;
+      /** The cost for that method (SCRAM iterations, or bcrypt's cost). */
       readonly cost: number;
       /** Why it was not taken as pre-hashed. */
       readonly reason: 'pre-hashing-disabled' | 'not-a-hash';
@@ -620,6 +790,23 @@ export function decideAlterPassword(input: {
     };
   }
   if (password === null) return { outcome: 'store-null' };
+  return decidePasswordStorage(password, settings);
+}
+
+/** How a non-NULL password given to CREATE or ALTER USER is stored (`checkPasswordAndGetHash`). */
+export type PasswordStorage = Exclude<AlterPasswordDecision, { outcome: 'ignore' | 'store-null' }>;
+
+/**
+ * `checkPasswordAndGetHash` (pkg/sql/create_role.go): an empty password is
+ * refused; when pre-hashing is on, a recognised hash is stored as is (bcrypt
+ * without its CRDB-BCRYPT prefix; a SCRAM string even if its base64 does not
+ * decode, since only the pattern and the count are checked); anything else
+ * is a cleartext password, hashed with the configured method and cost.
+ */
+export function decidePasswordStorage(
+  password: string,
+  settings: PasswordSettings,
+): PasswordStorage {
   const createRole = 'pkg/sql/create_role.go (checkPasswordAndGetHash)';
   if (password === '') {
     // CockroachDB refuses empty passwords (security.ErrEmptyPassword); the
@@ -653,26 +840,96 @@ export function decideAlterPassword(input: {
           },
         };
       }
-      if (validity.scheme === 'crdb-bcrypt') {
-        return {
-          outcome: 'refuse',
-          error: {
-            code: '0A000',
-            message:
-              'cockroach double: crdb-bcrypt hashes cannot be stored in the backing PostgreSQL',
-            source: createRole,
-          },
-        };
-      }
-      return { outcome: 'store-pre-hashed', hash: validity.hashed, scheme: 'scram-sha-256' };
+      if (validity.scheme === 'md5') throw new Error('unreachable: md5 is never supported');
+      return { outcome: 'store-pre-hashed', hash: validity.hashed, scheme: validity.scheme };
     }
   }
   return {
     outcome: 'store-cleartext',
     method: settings.passwordEncryption,
-    cost: settings.scramCost,
+    cost:
+      settings.passwordEncryption === 'crdb-bcrypt'
+        ? (settings.bcryptCost ?? 10)
+        : settings.scramCost,
     reason: settings.storePreHashed ? 'not-a-hash' : 'pre-hashing-disabled',
   };
+}
+
+/** What CockroachDB does with `CREATE USER|ROLE [IF NOT EXISTS] <name> [WITH] <options>`. */
+export type CreateRoleDecision =
+  | { readonly outcome: 'refuse'; readonly error: CockroachError }
+  | { readonly outcome: 'ignore' }
+  | {
+      readonly outcome: 'create';
+      readonly name: string;
+      readonly login: boolean;
+      /** How the password is stored; undefined for none (or PASSWORD NULL). */
+      readonly password: PasswordStorage | undefined;
+    };
+
+/** `username.ValidateForCreation` (pkg/security/username/username.go). */
+const USERNAME_CREATION = /^[\p{Ll}0-9_][-\p{Ll}0-9_.]*$/u;
+
+/** Names CREATE refuses (`SQLUsername.IsReserved`, pkg/sql/create_role.go). */
+function reservedName(name: string): boolean {
+  return ['public', 'none', 'node'].includes(name) || /^(pg_|crdb_internal_)/.test(name);
+}
+
+/**
+ * CockroachDB's decision for CREATE USER/ROLE, in the order of
+ * `CreateRoleNode` and its `startExec` (pkg/sql/create_role.go): CREATEROLE;
+ * then CREATELOGIN for PASSWORD, LOGIN or a user's implicit LOGIN
+ * (`checkPasswordOptionConstraints`); the name, folded and validated
+ * (`NormalizeAndValidateUsername`: 42622 too long, 42602 invalid, 42939
+ * reserved); 42710 when it exists; then the password as
+ * {@link decidePasswordStorage} stores it.
+ */
+export function decideCreateRole(input: {
+  readonly caller: Caller;
+  /** As written in the statement (quoted or not: CockroachDB folds both). */
+  readonly name: string;
+  /** Whether a role of the folded name exists. */
+  readonly exists: (folded: string) => boolean;
+  /** CREATE ROLE (NOLOGIN by default) rather than CREATE USER. */
+  readonly isRole: boolean;
+  readonly ifNotExists: boolean;
+  /** LOGIN or NOLOGIN when given. */
+  readonly login: boolean | undefined;
+  /** undefined: no PASSWORD option; null: PASSWORD NULL. */
+  readonly password: string | null | undefined;
+  readonly settings: PasswordSettings;
+}): CreateRoleDecision {
+  const source = 'pkg/sql/create_role.go';
+  const refuse = (code: string, message: string): CreateRoleDecision => ({
+    outcome: 'refuse',
+    error: { code, message, source },
+  });
+  if (!has(input.caller, 'CREATEROLE')) {
+    return refuse('42501', `user ${input.caller.user} does not have CREATEROLE privilege`);
+  }
+  const login = input.login ?? !input.isRole;
+  const needsCreateLogin = input.password !== undefined || login;
+  if (needsCreateLogin && !has(input.caller, 'CREATELOGIN')) {
+    return refuse('42501', `user ${input.caller.user} does not have CREATELOGIN privilege`);
+  }
+  const name = normalizeName(input.name);
+  if (name === '') return refuse('42602', 'username is empty');
+  if (Buffer.byteLength(name, 'utf8') > 63) {
+    return refuse('42622', `"${name}": username is too long`);
+  }
+  if (!USERNAME_CREATION.test(name)) return refuse('42602', `"${name}": username is invalid`);
+  if (reservedName(name)) return refuse('42939', `role name "${name}" is reserved`);
+  if (input.exists(name)) {
+    return input.ifNotExists
+      ? { outcome: 'ignore' }
+      : refuse('42710', `a role/user named ${name} already exists`);
+  }
+  let password: PasswordStorage | undefined;
+  if (typeof input.password === 'string') {
+    password = decidePasswordStorage(input.password, input.settings);
+    if (password.outcome === 'refuse') return password;
+  }
+  return { outcome: 'create', name, login, password };
 }
 
 // ---------------------------------------------------------------------------
@@ -858,24 +1115,30 @@ export function hbaMethodFor(configuration: string, user: string): HbaMethod | C
 export type LoginExchange = 'scram' | 'cleartext' | 'trust' | CockroachError;
 
 /**
- * How CockroachDB authenticates a client without a TLS client certificate:
- * `cert-password` picks SCRAM when the stored hash is SCRAM, unless the
- * cluster is set to re-hash on a cost change and the stored cost differs,
- * in which case it asks for the cleartext password so that it can re-hash
- * it (`authAutoSelectPasswordProtocol` in pkg/sql/pgwire/auth_methods.go).
+ * How CockroachDB authenticates a client without a TLS client certificate
+ * (`authAutoSelectPasswordProtocol` in pkg/sql/pgwire/auth_methods.go):
+ * `cert-password` asks for the cleartext password when the stored hash is
+ * bcrypt ("we have no choice"), when a SCRAM hash would be downgraded
+ * (downgrade setting on and `password_encryption` crdb-bcrypt), or when it
+ * would be re-hashed for a cost change; otherwise it picks SCRAM, also for
+ * a missing or undecodable hash (so that the login fails without a
+ * cleartext password). `scram-sha-256` always asks for SCRAM, which fails
+ * for a hash that is not SCRAM ("user password hash not in SCRAM format").
  */
 export function loginExchange(input: {
   readonly method: HbaMethod;
-  /** Iterations of the stored SCRAM hash, or undefined if it is not SCRAM. */
-  readonly storedIterations: number | undefined;
+  readonly stored: StoredMethod;
   readonly settings: {
     readonly autoScramPromotion: boolean;
     readonly rehashOnCostChange: boolean;
     readonly passwordEncryption: string;
     readonly scramCost: number;
+    /** `downgrade_scram_stored_passwords_to_bcrypt.enabled`. @default true */
+    readonly downgradeScram?: boolean;
   };
 }): LoginExchange {
   const source = 'pkg/sql/pgwire/auth_methods.go';
+  const { stored, settings } = input;
   switch (input.method) {
     case 'trust':
       return 'trust';
@@ -889,12 +1152,16 @@ export function loginExchange(input: {
     case 'cert-scram-sha-256':
       return 'scram';
     case 'cert-password': {
-      if (!input.settings.autoScramPromotion) return 'cleartext';
-      if (input.storedIterations === undefined) return 'scram';
+      if (!settings.autoScramPromotion) return 'cleartext';
+      if (stored.method === 'bcrypt') return 'cleartext';
+      if (stored.method !== 'scram') return 'scram';
+      if ((settings.downgradeScram ?? true) && settings.passwordEncryption === 'crdb-bcrypt') {
+        return 'cleartext';
+      }
       if (
-        input.settings.rehashOnCostChange &&
-        input.settings.passwordEncryption === 'scram-sha-256' &&
-        input.storedIterations !== input.settings.scramCost
+        settings.rehashOnCostChange &&
+        settings.passwordEncryption === 'scram-sha-256' &&
+        stored.iterations !== settings.scramCost
       ) {
         return 'cleartext';
       }

@@ -8,11 +8,19 @@
  * - Logins: SCRAM-SHA-256 against the verifier stored for the role in the
  *   backing PostgreSQL, read at each login (so a password changed through
  *   the double is the one the next login needs); no SCRAM-SHA-256-PLUS. The
- *   HBA setting and CockroachDB's cleartext re-hash on a cost change are
- *   modelled (behaviours.ts).
+ *   HBA setting, the cleartext re-hash on a cost change, bcrypt-stored
+ *   users (asked for their cleartext password, then upgraded to SCRAM) and
+ *   the SCRAM-to-bcrypt downgrade are modelled (behaviours.ts). The user
+ *   name of the start-up message is folded to lower case and NFC.
+ * - Hashes PostgreSQL cannot hold as CockroachDB does (bcrypt, and strings
+ *   CockroachDB stores as SCRAM although their base64 does not decode) are
+ *   kept by the double, with no password in PostgreSQL for that role.
  * - Sessions: forwarded to PostgreSQL as the same user (admin connection
  *   switched with SET SESSION AUTHORIZATION, see backend.ts), after the
- *   CockroachDB-specific statements are rewritten (statements.ts).
+ *   CockroachDB-specific statements are rewritten (statements.ts): CREATE
+ *   USER/ROLE and ALTER USER/ROLE ... PASSWORD as CockroachDB decides them,
+ *   role names folded even when quoted in those and in GRANT, REVOKE and
+ *   DROP ROLE.
  *
  * No CockroachDB binary can be installed on these machines; this is what the
  * rotation function's CockroachDB mode and `doctor` are tested against.
@@ -21,18 +29,29 @@
  * - SQL other than the modelled statements runs with PostgreSQL's syntax,
  *   types and errors (no `[SHOW ...]` subqueries, no CockroachDB-only syntax).
  * - Statements the double handles itself report the command tag `CALL` (an
- *   accepted ALTER ... PASSWORD, SET CLUSTER SETTING, GRANT SYSTEM).
+ *   accepted CREATE USER, ALTER ... PASSWORD, SET CLUSTER SETTING, GRANT SYSTEM).
  * - `crdb_internal.cluster_settings` and `system.users` are inlined when a
  *   statement is parsed: a prepared statement keeps the values of that moment.
  *   `check_password_hash_format`'s result column is named after the function
  *   without its schema.
+ * - A hash the double keeps itself is recorded when the statement is
+ *   rewritten: if that statement then fails in PostgreSQL (an aborted
+ *   transaction, a ROLLBACK), the double still holds it.
+ * - CREATE USER/ROLE with role options other than LOGIN, NOLOGIN and
+ *   PASSWORD goes to PostgreSQL (name folded, no CockroachDB checks); the
+ *   creator gets ADMIN OPTION on the new role in PostgreSQL, as PostgreSQL
+ *   16+ gives it, which CockroachDB does not record.
+ * - Role names are folded in CREATE, ALTER, GRANT, REVOKE, DROP and at
+ *   login, not in functions (`pg_has_role('MixedCase', ...)` is exact).
+ * - `server.user_login.min_password_length` and VALID UNTIL are not checked.
  * - Privileges are those of the login user; SET ROLE does not change them.
+ *   GRANT SYSTEM VIEWSYSTEMTABLE is accepted on any version; reading
+ *   `system.users` with it follows the version (v23.1.11+).
  * - Role statements follow CockroachDB's privilege rules where alternating
  *   users rely on them (roles.ts: CREATE USER, GRANT role, ALTER ROLE LOGIN /
  *   VALID UNTIL, ALTER DEFAULT PRIVILEGES, and the refusal of a `role`
- *   default and of CONNECTION LIMIT); CREATE USER itself, and ALTER ROLE with
- *   other PostgreSQL options, then run in PostgreSQL unchanged. crdb-bcrypt
- *   hashes cannot be stored.
+ *   default and of CONNECTION LIMIT); ALTER ROLE with other PostgreSQL
+ *   options then runs in PostgreSQL unchanged.
  * - Object privileges are PostgreSQL's: only a table's owner (or a member of
  *   the owner) may DROP or ALTER it, where CockroachDB also lets a holder of
  *   its DROP or CREATE privilege. VALID UNTIL NULL reads back as infinity.
@@ -64,10 +83,17 @@ import {
   issueServerCertificate,
   type KeyPairPem,
 } from '../tls.js';
-import { DEFAULT_VERSION, type SettingValue, type SystemPrivilege } from './behaviours.js';
+import { hashPasswordBcrypt } from './bcrypt.js';
+import {
+  DEFAULT_VERSION,
+  type SettingValue,
+  type SystemPrivilege,
+  storedMethod,
+} from './behaviours.js';
 import { type RoleInfo, type SessionDeps, serveClient } from './session.js';
 import {
   ClusterSettings,
+  CockroachOnlyHashes,
   type DoubleEvent,
   type NewDoubleEvent,
   SystemPrivileges,
@@ -152,6 +178,7 @@ export class CockroachDouble {
   readonly version: string;
 
   readonly #events: DoubleEvent[];
+  readonly #store: RoleStore;
   readonly #server: Server;
   readonly #sockets: Set<Socket>;
   readonly #pool: pg.Pool;
@@ -168,6 +195,7 @@ export class CockroachDouble {
     privileges: SystemPrivileges;
     version: string;
     events: DoubleEvent[];
+    store: RoleStore;
     server: Server;
     sockets: Set<Socket>;
     pool: pg.Pool;
@@ -181,6 +209,7 @@ export class CockroachDouble {
     this.privileges = init.privileges;
     this.version = init.version;
     this.#events = init.events;
+    this.#store = init.store;
     this.#server = init.server;
     this.#sockets = init.sockets;
     this.#pool = init.pool;
@@ -231,13 +260,30 @@ export class CockroachDouble {
     return client;
   }
 
-  /** The password hash the backing PostgreSQL holds for a role (what logins check). */
+  /**
+   * The password hash stored for a role, as CockroachDB's `system.users`
+   * shows it (what logins check): PostgreSQL's, or a bcrypt or undecodable
+   * hash the double keeps itself.
+   */
   async storedPassword(role: string): Promise<string | null> {
-    const result = await this.#pool.query<{ rolpassword: string | null }>(
-      'SELECT rolpassword FROM pg_authid WHERE rolname = $1',
-      [role],
-    );
-    return result.rows[0]?.rolpassword ?? null;
+    return (await this.#store.roleInfo(role))?.password ?? null;
+  }
+
+  /**
+   * Stores a hash for a role as CockroachDB would hold it in `system.users`,
+   * without any check: a SCRAM verifier goes to PostgreSQL, anything else
+   * (a bcrypt hash, a string PostgreSQL would not parse) is kept by the double.
+   */
+  async storeHash(role: string, hash: string | null): Promise<void> {
+    await this.#store.storePassword(role, hash);
+  }
+
+  /**
+   * Gives a role a crdb-bcrypt password, as clusters created before v22.2
+   * (or with `password_encryption = crdb-bcrypt`) stored them.
+   */
+  async setBcryptPassword(role: string, password: string, cost = 10): Promise<void> {
+    await this.storeHash(role, await hashPasswordBcrypt(password, cost));
   }
 
   /** Stops listening, closes every session, and stops PostgreSQL if the double started it. */
@@ -251,8 +297,14 @@ export class CockroachDouble {
   }
 }
 
-/** Reads roles from the backing PostgreSQL as the admin. */
-function roleQueries(pool: pg.Pool) {
+/** What the double reads and writes about roles in the backing PostgreSQL. */
+type RoleStore = ReturnType<typeof roleQueries>;
+
+/**
+ * Reads roles from the backing PostgreSQL as the admin, with the hashes
+ * PostgreSQL cannot hold (see {@link CockroachOnlyHashes}) laid over its own.
+ */
+function roleQueries(pool: pg.Pool, hashes: CockroachOnlyHashes) {
   return {
     async roleInfo(name: string): Promise<RoleInfo | undefined> {
       const result = await pool.query<{
@@ -277,7 +329,7 @@ function roleQueries(pool: pg.Pool) {
         canLogin: row.rolcanlogin,
         createRole: row.rolcreaterole,
         admin: row.admin,
-        password: row.rolpassword,
+        password: hashes.get(row.rolname) ?? row.rolpassword,
       };
     },
     /**
@@ -324,15 +376,25 @@ function roleQueries(pool: pg.Pool) {
       );
       return result.rows.map((r) => ({
         username: r.rolname,
-        hashedPassword: r.rolpassword,
+        hashedPassword: hashes.get(r.rolname) ?? r.rolpassword,
         isRole: !r.rolcanlogin,
         userId: r.oid,
       }));
     },
-    async storePassword(role: string, verifier: string): Promise<void> {
+    /**
+     * Stores a hash: a SCRAM verifier PostgreSQL parses goes to PostgreSQL;
+     * anything else is kept by the double, with no password in PostgreSQL.
+     */
+    async storePassword(role: string, hash: string | null): Promise<void> {
+      const inPostgres = hash !== null && storedMethod(hash).method === 'scram';
       await pool.query(
-        `ALTER ROLE ${pg.escapeIdentifier(role)} PASSWORD ${pg.escapeLiteral(verifier)}`,
+        `ALTER ROLE ${pg.escapeIdentifier(role)} PASSWORD ${inPostgres ? pg.escapeLiteral(hash) : 'NULL'}`,
       );
+      hashes.set(role, inPostgres || hash === null ? undefined : hash);
+    },
+    /** Keeps (or forgets) a hash PostgreSQL cannot hold, for a role about to get PASSWORD NULL. */
+    keepHash(role: string, hash: string | undefined): void {
+      hashes.set(role, hash);
     },
   };
 }
@@ -374,6 +436,7 @@ export async function startCockroachDouble(
     const version = options.version ?? DEFAULT_VERSION;
     const clusterRoutingId = options.clusterRoutingId ?? DEFAULT_ROUTING_ID;
     const admin = postgres.admin;
+    const store = roleQueries(pool, new CockroachOnlyHashes());
     const deps: SessionDeps = {
       tls: { key: toArrayBuffer(certificate.keyPem), cert: toArrayBuffer(certificate.certPem) },
       backend: {
@@ -390,7 +453,7 @@ export async function startCockroachDouble(
       routingId: clusterRoutingId,
       requireClusterOption: options.requireClusterOption ?? false,
       defaultDatabase: DEFAULT_DATABASE,
-      ...roleQueries(pool),
+      ...store,
       record: (event: NewDoubleEvent) => {
         events.push({ ...event, at: new Date() } as DoubleEvent);
       },
@@ -416,6 +479,7 @@ export async function startCockroachDouble(
       privileges,
       version,
       events,
+      store,
       server: listening,
       sockets,
       pool,

@@ -33,19 +33,24 @@ import {
 } from 'pg-gateway';
 import { fromNodeSocket } from 'pg-gateway/node';
 import { BackendError, BackendSession, type BackendTarget } from './backend.js';
+import { bcryptMatches, hashPasswordBcrypt } from './bcrypt.js';
 import {
   type Caller,
   type ClusterRouting,
   type CockroachError,
+  conversionAfterCleartextLogin,
   hbaMethodFor,
   loginExchange,
   noLoginPrivilege,
+  normalizeName,
   PG_SERVER_VERSION,
   passwordAuthFailed,
   routeCluster,
   SETTINGS,
   SSL_REQUIRED,
+  type StoredMethod,
   type SystemPrivilege,
+  storedMethod,
 } from './behaviours.js';
 import {
   cleartextMatchesSecret,
@@ -92,7 +97,10 @@ export interface SessionDeps {
   /** CockroachDB's MemberOfWithAdminOption for a role (see roles.ts). */
   memberships(name: string): Promise<ReadonlyMap<string, boolean>>;
   users(): Promise<UserRow[]>;
-  storePassword(role: string, verifier: string): Promise<void>;
+  /** Stores a hash as CockroachDB would hold it (see double.ts). */
+  storePassword(role: string, hash: string | null): Promise<void>;
+  /** Keeps a hash PostgreSQL cannot hold, for a role given PASSWORD NULL in the same statement. */
+  keepHash(role: string, hash: string | undefined): void;
   record(event: NewDoubleEvent): void;
 }
 
@@ -182,6 +190,7 @@ export async function serveClient(socket: Socket, deps: SessionDeps): Promise<vo
   let user = '';
   let role: RoleInfo | undefined;
   let secret: ScramSecret | undefined;
+  let stored: StoredMethod = { method: 'missing' };
   let routing: ClusterRouting = {};
   let exchange: 'scram' | 'cleartext' | 'trust' = 'scram';
   let saslResponses = 0;
@@ -221,7 +230,30 @@ export async function serveClient(socket: Socket, deps: SessionDeps): Promise<vo
     throw gatewayError(error);
   };
 
-  const checkPassword = (data: Uint8Array): MessageResponse => {
+  const failLogin = (): MessageResponse => {
+    const error = passwordAuthFailed(user);
+    const asked = exchange === 'cleartext' ? 'cleartext' : 'scram';
+    deps.record({
+      type: 'login-failed',
+      user,
+      exchange: asked,
+      code: error.code,
+      message: error.message,
+    });
+    return refuse(error);
+  };
+
+  /**
+   * A cleartext password against whatever is stored: bcrypt or SCRAM; a
+   * missing or undecodable hash never matches (`compareWithCleartextPassword`
+   * in pkg/security/password/password.go).
+   */
+  const cleartextMatches = async (password: string): Promise<boolean> => {
+    if (stored.method === 'bcrypt') return bcryptMatches(password, role?.password ?? '');
+    return secret !== undefined && cleartextMatchesSecret(password, secret);
+  };
+
+  const checkPassword = (data: Uint8Array): MessageResponse | Promise<MessageResponse> => {
     const body = Buffer.from(data).subarray(5);
     if (exchange === 'scram') {
       saslResponses++;
@@ -245,17 +277,17 @@ export async function serveClient(socket: Socket, deps: SessionDeps): Promise<vo
           `${flow.clientFirstMessageBare},${flow.serverFirstMessage},c=${attributes.get('c') ?? ''},r=${nonce}`,
           attributes.get('p') ?? '',
         );
-      if (valid) return undefined;
-    } else if (exchange === 'cleartext') {
+      return valid ? undefined : failLogin();
+    }
+    if (exchange === 'cleartext') {
       const password = readCString(body, 0).value;
-      if (secret && cleartextMatchesSecret(password, secret)) {
+      return cleartextMatches(password).then((ok) => {
+        if (!ok) return failLogin();
         cleartext = password;
         return undefined;
-      }
-    } else return undefined;
-    const error = passwordAuthFailed(user);
-    deps.record({ type: 'login-failed', user, exchange, code: error.code, message: error.message });
-    return refuse(error);
+      });
+    }
+    return undefined;
   };
 
   const forward = (data: Uint8Array): MessageResponse => {
@@ -297,7 +329,10 @@ export async function serveClient(socket: Socket, deps: SessionDeps): Promise<vo
     auth: auth as unknown as NonNullable<PostgresConnectionOptions['auth']>,
     serverVersion: PG_SERVER_VERSION,
 
-    onMessage(data: Uint8Array, state: ConnectionState): MessageResponse {
+    onMessage(
+      data: Uint8Array,
+      state: ConnectionState,
+    ): MessageResponse | Promise<MessageResponse> {
       if (!state.hasStarted) {
         const kind = initialMessageKind(data);
         if (kind === 'cancel-request') return closeQuietly();
@@ -323,7 +358,9 @@ export async function serveClient(socket: Socket, deps: SessionDeps): Promise<vo
 
     async onStartup(state: ConnectionState): Promise<void> {
       const params = state.clientParams;
-      user = params?.user ?? '';
+      // CockroachDB folds the user name of the start-up message
+      // (pkg/sql/pgwire/pre_serve_options.go: MakeSQLUsernameFromUserInput).
+      user = normalizeName(params?.user ?? '');
       routing = routeCluster({
         ...(params?.database !== undefined ? { database: params.database } : {}),
         ...(params?.options !== undefined ? { options: params.options } : {}),
@@ -336,16 +373,18 @@ export async function serveClient(socket: Socket, deps: SessionDeps): Promise<vo
       role = await deps.roleInfo(user);
       if (!role) refuseLogin(passwordAuthFailed(user));
       if (!role.canLogin) refuseLogin(noLoginPrivilege(user));
-      secret = parseScramSecret(role.password);
+      stored = storedMethod(role.password);
+      secret = stored.method === 'scram' ? parseScramSecret(role.password) : undefined;
       const settings = deps.settings;
       const chosen = loginExchange({
         method,
-        storedIterations: secret?.iterations,
+        stored,
         settings: {
           autoScramPromotion: settings.bool(SETTINGS.autoScramPromotion),
           rehashOnCostChange: settings.bool(SETTINGS.rehashOnCostChange),
           passwordEncryption: settings.string(SETTINGS.passwordEncryption),
           scramCost: settings.int(SETTINGS.scramCost),
+          downgradeScram: settings.bool(SETTINGS.downgradeScram),
         },
       });
       if (typeof chosen === 'object') refuseLogin(chosen);
@@ -396,7 +435,7 @@ export async function serveClient(socket: Socket, deps: SessionDeps): Promise<vo
           message: fields.message,
         });
       }
-      await maybeRehash();
+      await maybeConvert();
       deps.record({
         type: 'login',
         user,
@@ -417,6 +456,7 @@ export async function serveClient(socket: Socket, deps: SessionDeps): Promise<vo
         },
         memberships: (name) => deps.memberships(name),
         users: () => deps.users(),
+        keepHash: (name, hash) => deps.keepHash(name, hash),
         settings: deps.settings,
         privileges: deps.privileges,
         version: deps.version,
@@ -456,30 +496,38 @@ export async function serveClient(socket: Socket, deps: SessionDeps): Promise<vo
   });
 
   /**
-   * After a cleartext login, CockroachDB re-hashes a SCRAM password whose
-   * cost differs from the cluster's (`MaybeConvertPasswordHash` in
+   * After a cleartext login, CockroachDB converts the stored hash where its
+   * settings say so: bcrypt upgraded to SCRAM, SCRAM re-hashed at a new
+   * cost, or SCRAM downgraded to bcrypt (`MaybeConvertPasswordHash` in
    * pkg/security/password/password.go, called from pkg/sql/pgwire/auth_methods.go).
    */
-  async function maybeRehash(): Promise<void> {
+  async function maybeConvert(): Promise<void> {
+    if (exchange !== 'cleartext' || cleartext === undefined) return;
     const settings = deps.settings;
-    const cost = settings.int(SETTINGS.scramCost);
-    if (
-      exchange !== 'cleartext' ||
-      cleartext === undefined ||
-      !secret ||
-      !settings.bool(SETTINGS.rehashOnCostChange) ||
-      settings.string(SETTINGS.passwordEncryption) !== 'scram-sha-256' ||
-      secret.iterations === cost
-    ) {
+    const conversion = conversionAfterCleartextLogin(stored, {
+      upgradeBcrypt: settings.bool(SETTINGS.upgradeBcrypt),
+      downgradeScram: settings.bool(SETTINGS.downgradeScram),
+      rehashOnCostChange: settings.bool(SETTINGS.rehashOnCostChange),
+      passwordEncryption: settings.string(SETTINGS.passwordEncryption),
+      scramCost: settings.int(SETTINGS.scramCost),
+    });
+    if (!conversion) return;
+    if (conversion.to === 'bcrypt') {
+      await deps.storePassword(user, await hashPasswordBcrypt(cleartext, conversion.cost));
+      deps.record({ type: 'password-converted', user, from: 'scram', to: 'bcrypt' });
       return;
     }
-    await deps.storePassword(user, hashPasswordScram(cleartext, cost));
-    deps.record({
-      type: 'password-rehashed',
-      user,
-      fromIterations: secret.iterations,
-      toIterations: cost,
-    });
+    await deps.storePassword(user, hashPasswordScram(cleartext, conversion.iterations));
+    if (conversion.why === 'upgrade') {
+      deps.record({ type: 'password-converted', user, from: 'bcrypt', to: 'scram' });
+    } else if (stored.method === 'scram') {
+      deps.record({
+        type: 'password-rehashed',
+        user,
+        fromIterations: stored.iterations,
+        toIterations: conversion.iterations,
+      });
+    }
   }
 }
 

@@ -124,6 +124,28 @@ export class SystemPrivileges {
   }
 }
 
+/**
+ * Stored password hashes that the backing PostgreSQL cannot hold the way
+ * CockroachDB holds them: bcrypt hashes (clusters from before v22.2, or
+ * `password_encryption = crdb-bcrypt`) and strings CockroachDB stored as
+ * SCRAM hashes whose base64 does not decode. PostgreSQL keeps no password
+ * for such a role; logins and `system.users` read this instead.
+ */
+export class CockroachOnlyHashes {
+  readonly #hashes = new Map<string, string>();
+
+  /** The hash kept for a role, if any. */
+  get(role: string): string | undefined {
+    return this.#hashes.get(role);
+  }
+
+  /** Keeps `hash` for `role`, or forgets it (`undefined`). */
+  set(role: string, hash: string | undefined): void {
+    if (hash === undefined) this.#hashes.delete(role);
+    else this.#hashes.set(role, hash);
+  }
+}
+
 /** Something the double did, for tests to inspect. Verifiers stay in memory only. */
 export type DoubleEvent = { readonly at: Date } & (
   | {
@@ -153,6 +175,25 @@ export type DoubleEvent = { readonly at: Date } & (
       readonly user: string;
       readonly fromIterations: number;
       readonly toIterations: number;
+    }
+  | {
+      /**
+       * CockroachDB converted a stored hash after a cleartext login: bcrypt
+       * upgraded to SCRAM, or SCRAM downgraded to bcrypt.
+       */
+      readonly type: 'password-converted';
+      readonly user: string;
+      readonly from: 'bcrypt' | 'scram';
+      readonly to: 'bcrypt' | 'scram';
+    }
+  | {
+      readonly type: 'create-role';
+      readonly user: string;
+      readonly target: string;
+      readonly outcome: 'created' | 'refused' | 'ignored';
+      readonly storedAs?: 'pre-hashed' | 'cleartext' | 'none';
+      readonly code?: string;
+      readonly message?: string;
     }
   | {
       readonly type: 'alter-password';

@@ -14,6 +14,7 @@
  * @module
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { hashPasswordBcrypt } from './bcrypt.js';
 import {
   type Caller,
   type CockroachError,
@@ -22,6 +23,9 @@ import {
   checkSettingPrivilege,
   checkSystemUsersPrivilege,
   decideAlterPassword,
+  decideCreateRole,
+  normalizeName,
+  type PasswordStorage,
   parseSettingValue,
   SET_CLUSTER_SETTING_IN_TRANSACTION,
   SETTING_DEFINITIONS,
@@ -30,6 +34,7 @@ import {
   SYSTEM_PRIVILEGES,
   type SystemPrivilege,
   settingText,
+  storedMethod,
   type TargetRole,
   unknownSettingForSet,
   unknownSettingForShow,
@@ -70,6 +75,12 @@ export interface RewriteContext {
   memberships(name: string): Promise<ReadonlyMap<string, boolean>>;
   /** Every role, for `system.users`. */
   users(): Promise<UserRow[]>;
+  /**
+   * Keeps a hash PostgreSQL cannot hold (bcrypt, an undecodable SCRAM
+   * string) for a role the rewritten statement gives PASSWORD NULL, or
+   * forgets it (`undefined`) when PostgreSQL will hold the new one.
+   */
+  keepHash(role: string, hash: string | undefined): void;
   readonly settings: ClusterSettings;
   readonly privileges: SystemPrivileges;
   readonly version: string;
@@ -135,6 +146,24 @@ BEGIN
 END
 $crdb$`,
     ...roleSetupSql(),
+    // CREATE USER/ROLE as CockroachDB allows it (checked by the double),
+    // whatever PostgreSQL's own rules; the creator gets ADMIN OPTION on the
+    // new role as PostgreSQL 16+ gives it to a CREATEROLE creator, so that
+    // it can GRANT and DROP what it created there too.
+    `CREATE PROCEDURE pg_temp.crdb_create_role(p_token text, p_role text, p_login boolean, p_verifier text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $crdb$
+BEGIN
+  IF p_token IS DISTINCT FROM (SELECT t.token FROM pg_temp.crdb_double_token t) THEN
+    RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'cockroach double: internal procedure';
+  END IF;
+  EXECUTE format('CREATE ROLE %I %s PASSWORD %s', p_role,
+    CASE WHEN p_login THEN 'LOGIN' ELSE 'NOLOGIN' END,
+    CASE WHEN p_verifier IS NULL THEN 'NULL' ELSE quote_literal(p_verifier) END);
+  IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = session_user) THEN
+    EXECUTE format('GRANT %I TO %I WITH ADMIN OPTION, INHERIT FALSE, SET FALSE', p_role, session_user);
+  END IF;
+END
+$crdb$`,
     `SET SESSION AUTHORIZATION ${identifier(user)}`,
   ].join(';\n');
 }
@@ -295,6 +324,14 @@ export class StatementRewriter {
     ) {
       return this.#set(sig, refuse);
     }
+    // CockroachDB folds role names even when quoted: fold them first, so
+    // that every rule below, and PostgreSQL, sees the name as stored.
+    const folded = foldRoleNames(text, sig);
+    if (folded !== text) return this.rewriteStatement(folded);
+    if (first === 'create' && (isName(sig[1], 'user') || isName(sig[1], 'role'))) {
+      const rewritten = await this.#createRole(sig, refuse);
+      if (rewritten !== undefined) return rewritten;
+    }
     const role = await rewriteRoleStatement(text, sig, this.#ctx, refuse);
     if (role !== undefined) return role;
     if (first === 'alter' && (isName(sig[1], 'user') || isName(sig[1], 'role'))) {
@@ -441,30 +478,24 @@ export class StatementRewriter {
     else if (isName(passwordToken, 'null')) password = null;
     else return undefined;
 
-    const settings = this.#ctx.settings;
+    // Quoted or not, CockroachDB folds the name (pkg/sql/decodeusername/role_spec.go).
+    const target = normalizeName(nameToken.value);
     const decision = decideAlterPassword({
       caller: await this.#ctx.caller(),
-      target: await this.#ctx.role(nameToken.value),
+      target: await this.#ctx.role(target),
       ifExists,
       password,
-      settings: {
-        storePreHashed: settings.bool(SETTINGS.storePreHashed),
-        changeOwnPassword: settings.bool(SETTINGS.changeOwnPassword),
-        passwordEncryption: settings.string(SETTINGS.passwordEncryption),
-        scramCost: settings.int(SETTINGS.scramCost),
-      },
+      settings: this.#passwordSettings(),
     });
     const base = {
       type: 'alter-password',
       user: this.#ctx.user,
-      target: nameToken.value,
+      target,
       password,
     } as const;
-    const store = (verifier: string | null, storedAs: 'pre-hashed' | 'cleartext' | 'null') => {
-      this.#ctx.record({ ...base, outcome: 'stored', storedAs, stored: verifier });
-      return `CALL pg_temp.crdb_set_password(${literal(this.#ctx.token)}, ${literal(nameToken.value)}, ${
-        verifier === null ? 'NULL' : literal(verifier)
-      })`;
+    const store = (hash: string | null, storedAs: 'pre-hashed' | 'cleartext' | 'null') => {
+      this.#ctx.record({ ...base, outcome: 'stored', storedAs, stored: hash });
+      return `CALL pg_temp.crdb_set_password(${literal(this.#ctx.token)}, ${literal(target)}, ${this.#postgresHash(target, hash)})`;
     };
     switch (decision.outcome) {
       case 'refuse':
@@ -482,22 +513,112 @@ export class StatementRewriter {
         return store(null, 'null');
       case 'store-pre-hashed':
         return store(decision.hash, 'pre-hashed');
-      case 'store-cleartext': {
-        if (decision.method !== 'scram-sha-256' || password === null) {
-          const error: CockroachError = {
-            code: '0A000',
-            message: `cockroach double: cannot hash passwords with ${decision.method}; set server.user_login.password_encryption to scram-sha-256`,
-            source: 'pkg/sql/create_role.go',
-          };
-          this.#ctx.record({
-            ...base,
-            outcome: 'refused',
-            code: error.code,
-            message: error.message,
-          });
-          return refuse(error);
+      case 'store-cleartext':
+        if (password === null) return refuse(unreachableNull);
+        return store(await hashCleartext(password, decision), 'cleartext');
+    }
+  }
+
+  /** The password settings CREATE and ALTER read. */
+  #passwordSettings() {
+    const settings = this.#ctx.settings;
+    return {
+      storePreHashed: settings.bool(SETTINGS.storePreHashed),
+      changeOwnPassword: settings.bool(SETTINGS.changeOwnPassword),
+      passwordEncryption: settings.string(SETTINGS.passwordEncryption),
+      scramCost: settings.int(SETTINGS.scramCost),
+      bcryptCost: settings.int(SETTINGS.bcryptCost),
+    };
+  }
+
+  /**
+   * The hash to hand PostgreSQL for a role, as SQL: a SCRAM verifier it
+   * parses, or NULL with the hash kept by the double (bcrypt, or a string
+   * CockroachDB stored that PostgreSQL would take for a cleartext password).
+   */
+  #postgresHash(role: string, hash: string | null): string {
+    const inPostgres = hash !== null && storedMethod(hash).method === 'scram';
+    this.#ctx.keepHash(role, inPostgres || hash === null ? undefined : hash);
+    return inPostgres ? literal(hash) : 'NULL';
+  }
+
+  /**
+   * CREATE USER|ROLE [IF NOT EXISTS] <name> [WITH] [LOGIN|NOLOGIN] [PASSWORD
+   * '<p>'|NULL] (pkg/sql/create_role.go). Other role options go to
+   * PostgreSQL as they are (with the name folded).
+   */
+  async #createRole(
+    sig: Token[],
+    refuse: (e: CockroachError) => string,
+  ): Promise<string | undefined> {
+    let i = 2;
+    let ifNotExists = false;
+    if (isName(sig[i], 'if') && isName(sig[i + 1], 'not') && isName(sig[i + 2], 'exists')) {
+      ifNotExists = true;
+      i += 3;
+    }
+    const nameToken = sig[i];
+    if (!isIdentifier(nameToken)) return undefined;
+    i++;
+    if (isName(sig[i], 'with')) i++;
+    let login: boolean | undefined;
+    let password: string | null | undefined;
+    for (; i < sig.length; i++) {
+      const t = sig[i];
+      if (isName(t, 'login')) login = true;
+      else if (isName(t, 'nologin')) login = false;
+      else if (isName(t, 'password')) {
+        const value = sig[i + 1];
+        if (value?.kind === 'string') password = value.value;
+        else if (isName(value, 'null')) password = null;
+        else return undefined;
+        i++;
+      } else return undefined;
+    }
+    const existing = new Set((await this.#ctx.users()).map((u) => u.username));
+    const decision = decideCreateRole({
+      caller: await this.#ctx.caller(),
+      name: nameToken.value,
+      exists: (folded) => existing.has(folded),
+      isRole: isName(sig[1], 'role'),
+      ifNotExists,
+      login,
+      password,
+      settings: this.#passwordSettings(),
+    });
+    const base = { type: 'create-role', user: this.#ctx.user } as const;
+    switch (decision.outcome) {
+      case 'refuse':
+        this.#ctx.record({
+          ...base,
+          target: normalizeName(nameToken.value),
+          outcome: 'refused',
+          code: decision.error.code,
+          message: decision.error.message,
+        });
+        return refuse(decision.error);
+      case 'ignore':
+        this.#ctx.record({ ...base, target: normalizeName(nameToken.value), outcome: 'ignored' });
+        return NOOP;
+      case 'create': {
+        const storage = decision.password;
+        let hash: string | null = null;
+        if (storage?.outcome === 'store-pre-hashed') hash = storage.hash;
+        else if (storage?.outcome === 'store-cleartext' && typeof password === 'string') {
+          hash = await hashCleartext(password, storage);
         }
-        return store(hashPasswordScram(password, decision.cost), 'cleartext');
+        this.#ctx.record({
+          ...base,
+          target: decision.name,
+          outcome: 'created',
+          storedAs:
+            storage === undefined
+              ? 'none'
+              : storage.outcome === 'store-pre-hashed'
+                ? 'pre-hashed'
+                : 'cleartext',
+        });
+        return `CALL pg_temp.crdb_create_role(${literal(this.#ctx.token)}, ${literal(decision.name)}, ${decision.login}, ${this.#postgresHash(decision.name, hash)})`;
       }
     }
   }
@@ -533,8 +654,9 @@ export class StatementRewriter {
       });
     }
     for (const { privilege, grant } of changes) {
-      if (grant) this.#ctx.privileges.grant(nameToken.value, privilege);
-      else this.#ctx.privileges.revoke(nameToken.value, privilege);
+      const role = normalizeName(nameToken.value);
+      if (grant) this.#ctx.privileges.grant(role, privilege);
+      else this.#ctx.privileges.revoke(role, privilege);
     }
     this.#ctx.record({
       type: 'system-privilege',
@@ -570,7 +692,7 @@ export class StatementRewriter {
     const roles = sig
       .slice(i + 1)
       .filter((t) => isIdentifier(t))
-      .map((t) => t.value);
+      .map((t) => normalizeName(t.value));
     if (!caller.admin) {
       const error: CockroachError = {
         code: '42501',
@@ -637,7 +759,7 @@ export class StatementRewriter {
         });
         i += 2;
       } else if (isName(t, 'system') && dot && isName(afterDot, 'users') && afterDot) {
-        const error = checkSystemUsersPrivilege(await this.#ctx.caller());
+        const error = checkSystemUsersPrivilege(await this.#ctx.caller(), this.#ctx.version);
         if (error) {
           this.#ctx.record({
             type: 'system-users-read',
@@ -703,4 +825,57 @@ export class StatementRewriter {
     }
     return out + text.slice(at);
   }
+}
+
+/** Never raised: a NULL password is stored as NULL, not hashed. */
+const unreachableNull: CockroachError = {
+  code: 'XX000',
+  message: 'cockroach double: a NULL password cannot be hashed',
+  source: 'local/cockroach/statements.ts',
+};
+
+/** A cleartext password hashed as CockroachDB would store it (`security.HashPassword`). */
+async function hashCleartext(
+  password: string,
+  storage: Extract<PasswordStorage, { outcome: 'store-cleartext' }>,
+): Promise<string> {
+  return storage.method === 'crdb-bcrypt'
+    ? hashPasswordBcrypt(password, storage.cost)
+    : hashPasswordScram(password, storage.cost);
+}
+
+/**
+ * Folds the role names CockroachDB folds even when quoted
+ * (pkg/sql/decodeusername/role_spec.go): the name of CREATE and ALTER
+ * USER|ROLE, every name of GRANT/REVOKE <role> TO|FROM <role> and DROP
+ * ROLE|USER, and the grantees of GRANT/REVOKE ... ON ... TO|FROM. Unquoted
+ * names are folded by PostgreSQL already; quoted ones are rewritten.
+ * Returns `text` unchanged when there is nothing to fold.
+ */
+export function foldRoleNames(text: string, sig: readonly Token[]): string {
+  const first = sig[0]?.value;
+  const roleWord = isName(sig[1], 'role') || isName(sig[1], 'user');
+  let targets: Token[] = [];
+  if ((first === 'create' || first === 'alter') && roleWord) {
+    let i = 2;
+    if (isName(sig[i], 'if')) i += first === 'create' ? 3 : 2;
+    targets = sig[i] ? [sig[i] as Token] : [];
+  } else if (first === 'drop' && roleWord) {
+    targets = sig.slice(2);
+  } else if (first === 'grant' || first === 'revoke') {
+    const on = sig.findIndex((t) => isName(t, 'on'));
+    const from =
+      on < 0
+        ? 1
+        : sig.findIndex((t, index) => index > on && (isName(t, 'to') || isName(t, 'from')));
+    targets = from < 0 ? [] : sig.slice(from);
+  }
+  let out = '';
+  let at = 0;
+  for (const t of targets) {
+    if (t.kind !== 'quoted-ident' || normalizeName(t.value) === t.value) continue;
+    out += text.slice(at, t.start) + identifier(normalizeName(t.value));
+    at = t.end;
+  }
+  return at === 0 ? text : out + text.slice(at);
 }

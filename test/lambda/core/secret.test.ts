@@ -389,3 +389,13 @@ describe('assertSameServer', () => {
     expect((error as Error).message).not.toContain('evil');
   });
 });
+
+describe('foldRoleName', () => {
+  it("folds as CockroachDB's lexbase.NormalizeName: simple lower case, Turkish i, NFC", () => {
+    expect(foldRoleName('App_User')).toBe('app_user');
+    expect(foldRoleName('\u0130stanbul')).toBe('istanbul');
+    expect(foldRoleName('\u0131')).toBe('i');
+    expect(foldRoleName('\u039F\u03A3')).toBe('\u03BF\u03C3');
+    expect(foldRoleName('Cafe\u0301')).toBe('caf\u00e9');
+  });
+});

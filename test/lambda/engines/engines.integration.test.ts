@@ -32,9 +32,10 @@ let crdb: CockroachDouble;
 
 beforeAll(async () => {
   postgres = await startPostgres();
-  crdb = await startCockroachDouble({ postgres });
   // One admin for both servers (the double fronts the same PostgreSQL):
-  // CREATEROLE, as the least-privilege rotation admin has.
+  // CREATEROLE, and on CockroachDB CREATELOGIN (CREATE USER ... PASSWORD
+  // needs it), as the least-privilege rotation admin has.
+  crdb = await startCockroachDouble({ postgres, systemPrivileges: { [ADMIN]: ['CREATELOGIN'] } });
   await postgres.createUser(ADMIN, createScramVerifier(ADMIN_PASSWORD, { iterations: 10_610 }), {
     createRole: true,
   });
