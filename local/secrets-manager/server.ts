@@ -379,6 +379,10 @@ export class SecretsManagerEndpoint {
         this.#runner.cancel(String(out.ARN), 'DeleteSecret was called');
         return out;
       }
+      case 'ListSecrets':
+        return store.listSecrets(input as OperationInputs['ListSecrets']);
+      case 'TagResource':
+        return store.tagResource(input as OperationInputs['TagResource']);
     }
     throw protocolError('UnknownOperationException', `Operation ${operation} is not served here.`);
   }

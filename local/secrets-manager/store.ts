@@ -63,7 +63,7 @@ interface SecretRecord {
   readonly name: string;
   readonly description: string | undefined;
   readonly kmsKeyId: string | undefined;
-  readonly tags: readonly TagInput[] | undefined;
+  tags: readonly TagInput[] | undefined;
   readonly createdDate: Date;
   lastChangedDate: Date;
   lastAccessedDate: Date | undefined;
@@ -389,6 +389,65 @@ export class SecretStore {
     if (Object.keys(stagesById).length > 0) out.VersionIdsToStages = stagesById;
     out.CreatedDate = epoch(secret.createdDate);
     return out;
+  }
+
+  /**
+   * ListSecrets: secrets in name order, without their values, filtered as
+   * AWS documents (`Filters`: each key's values are prefixes, any may match,
+   * a leading `!` negates; every key must match; keys `name`, `description`,
+   * `tag-key`, `tag-value`, `all`), paged by `MaxResults` (default 100).
+   * Secrets scheduled for deletion only with `IncludePlannedDeletion`.
+   */
+  listSecrets(input: OperationInputs['ListSecrets']): Record<string, unknown> {
+    this.#purgeExpired();
+    const filters = input.Filters ?? [];
+    for (const filter of filters) {
+      if (!LIST_FILTER_KEYS.includes(filter.Key as (typeof LIST_FILTER_KEYS)[number])) {
+        throw new AwsServiceError(
+          'ValidationException',
+          `1 validation error detected: Value '${filter.Key ?? ''}' at 'filters.1.member.key' failed to satisfy constraint: Member must satisfy enum value set: [${LIST_FILTER_KEYS.join(', ')}]`,
+        );
+      }
+    }
+    const matches = (secret: SecretRecord) =>
+      filters.every((filter) => {
+        const fields = listFilterFields(secret, filter.Key ?? '');
+        return (filter.Values ?? []).some((value) => {
+          const negated = value.startsWith('!');
+          const prefix = negated ? value.slice(1) : value;
+          const hit = fields.some((field) => field.startsWith(prefix));
+          return negated ? !hit : hit;
+        });
+      });
+    const all = [...this.#secrets.values()]
+      .filter((secret) => input.IncludePlannedDeletion === true || !secret.deletionDate)
+      .filter(matches)
+      .sort((a, b) => a.name.localeCompare(b.name));
+    if (input.SortOrder === 'desc') all.reverse();
+    const start = input.NextToken === undefined ? 0 : Number(input.NextToken);
+    if (!Number.isInteger(start) || start < 0 || start > all.length) {
+      throw new AwsServiceError('InvalidNextTokenException', 'The NextToken value is invalid.');
+    }
+    const size = input.MaxResults ?? 100;
+    const page = all.slice(start, start + size).map((secret) => {
+      const { VersionIdsToStages, ...entry } = this.describeSecret({ SecretId: secret.arn });
+      return VersionIdsToStages === undefined
+        ? entry
+        : { ...entry, SecretVersionsToStages: VersionIdsToStages };
+    });
+    const out: Record<string, unknown> = { SecretList: page };
+    if (start + size < all.length) out.NextToken = String(start + size);
+    return out;
+  }
+
+  /** TagResource: adds tags, replacing the value of a key the secret already has. */
+  tagResource(input: OperationInputs['TagResource']): Record<string, unknown> {
+    const secret = this.#live(input.SecretId);
+    const byKey = new Map((secret.tags ?? []).map((tag) => [tag.Key, tag]));
+    for (const tag of input.Tags) byKey.set(tag.Key, { Key: tag.Key, Value: tag.Value ?? '' });
+    secret.tags = [...byKey.values()];
+    secret.lastChangedDate = new Date();
+    return {};
   }
 
   /**
@@ -742,5 +801,29 @@ export class SecretStore {
     if (secret === undefined || version === undefined) return;
     version.stages.delete(AWSPENDING);
     if (version.stages.size === 0) secret.versions.delete(token);
+  }
+}
+
+/** ListSecrets filter keys this endpoint serves. */
+const LIST_FILTER_KEYS = ['name', 'description', 'tag-key', 'tag-value', 'all'] as const;
+
+/** The texts of a secret one ListSecrets filter key matches against. */
+function listFilterFields(secret: SecretRecord, key: string): string[] {
+  const tags = secret.tags ?? [];
+  switch (key) {
+    case 'name':
+      return [secret.name];
+    case 'description':
+      return secret.description === undefined ? [] : [secret.description];
+    case 'tag-key':
+      return tags.map((tag) => tag.Key ?? '');
+    case 'tag-value':
+      return tags.map((tag) => tag.Value ?? '');
+    default:
+      return [
+        secret.name,
+        ...(secret.description === undefined ? [] : [secret.description]),
+        ...tags.flatMap((tag) => [tag.Key ?? '', tag.Value ?? '']),
+      ];
   }
 }

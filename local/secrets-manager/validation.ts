@@ -152,6 +152,24 @@ export const INPUT_SPECS = {
     RecoveryWindowInDays: { kind: 'long' },
     ForceDeleteWithoutRecovery: { kind: 'boolean' },
   },
+  ListSecrets: {
+    IncludePlannedDeletion: { kind: 'boolean' },
+    MaxResults: { kind: 'long', min: 1, max: 100 },
+    NextToken: { kind: 'string', min: 1, max: 4096 },
+    Filters: {
+      kind: 'list',
+      max: 10,
+      member: {
+        kind: 'structure',
+        members: {
+          Key: { kind: 'string' },
+          Values: { kind: 'list', min: 1, max: 10, member: { kind: 'string', min: 1, max: 512 } },
+        },
+      },
+    },
+    SortOrder: { kind: 'string' },
+  },
+  TagResource: { SecretId: SECRET_ID, Tags: { ...TAGS, required: true } },
 } as const satisfies Record<string, InputSpec>;
 
 /** An operation this endpoint serves. */
@@ -229,6 +247,14 @@ export interface OperationInputs {
     RecoveryWindowInDays?: number;
     ForceDeleteWithoutRecovery?: boolean;
   };
+  ListSecrets: {
+    IncludePlannedDeletion?: boolean;
+    MaxResults?: number;
+    NextToken?: string;
+    Filters?: readonly { Key?: string; Values?: readonly string[] }[];
+    SortOrder?: string;
+  };
+  TagResource: { SecretId: string; Tags: readonly TagInput[] };
 }
 
 /** The name the front end uses for a member path: `RotationRules.Duration` → `rotationRules.duration`. */
