@@ -167,6 +167,46 @@ export function preparePassword(password: string): Buffer {
   return Buffer.from(prepared === '' ? password : prepared, 'utf8');
 }
 
+/** Why a password cannot be hashed the same way by every client: see {@link saslprepProblem}. */
+export type SaslprepProblem = 'prohibited' | 'changed';
+
+/**
+ * Whether SASLprep (RFC 4013) would refuse `password` or change it:
+ *
+ * - `prohibited`: it holds a character SASLprep prohibits (control
+ *   characters, ASCII ones included; private use, non-characters,
+ *   surrogates, unassigned code points, a bidi mix) or maps to nothing.
+ *   PostgreSQL then hashes the raw bytes, but clients disagree on such
+ *   input, and a pasted line break is usually a mistake;
+ * - `changed`: SASLprep maps it to another string (a non-ASCII space,
+ *   a character mapped to nothing, an NFKC change). Clients that skip
+ *   SASLprep (node-postgres among them) would hash other bytes than the
+ *   server's verifier and fail to log in.
+ *
+ * `undefined` when every client hashes it the same way. The password is
+ * never part of the answer.
+ *
+ * @example
+ * ```ts
+ * saslprepProblem('correct horse'); // undefined
+ * saslprepProblem('line\n');        // 'prohibited'
+ * saslprepProblem('pass\u00A0word'); // 'changed'
+ * ```
+ */
+export function saslprepProblem(password: string): SaslprepProblem | undefined {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  if (/[\u0000-\u001f\u007f]/.test(password)) return 'prohibited';
+  if (isAscii(password)) return undefined;
+  let prepared: string;
+  try {
+    prepared = saslprep(password);
+  } catch {
+    return 'prohibited';
+  }
+  if (prepared === '') return 'prohibited';
+  return prepared === password ? undefined : 'changed';
+}
+
 function checkIterations(iterations: number): void {
   if (!Number.isSafeInteger(iterations) || iterations < 1) throw violation('iterations-syntax');
   if (iterations < SCRAM_ITERATIONS.min) throw violation('iterations-below-minimum');

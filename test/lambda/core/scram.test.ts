@@ -10,6 +10,7 @@ import {
   parseScramVerifier,
   preparePassword,
   type ScramEngine,
+  saslprepProblem,
   verifyPasswordAgainstVerifier,
 } from '../../../lambda/core/scram.js';
 import { PasswordPolicyError, ScramVerifierError } from '../../../lambda/errors.js';
@@ -423,5 +424,24 @@ describe('estimatePbkdf2Ms', () => {
     const large = estimatePbkdf2Ms(4096 * 1000);
     expect(small).toBeGreaterThan(0);
     expect(large / small).toBeCloseTo(1000, 5);
+  });
+});
+
+describe('saslprepProblem', () => {
+  it('accepts printable ASCII and stable non-ASCII passwords', () => {
+    expect(saslprepProblem('correct horse battery staple')).toBeUndefined();
+    expect(saslprepProblem('caf\u00e9-\u00fcber')).toBeUndefined();
+  });
+
+  it('refuses control characters, prohibited and unassigned code points', () => {
+    expect(saslprepProblem('line\n')).toBe('prohibited');
+    expect(saslprepProblem('tab\there')).toBe('prohibited');
+    expect(saslprepProblem('private\uE000use')).toBe('prohibited');
+    expect(saslprepProblem('\u00AD')).toBe('prohibited');
+  });
+
+  it('reports passwords SASLprep would change, which clients that skip it would hash differently', () => {
+    expect(saslprepProblem('pass\u00A0word')).toBe('changed');
+    expect(saslprepProblem('Cafe\u0301')).toBe('changed');
   });
 });

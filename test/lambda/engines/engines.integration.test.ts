@@ -190,4 +190,82 @@ describe.each(servers)('the $name engine', (server) => {
       ).toBeUndefined();
     });
   });
+
+  it('lists login roles and direct memberships, and drops a role it created', async () => {
+    const group = name('listed_group');
+    const member = name('listed_member');
+    const verifier = () =>
+      createScramVerifier(randomBytes(12).toString('hex'), { iterations: server.iterations });
+    await asAdmin(async (session) => {
+      await server.engine.createLoginRole(session, member, verifier());
+      await session.execute(`CREATE ROLE ${group}`);
+      if (server.engine.name === 'cockroachdb') {
+        // CockroachDB gives a role's creator no ADMIN OPTION on it (see above).
+        await postgres.withAdmin((c) =>
+          c.query(`GRANT ${group} TO ${ADMIN} WITH ADMIN TRUE, INHERIT TRUE`),
+        );
+      }
+      await server.engine.grantRole(session, group, member);
+      const logins = await server.engine.loginRoles(session);
+      expect(logins).toContain(member);
+      expect(logins).not.toContain(group);
+      expect(logins).not.toContain('admin');
+      expect(await server.engine.memberships(session, member)).toEqual([group]);
+      await server.engine.dropRole(session, member);
+      expect(await server.engine.roleFacts(session, member, undefined)).toBeUndefined();
+    });
+  });
+
+  it('reads stored hashes only where the session may (superuser or admin), else says it cannot', async () => {
+    const user = name('hashed');
+    const sent = createScramVerifier('x'.repeat(20), { iterations: server.iterations });
+    await asAdmin(async (session) => {
+      await server.engine.createLoginRole(session, user, sent);
+      expect(await server.engine.storedHashes(session)).toBeUndefined();
+    });
+    const grant = server.engine.name === 'postgres' ? 'SUPERUSER' : 'admin';
+    await postgres.withAdmin((c) =>
+      c.query(grant === 'SUPERUSER' ? `ALTER ROLE ${ADMIN} SUPERUSER` : `GRANT admin TO ${ADMIN}`),
+    );
+    try {
+      await asAdmin(async (session) => {
+        expect((await server.engine.storedHashes(session))?.get(user)).toBe(sent);
+      });
+    } finally {
+      await postgres.withAdmin((c) =>
+        c.query(
+          grant === 'SUPERUSER' ? `ALTER ROLE ${ADMIN} NOSUPERUSER` : `REVOKE admin FROM ${ADMIN}`,
+        ),
+      );
+    }
+  });
+});
+
+describe('PostgreSQL password change blockers', () => {
+  it('names the missing ADMIN OPTION (PostgreSQL 16+) with the GRANT that fixes it', async () => {
+    const foreign = name('foreign');
+    await postgres.createUser(foreign, createScramVerifier('y'.repeat(20)));
+    const session = await new PgConnector().login(
+      {
+        host: postgres.host,
+        port: postgres.port,
+        database: 'postgres',
+        username: ADMIN,
+        password: ADMIN_PASSWORD,
+        ca: postgres.caPem,
+      },
+      limits,
+    );
+    try {
+      expect(await postgresEngine.passwordChangeBlocker(session, foreign, ADMIN)).toEqual({
+        reason: `${ADMIN} has CREATEROLE but not ADMIN OPTION on ${foreign} (PostgreSQL 16+ needs both)`,
+        fix: `GRANT "${foreign}" TO "${ADMIN}" WITH ADMIN OPTION`,
+      });
+      const own = name('own');
+      await postgresEngine.createLoginRole(session, own, createScramVerifier('z'.repeat(20)));
+      expect(await postgresEngine.passwordChangeBlocker(session, own, ADMIN)).toBeUndefined();
+    } finally {
+      await session.close();
+    }
+  });
 });
