@@ -1,0 +1,195 @@
+/**
+ * What the workflow commands (hash, provision, adopt, audit) share: option
+ * parsing with a usage exit, the Secrets Manager client, reading a database
+ * secret with the function's own parser, logging in the way the function
+ * does, the tags that mark a secret as managed, and where the rotation
+ * function's ARN comes from.
+ *
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import {
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import type {
+  DatabaseConnector,
+  DatabaseSession,
+  LoginLimits,
+} from '../../lambda/adapters/database.js';
+import type { RotationConfig } from '../../lambda/config.js';
+import { type DatabaseSecret, parseDatabaseSecret } from '../../lambda/core/secret.js';
+import { loginTarget } from '../../lambda/steps/load.js';
+import { confirmSessionUser } from '../../lambda/strategies/strategy.js';
+
+/** Exit codes of the workflow commands. */
+export const EXIT = { ok: 0, failed: 1, usage: 64 } as const;
+
+/** Thrown for bad command-line usage; the command prints it with its usage line and exits 64. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** parseArgs, with its errors turned into {@link UsageError}. */
+export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(
+  args: readonly string[],
+  options: T,
+) {
+  try {
+    return parseArgs({ args: [...args], options, allowPositionals: false, strict: true }).values;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/** The options every command that talks to Secrets Manager takes. */
+export const AWS_OPTIONS = {
+  region: { type: 'string' },
+  'endpoint-url': { type: 'string' },
+} as const;
+
+/** A Secrets Manager client for `--region` and `--endpoint-url` (the local stack). */
+export function secretsClient(values: {
+  region?: string | undefined;
+  'endpoint-url'?: string | undefined;
+}): SecretsManagerClient {
+  return new SecretsManagerClient({
+    ...(values.region ? { region: values.region } : {}),
+    ...(values['endpoint-url'] ? { endpoint: values['endpoint-url'] } : {}),
+  });
+}
+
+/** A database secret read from Secrets Manager, with its ARN and name. */
+export interface LoadedSecret {
+  readonly arn: string;
+  readonly name: string;
+  readonly secret: DatabaseSecret;
+}
+
+/** Reads and parses a secret's AWSCURRENT value with the function's parser. */
+export async function loadSecret(
+  client: SecretsManagerClient,
+  secretId: string,
+  label: string,
+): Promise<LoadedSecret> {
+  const out = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
+  if (out.SecretString === undefined) {
+    throw new UsageError(`${label} ${secretId} has no string value`);
+  }
+  return {
+    arn: out.ARN ?? secretId,
+    name: out.Name ?? secretId,
+    secret: parseDatabaseSecret(out.SecretString, { label }),
+  };
+}
+
+/** Whether a secret of that name or ARN exists (scheduled deletion included). */
+export async function secretExists(client: SecretsManagerClient, secretId: string) {
+  try {
+    return await client.send(new DescribeSecretCommand({ SecretId: secretId }));
+  } catch (error) {
+    if ((error as Error).name === 'ResourceNotFoundException') return undefined;
+    throw error;
+  }
+}
+
+/** Login limits from the function's configuration. */
+export function limitsOf(config: RotationConfig): LoginLimits {
+  return {
+    connectTimeoutMs: config.connectTimeoutMs,
+    statementTimeoutMs: config.statementTimeoutMs,
+    maxScramIterations: config.maxScramIterations,
+  };
+}
+
+/** Logs in as a secret's user (verify-full, SCRAM only) and checks the server agrees who it is. */
+export async function loginAs(
+  database: DatabaseConnector,
+  secret: DatabaseSecret,
+  config: RotationConfig,
+  label: string,
+): Promise<DatabaseSession> {
+  const session = await database.login(loginTarget(secret, config), limitsOf(config));
+  await confirmSessionUser(session, secret.username, label);
+  return session;
+}
+
+/**
+ * Tags provision and adopt put on the secrets they create, so that audit
+ * finds which secret manages which user with ListSecrets alone (no
+ * GetSecretValue), and `audit --mark-phase2` records its time.
+ */
+export const TAGS = {
+  username: 'scram-rotator:username',
+  server: 'scram-rotator:server',
+  strictHbaSince: 'scram-rotator:strict-hba-since',
+} as const;
+
+/** The server tag's value: where a secret's user lives. */
+export function serverTag(secret: Pick<DatabaseSecret, 'host' | 'port'>): string {
+  return `${secret.host}:${secret.port}`;
+}
+
+/** A Lambda function ARN. */
+const LAMBDA_ARN = /^arn:[a-z-]+:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]+(?::[\w$-]+)?$/;
+
+/**
+ * The rotation function's ARN: `--rotation-lambda-arn`, else the one found
+ * in a stack outputs file (`cdk deploy --outputs-file`, any output whose key
+ * ends in `FunctionArn`, or the local stack's `.local/stack.json`
+ * `rotationFunctionArn`). Tolerant: a file without one gives `undefined`; a
+ * file with several different ones is refused (name one with the flag).
+ */
+export function rotationFunctionArn(
+  flag: string | undefined,
+  outputsFile: string | undefined,
+): string | undefined {
+  if (flag !== undefined) {
+    if (!LAMBDA_ARN.test(flag)) {
+      throw new UsageError('--rotation-lambda-arn must be a Lambda function ARN');
+    }
+    return flag;
+  }
+  if (outputsFile === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(outputsFile, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`--stack-outputs ${outputsFile}: ${(error as Error).message}`);
+  }
+  const found = new Set<string>();
+  const visit = (value: unknown, key: string) => {
+    if (typeof value === 'string') {
+      if (/(?:FunctionArn|rotationFunctionArn)$/i.test(key) && LAMBDA_ARN.test(value)) {
+        found.add(value);
+      }
+    } else if (typeof value === 'object' && value !== null) {
+      for (const [k, v] of Object.entries(value)) visit(v, k);
+    }
+  };
+  visit(parsed, '');
+  if (found.size > 1) {
+    throw new UsageError(
+      `--stack-outputs ${outputsFile} names ${found.size} rotation functions; pick one with --rotation-lambda-arn`,
+    );
+  }
+  return [...found][0];
+}
+
+/** Runs a command's main and exits with its code; usage errors exit 64 with the usage line. */
+export function runCommand(name: string, usage: string, main: () => Promise<number>): void {
+  main().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      const e = error as Error;
+      if (e instanceof UsageError) {
+        process.stderr.write(`${name}: ${e.message}\nusage: ${usage}\n`);
+        process.exit(EXIT.usage);
+      }
+      process.stderr.write(`${name}: ${e.name}: ${e.message}\n`);
+      process.exit(EXIT.failed);
+    },
+  );
+}
