@@ -65,6 +65,11 @@ export function enableStatement(setting: CockroachSetting): string {
 export const READABLE_SETTINGS = [
   ...Object.values(COCKROACH_SETTINGS),
   'server.host_based_authentication.configuration',
+  // Read by doctor and audit: how cleartext passwords are hashed, and the
+  // bcrypt conversions at login.
+  'server.user_login.password_encryption',
+  'server.user_login.downgrade_scram_stored_passwords_to_bcrypt.enabled',
+  'server.user_login.upgrade_bcrypt_stored_passwords_to_scram.enabled',
 ] as const;
 
 /** One of {@link READABLE_SETTINGS}. */
