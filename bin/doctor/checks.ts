@@ -41,6 +41,7 @@ import {
 } from '../../lambda/errors.js';
 import { loginTarget } from '../../lambda/steps/load.js';
 import { alternatingChecks } from './alternating.js';
+import { cockroachReleaseAndHashChecks } from './cockroach-release.js';
 
 /** The outcome of one check. */
 export const CHECK_STATUSES = ['pass', 'warn', 'fail', 'skip'] as const;
@@ -208,6 +209,13 @@ export async function runChecks(input: DoctorInput): Promise<CheckResult[]> {
         await postgresChecks(changer, changerName, secret, Boolean(adminSession), input, add);
       } else {
         await cockroachChecks(changer, changerName, Boolean(adminSession), input, add);
+        await cockroachReleaseAndHashChecks(
+          userSession,
+          changer,
+          changerName,
+          [secret.username, ...(adminSession ? [changerName] : [])],
+          add,
+        );
       }
     } finally {
       await adminSession?.close();
@@ -247,12 +255,16 @@ async function loginCheck(
     }
     return session;
   } catch (error) {
+    const askedCleartext = (error as { method?: string } | undefined)?.method === 'cleartext';
     add({
       check,
       status: 'fail',
       detail: message(error),
       // Rotation errors end with their own fix; the generic one covers the rest.
-      fix: 'see the message: it names the setting, certificate or rule to change',
+      fix:
+        askedCleartext && secret.engine === 'cockroachdb'
+          ? `on CockroachDB this means ${secret.username}'s stored hash is crdb-bcrypt (clusters from before v22.2), or password_encryption is crdb-bcrypt with the downgrade on; npm run audit names them. Convert it: npm run hash, then ALTER USER ${secret.username} WITH PASSWORD '<verifier>' as an admin (or npm run adopt for a user)`
+          : 'see the message: it names the setting, certificate or rule to change',
     });
     return undefined;
   }
