@@ -151,6 +151,43 @@ describe('npm run provision', () => {
     expect(await secretExists(`scram-rotator/local/${username}`)).toBe(false);
   });
 
+  it('copies the direct memberships of --like, next to --grant', async () => {
+    const [group, other, template] = [name('grp'), name('oth'), name('tpl')];
+    await stack.postgres.withAdmin(async (c) => {
+      await c.query(`CREATE ROLE ${group} NOLOGIN`);
+      await c.query(`CREATE ROLE ${other} NOLOGIN`);
+      await c.query(`CREATE ROLE ${template} NOLOGIN`);
+      await c.query(`GRANT ${group} TO ${template}`);
+      for (const role of [group, other]) {
+        await c.query(`GRANT ${role} TO ${pgAdmin.username} WITH ADMIN OPTION`);
+      }
+    });
+    const username = name('liked');
+    const run = await runCli(stack, 'provision', [
+      '--admin-secret-id',
+      pgAdmin.secretName,
+      '--username',
+      username,
+      '--grant',
+      other,
+      '--like',
+      template,
+    ]);
+    expect(run.code, run.stdout).toBe(0);
+    expect(run.stdout).toContain(`granted ${other} to ${username}`);
+    expect(run.stdout).toContain(`granted ${group} to ${username}`);
+    const memberships = await stack.postgres.withAdmin(async (c) =>
+      (
+        await c.query<{ rolname: string }>(
+          `SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+              JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = $1 ORDER BY 1`,
+          [username],
+        )
+      ).rows.map((r) => r.rolname),
+    );
+    expect(memberships).toEqual([group, other].sort());
+  });
+
   it('rolls back the user when storing the secret fails after it was created, leaving no orphan', async () => {
     const username = name('half');
     stack.secretsManager.injectFault({
