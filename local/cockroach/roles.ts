@@ -16,10 +16,10 @@
  * | `GRANT r TO m [WITH ADMIN OPTION]` | an admin (for any role but `admin`), else ADMIN OPTION on r held directly or through a role; no cycles; CREATEROLE is not enough | pkg/sql/grant_role.go |
  * | `ALTER DEFAULT PRIVILEGES FOR ROLE r ...` | the caller is r or a member of r (admins too); FOR ALL ROLES: admins | pkg/sql/alter_default_privileges.go |
  *
- * What the double does not model here: name folding of quoted role names,
- * and object privileges, which stay PostgreSQL's (on CockroachDB the DROP
- * and CREATE privileges let a non-owner drop and alter a table; in the
- * double only the owner can).
+ * Quoted role names reach these rules folded already (statements.ts,
+ * foldRoleNames). What the double does not model here: object privileges,
+ * which stay PostgreSQL's (on CockroachDB the DROP and CREATE privileges
+ * let a non-owner drop and alter a table; in the double only the owner can).
  *
  * @module
  */
