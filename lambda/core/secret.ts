@@ -7,7 +7,7 @@
  * @module
  */
 import { inspect } from 'node:util';
-import { z } from 'zod';
+import * as v from 'valibot';
 import {
   type ComparedField,
   MalformedSecretError,
@@ -53,7 +53,7 @@ export interface DatabaseSecret {
   readonly raw: Readonly<Record<string, unknown>>;
 }
 
-const PORT = z.number().int().min(1).max(65_535);
+const PORT = v.pipe(v.number(), v.safeInteger(), v.minValue(1), v.maxValue(65_535));
 
 /**
  * PostgreSQL keeps at most NAMEDATALEN-1 = 63 bytes of an identifier and cuts
@@ -66,36 +66,30 @@ export const MAX_IDENTIFIER_BYTES = 63;
  * A role or database name the server keeps exactly as written: 1 to 63 bytes
  * of UTF-8, no control characters (a NUL ends the name in the startup packet).
  */
-const IDENTIFIER = z
-  .string()
-  .min(1)
-  .refine((name) => Buffer.byteLength(name, 'utf8') <= MAX_IDENTIFIER_BYTES)
+const IDENTIFIER = v.pipe(
+  v.string(),
+  v.minLength(1),
+  v.maxBytes(MAX_IDENTIFIER_BYTES),
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
-  .refine((name) => !/[\u0000-\u001f\u007f]/.test(name));
+  v.check((name) => !/[\u0000-\u001f\u007f]/.test(name)),
+);
 
 /** The keys this module reads, each with its schema. `null` counts as absent for optional keys. */
-const SECRET_SCHEMA = z.object({
-  engine: z.enum(DATABASE_ENGINES),
-  host: z.string().regex(/^\S+$/),
+const SECRET_SCHEMA = v.object({
+  engine: v.picklist(DATABASE_ENGINES),
+  host: v.pipe(v.string(), v.regex(/^\S+$/)),
   username: IDENTIFIER,
-  password: z.string().min(1),
-  dbname: IDENTIFIER.nullish(),
-  port: z
-    .union([
-      PORT,
-      z
-        .string()
-        .regex(/^[0-9]{1,5}$/)
-        .transform(Number)
-        .pipe(PORT),
-    ])
-    .nullish(),
-  masterarn: z.string().min(1).nullish(),
-  ca: z.string().includes('-----BEGIN CERTIFICATE-----').nullish(),
-  options: z.string().nullish(),
+  password: v.pipe(v.string(), v.minLength(1)),
+  dbname: v.nullish(IDENTIFIER),
+  port: v.nullish(
+    v.union([PORT, v.pipe(v.string(), v.regex(/^[0-9]{1,5}$/), v.transform(Number), PORT)]),
+  ),
+  masterarn: v.nullish(v.pipe(v.string(), v.minLength(1))),
+  ca: v.nullish(v.pipe(v.string(), v.includes('-----BEGIN CERTIFICATE-----'))),
+  options: v.nullish(v.string()),
 });
 
-type SecretKey = keyof z.infer<typeof SECRET_SCHEMA>;
+type SecretKey = keyof v.InferOutput<typeof SECRET_SCHEMA>;
 
 /** What to put in each key, for error messages. */
 const KEY_FIXES = {
@@ -185,11 +179,11 @@ export function parseDatabaseSecret(
     );
   }
   const raw = parsed as Record<string, unknown>;
-  const result = SECRET_SCHEMA.safeParse(raw);
+  const result = v.safeParse(SECRET_SCHEMA, raw, { abortEarly: true });
   if (!result.success) {
     // Every issue of this flat schema sits on one of its keys; report the
-    // first, in the schema's order, and never zod's message (it may describe the input).
-    const key = result.error.issues[0]?.path[0] as SecretKey;
+    // first, in the schema's order, and never valibot's message (it quotes the input).
+    const key = result.issues[0].path?.[0]?.key as SecretKey;
     const absent = raw[key] === undefined || (raw[key] === null && REQUIRED_KEYS.has(key));
     const otherCase = absent ? sameKeyOtherCase(raw, key) : undefined;
     const problem = absent
@@ -205,7 +199,7 @@ export function parseDatabaseSecret(
       'holds an integer too large to be written back exactly; store it as a string',
     );
   }
-  const data = result.data;
+  const data = result.output;
   if (data.engine === 'cockroachdb' && foldRoleName(data.username) !== data.username) {
     throw new MalformedSecretError(
       'username',
