@@ -20,6 +20,7 @@ export {
   type RotationStep,
 } from './rotation.js';
 export {
+  type EndpointRequest,
   type FaultSpec,
   type InjectedError,
   SecretsManagerEndpoint,

@@ -88,6 +88,20 @@ export interface FaultSpec {
   readonly delayMs?: number;
 }
 
+/** One Secrets Manager request as the endpoint received it, for {@link SecretsManagerEndpoint.onRequest}. */
+export interface EndpointRequest {
+  /** The operation its `X-Amz-Target` names. */
+  readonly operation: Operation;
+  /**
+   * The access key id its SigV4 `Authorization` header names (signatures are
+   * not checked), which tells one client's calls from another's.
+   */
+  readonly accessKeyId: string | undefined;
+}
+
+/** The access key id in `Credential=<id>/<date>/<region>/<service>/aws4_request`. */
+const CREDENTIAL = /Credential=([^/,\s]+)\//;
+
 interface ActiveFault {
   readonly spec: FaultSpec;
   remaining: number;
@@ -113,6 +127,7 @@ export class SecretsManagerEndpoint {
   readonly #runner: RotationRunner;
   readonly #logs: FunctionLogStore;
   #faults: ActiveFault[] = [];
+  readonly #requestListeners = new Set<(request: EndpointRequest) => void>();
   #stopped: Promise<void> | undefined;
 
   private constructor(
@@ -237,6 +252,18 @@ export class SecretsManagerEndpoint {
     this.#faults.push({ spec: fault, remaining: times });
   }
 
+  /**
+   * Calls `listener` for each Secrets Manager request as it arrives, before
+   * any fault or answer: what a client actually sent, counted on the server
+   * side. A listener that throws is ignored.
+   *
+   * @returns a function that unsubscribes the listener
+   */
+  onRequest(listener: (request: EndpointRequest) => void): () => void {
+    this.#requestListeners.add(listener);
+    return () => this.#requestListeners.delete(listener);
+  }
+
   /** Removes every fault not yet used up. */
   clearFaults(): void {
     this.#faults = [];
@@ -294,6 +321,14 @@ export class SecretsManagerEndpoint {
         return;
       }
       const operation = operationOf(req.headers['x-amz-target']);
+      const accessKeyId = CREDENTIAL.exec(req.headers.authorization ?? '')?.[1];
+      for (const listener of this.#requestListeners) {
+        try {
+          listener({ operation, accessKeyId });
+        } catch {
+          // An observer's fault is not the request's.
+        }
+      }
       const fault = this.#takeFault(operation);
       if (fault?.delayMs !== undefined) await sleep(fault.delayMs);
       if (fault?.error !== undefined) {

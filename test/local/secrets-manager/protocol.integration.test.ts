@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import {
   GetSecretValueCommand,
   PutSecretValueCommand,
-  type SecretsManagerClient,
+  SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -211,6 +211,46 @@ describe('injected faults', () => {
     expect((await client.send(new GetSecretValueCommand({ SecretId: arn }))).SecretString).toBe(
       'v',
     );
+  });
+});
+
+describe('request observers', () => {
+  it('see each request as it arrives, with its operation and the access key it was signed with', async () => {
+    const seen: { operation: string; accessKeyId: string | undefined }[] = [];
+    const stop = endpoint.onRequest((request) => seen.push({ ...request }));
+    const other = new SecretsManagerClient({
+      endpoint: endpoint.url,
+      region: endpoint.region,
+      credentials: { accessKeyId: 'OBSERVEDKEY', secretAccessKey: 'x' },
+      maxAttempts: 1,
+    });
+    try {
+      const name = uniqueName('observed');
+      await createSecret(client, name, 'v1');
+      await other.send(new GetSecretValueCommand({ SecretId: name }));
+      // Refused requests are seen too: the observer counts what was sent.
+      await caught(other.send(new GetSecretValueCommand({ SecretId: uniqueName('absent') })));
+      stop();
+      await other.send(new GetSecretValueCommand({ SecretId: name }));
+    } finally {
+      other.destroy();
+    }
+    expect(seen).toEqual([
+      { operation: 'CreateSecret', accessKeyId: 'local' },
+      { operation: 'GetSecretValue', accessKeyId: 'OBSERVEDKEY' },
+      { operation: 'GetSecretValue', accessKeyId: 'OBSERVEDKEY' },
+    ]);
+  });
+
+  it('do not break a request when they throw', async () => {
+    const stop = endpoint.onRequest(() => {
+      throw new Error('observer fault');
+    });
+    try {
+      await stillServes();
+    } finally {
+      stop();
+    }
   });
 });
 
