@@ -11,9 +11,9 @@
  * Options: `--rotations <n>` (default 10), `--json` (one JSON line at the end).
  */
 import { parseArgs } from 'node:util';
-import { Logger } from '@aws-lambda-powertools/logger';
 import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { createScramVerifierAsync } from '../lambda/core/scram.js';
+import { Logger } from '../lambda/telemetry.js';
 import { startPostgres } from '../local/postgres.js';
 import { startLocalStack } from '../local/stack.js';
 

@@ -16,12 +16,12 @@
  */
 
 import { parseArgs } from 'node:util';
-import { Logger } from '@aws-lambda-powertools/logger';
 import { GetSecretValueCommand, RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { PgConnector } from '../lambda/adapters/database.js';
 import { parseScramVerifier } from '../lambda/core/scram.js';
 import { parseDatabaseSecret } from '../lambda/core/secret.js';
 import { AuthenticationFailedError } from '../lambda/errors.js';
+import { Logger } from '../lambda/telemetry.js';
 import { startLocalStack } from '../local/stack.js';
 
 const { values } = parseArgs({

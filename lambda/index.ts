@@ -1,7 +1,3 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
@@ -10,9 +6,10 @@ import { SdkSecretStore, type SecretStore } from './adapters/secrets-manager.js'
 import { configFromEnv, type RotationConfig } from './config.js';
 import type { RotationEvent } from './core/event.js';
 import { rotationEvent } from './middleware/rotation-event.js';
-import { stepTelemetry } from './middleware/step-telemetry.js';
+import { invocationTelemetry, stepTelemetry } from './middleware/step-telemetry.js';
 import { rotate } from './rotate.js';
 import { ProvenVersions } from './steps/proofs.js';
+import { Logger, Metrics } from './telemetry.js';
 
 /** What {@link createHandler} can be given; production uses the defaults. */
 export interface HandlerDependencies {
@@ -33,12 +30,12 @@ export interface HandlerDependencies {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /**
    * Logger.
-   * @default a Powertools Logger, service `scram-rotator`
+   * @default a {@link Logger} (telemetry.ts), service `scram-rotator`
    */
   readonly logger?: Logger;
   /**
    * Metrics.
-   * @default Powertools Metrics, namespace `ScramRotator` unless POWERTOOLS_METRICS_NAMESPACE is set
+   * @default {@link Metrics} (telemetry.ts), namespace `ScramRotator` unless POWERTOOLS_METRICS_NAMESPACE is set
    */
   readonly metrics?: Metrics;
 }
@@ -57,12 +54,13 @@ export interface HandlerDependencies {
  */
 export function createHandler(deps: HandlerDependencies = {}) {
   const env = deps.env ?? process.env;
-  const logger = deps.logger ?? new Logger({ serviceName: 'scram-rotator' });
+  const logger = deps.logger ?? new Logger({ serviceName: 'scram-rotator', env });
   const metrics =
     deps.metrics ??
     new Metrics({
       serviceName: 'scram-rotator',
       namespace: env.POWERTOOLS_METRICS_NAMESPACE ?? 'ScramRotator',
+      env,
     });
   let secrets = deps.secrets;
   const database = deps.database ?? new PgConnector();
@@ -87,8 +85,7 @@ export function createHandler(deps: HandlerDependencies = {}) {
   };
 
   return middy<RotationEvent, void>(run)
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics))
+    .use(invocationTelemetry(logger, metrics) as middy.MiddlewareObj<RotationEvent>)
     .use(rotationEvent() as middy.MiddlewareObj<RotationEvent>)
     .use(stepTelemetry(logger, metrics));
 }

@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateSecretCommand, RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { SdkSecretStore } from '../lambda/adapters/secrets-manager.js';
 import { createScramVerifier } from '../lambda/core/scram.js';
 import { createHandler } from '../lambda/index.js';
+import type { Logger } from '../lambda/telemetry.js';
 import { type LocalPostgres, type LocalPostgresOptions, startPostgres } from './postgres.js';
 import { createSecretsManagerClient, SecretsManagerEndpoint } from './secrets-manager/index.js';
 
@@ -172,7 +172,7 @@ export class LocalStack {
       readonly functionName?: string;
       /** Environment the handler reads its configuration from. @default process.env */
       readonly env?: Readonly<Record<string, string | undefined>>;
-      /** Logger for the handler. @default a Powertools Logger */
+      /** Logger for the handler. @default the function's own Logger */
       readonly logger?: Logger;
       /**
        * The function's log group, as its logging configuration reports it.

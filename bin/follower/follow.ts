@@ -16,11 +16,12 @@
  *
  * @module
  */
-import { Logger } from '@aws-lambda-powertools/logger';
+
 import { GetSecretValueCommand, RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { PgConnector } from '../../lambda/adapters/database.js';
 import { type DatabaseSecret, parseDatabaseSecret } from '../../lambda/core/secret.js';
 import { AuthenticationFailedError } from '../../lambda/errors.js';
+import { Logger } from '../../lambda/telemetry.js';
 import type { LocalStack } from '../../local/stack.js';
 
 /** The strategies the follower compares (ROTATION_MODE values). */

@@ -1,7 +1,25 @@
-import type { Logger } from '@aws-lambda-powertools/logger';
-import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { MiddlewareObj, Request } from '@middy/core';
 import type { RotationEvent } from '../core/event.js';
+import { type Logger, type Metrics, MetricUnit } from '../telemetry.js';
+
+/**
+ * The invocation's frame, outermost: log lines carry the Lambda context
+ * from the start; at the end, success or failure, the metrics are published
+ * and the keys dropped, so the next invocation (a malformed event among
+ * them) carries none of this one's.
+ */
+export function invocationTelemetry(logger: Logger, metrics: Metrics): MiddlewareObj<unknown> {
+  const end = () => {
+    metrics.publishStoredMetrics();
+    logger.resetKeys();
+  };
+  return {
+    name: 'invocationTelemetry',
+    before: (request) => logger.addContext(request.context),
+    after: end,
+    onError: end,
+  };
+}
 
 /**
  * Adds the step, secret ARN and token to every log line, and records per

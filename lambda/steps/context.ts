@@ -1,11 +1,11 @@
-import type { Logger } from '@aws-lambda-powertools/logger';
 import type { DatabaseConnector, LoginLimits } from '../adapters/database.js';
 import type { SecretStore } from '../adapters/secrets-manager.js';
 import type { RotationConfig } from '../config.js';
 import type { RotationEvent } from '../core/event.js';
+import type { Logger } from '../telemetry.js';
 import type { ProvenVersions } from './proofs.js';
 
-/** The few logger methods the steps use (Powertools' Logger in production). */
+/** The few logger methods the steps use (telemetry.ts's Logger in production). */
 export type StepLogger = Pick<Logger, 'info' | 'warn' | 'debug'>;
 
 /**

@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { Logger } from '@aws-lambda-powertools/logger';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Logger } from '../../lambda/telemetry.js';
 import { findFreePort } from '../../local/postgres.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
 
@@ -14,7 +14,7 @@ let lambdaArn: string;
 
 /**
  * The function's own JSON log lines would go to this process's stdout (the
- * Powertools logger writes past vitest's console capture); the CLI reads the
+ * function's logger writes past vitest's console capture); the CLI reads the
  * runtime's lines from the endpoint's log store, which are kept.
  */
 const quiet = () => new Logger({ serviceName: 'scram-rotator', logLevel: 'SILENT' });

@@ -5,7 +5,6 @@
  * same PostgreSQL.
  */
 import { randomBytes } from 'node:crypto';
-import { Logger } from '@aws-lambda-powertools/logger';
 import {
   CreateSecretCommand,
   DescribeSecretCommand,
@@ -22,6 +21,7 @@ import { createScramVerifier } from '../../lambda/core/scram.js';
 import { type DatabaseSecret, parseDatabaseSecret } from '../../lambda/core/secret.js';
 import { AuthenticationFailedError } from '../../lambda/errors.js';
 import { createHandler } from '../../lambda/index.js';
+import { Logger } from '../../lambda/telemetry.js';
 import { type CockroachDouble, startCockroachDouble } from '../../local/cockroach/double.js';
 import { type LocalPostgres, startPostgres } from '../../local/postgres.js';
 import {

@@ -4,7 +4,6 @@
  * RotateSecret on the local Secrets Manager endpoint.
  */
 import { randomBytes } from 'node:crypto';
-import { Logger } from '@aws-lambda-powertools/logger';
 import {
   CreateSecretCommand,
   GetSecretValueCommand,
@@ -19,6 +18,7 @@ import { parseDatabaseSecret } from '../../lambda/core/secret.js';
 import { COCKROACH_SETTINGS } from '../../lambda/engines/cockroachdb.js';
 import { AuthenticationFailedError } from '../../lambda/errors.js';
 import { createHandler } from '../../lambda/index.js';
+import { Logger } from '../../lambda/telemetry.js';
 import { SETTING_DEFINITIONS } from '../../local/cockroach/behaviours.js';
 import { type CockroachDouble, startCockroachDouble } from '../../local/cockroach/double.js';
 import { type LocalPostgres, startPostgres } from '../../local/postgres.js';

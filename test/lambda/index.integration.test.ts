@@ -1,6 +1,4 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import {
   CancelRotateSecretCommand,
   CreateSecretCommand,
@@ -36,6 +34,7 @@ import {
   TokenNotPendingError,
 } from '../../lambda/errors.js';
 import { createHandler, type HandlerDependencies } from '../../lambda/index.js';
+import { Logger, Metrics } from '../../lambda/telemetry.js';
 import {
   createSecretsManagerClient,
   SecretsManagerEndpoint,
@@ -155,7 +154,7 @@ async function invoke(
     chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString());
     return true;
   }) as typeof process.stdout.write;
-  // Powertools writes INFO lines and metrics to stdout, WARN and ERROR lines to stderr.
+  // The function writes INFO lines and metrics to stdout, WARN and ERROR lines to stderr.
   const spies = [
     vi.spyOn(process.stdout, 'write').mockImplementation(record),
     vi.spyOn(process.stderr, 'write').mockImplementation(record),
@@ -189,7 +188,7 @@ function metricsOf(invocation: Invocation) {
   })[];
 }
 
-/** The Powertools log lines among the printed lines. */
+/** The function's log lines among the printed lines. */
 function logsOf(invocation: Invocation) {
   return invocation.lines.filter((line) => 'level' in line && 'message' in line);
 }

@@ -5,7 +5,6 @@
  * and the next rotation succeeds with another password.
  */
 import { randomBytes } from 'node:crypto';
-import { Logger } from '@aws-lambda-powertools/logger';
 import {
   DescribeSecretCommand,
   GetSecretValueCommand,
@@ -31,6 +30,7 @@ import {
   SecretMismatchError,
 } from '../../lambda/errors.js';
 import { createHandler } from '../../lambda/index.js';
+import { Logger } from '../../lambda/telemetry.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
 import { LeakWatch } from '../fixtures/leaks.js';
 

@@ -1,4 +1,3 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import {
   DescribeSecretCommand,
   GetSecretValueCommand,
@@ -19,6 +18,7 @@ import {
   TlsError,
 } from '../../lambda/errors.js';
 import { createHandler } from '../../lambda/index.js';
+import { Logger } from '../../lambda/telemetry.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
 import { createCertificateAuthority, issueServerCertificate } from '../../local/tls.js';
 import { LeakWatch } from '../fixtures/leaks.js';

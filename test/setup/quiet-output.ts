@@ -1,9 +1,9 @@
 /**
  * Routes what code under test writes straight to stdout and stderr through
  * the console, so vitest's `silent: 'passed-only'` applies to it too: the
- * function's Powertools logger and metrics write to process.stdout with a
- * Console of their own, which vitest does not intercept, and their lines
- * would otherwise print for every passing test. A failing test still shows
+ * function's logger and metrics (lambda/telemetry.ts) write to
+ * process.stdout and process.stderr directly, which vitest does not
+ * intercept, and their lines would otherwise print for every passing test. A failing test still shows
  * them, with its other console output.
  *
  * LeakWatch (test/fixtures/leaks.ts) spies on process.stdout.write after
