@@ -122,3 +122,24 @@ export async function measureColdStarts(
   const { a, b } = await interleaved(rounds, fn, floor);
   return { fn: a, floor: b };
 }
+
+/**
+ * What the construct's `sourceMaps` prop costs at cold start: the function
+ * as deployed against the same bundle with its map beside it and
+ * `NODE_OPTIONS=--enable-source-maps`, in interleaved pairs.
+ */
+export async function measureSourceMapCost(
+  bundles: Bundles,
+  event: StagedEvent,
+  env: Readonly<Record<string, string>>,
+  rounds: number,
+): Promise<{ without: ColdStartSample[]; with: ColdStartSample[] }> {
+  const plain = () => coldStartOnce(bundles.child, bundles.fn.file, event, env);
+  const mapped = () =>
+    coldStartOnce(bundles.child, bundles.fn.mappedFile, event, {
+      ...env,
+      NODE_OPTIONS: '--enable-source-maps',
+    });
+  const { a, b } = await interleaved(rounds, plain, mapped);
+  return { without: a, with: b };
+}

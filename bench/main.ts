@@ -31,7 +31,12 @@ import { parseArgs } from 'node:util';
 import { startLocalStack } from '../local/stack.js';
 import { BUDGET, checkBudget } from './budget.js';
 import { beyondFloor, buildBundles } from './bundles.js';
-import { type ColdStartSamples, measureColdStarts, stageColdStartEvent } from './cold-start.js';
+import {
+  type ColdStartSamples,
+  measureColdStarts,
+  measureSourceMapCost,
+  stageColdStartEvent,
+} from './cold-start.js';
 import type { ColdStartSample } from './cold-start-child.js';
 import { benchConcurrency } from './concurrency.js';
 import {
@@ -151,6 +156,15 @@ try {
       `  function ${fnCold.coldStart.median} ms (import ${fnCold.import.median}), floor ${floorCold.coldStart.median} ms (import ${floorCold.import.median}): ${ratio(fnCold.coldStart.median, floorCold.coldStart.median)}x`,
     );
 
+    let sourceMaps: BenchResults['bundle']['sourceMaps'] = { skipped: 'quick mode' };
+    if (!quick) {
+      const maps = await measureSourceMapCost(bundles, event, coldEnv, 20);
+      sourceMaps = { pairs: 20, without: coldStats(maps.without), with: coldStats(maps.with) };
+      say(
+        `  with source maps: ${sourceMaps.with.coldStart.median} ms (import ${sourceMaps.with.import.median}) against ${sourceMaps.without.coldStart.median} ms (import ${sourceMaps.without.import.median}) without`,
+      );
+    }
+
     say(
       `rotations at once (N = ${PLAN.concurrency.join(', ')}; ${PLAN.concurrencyRuns} run(s) each):`,
     );
@@ -173,6 +187,7 @@ try {
       floorMapBytes: bundles.floor.mapBytes,
       beyondFloor: beyondFloor(bundles),
       coldStart: { pairs: cold.fn.length, fn: fnCold, floor: floorCold },
+      sourceMaps,
     };
     const checks = checkBudget({ bundle, modes });
     const results: BenchResults = {

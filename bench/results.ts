@@ -50,6 +50,13 @@ export interface BenchResults {
       readonly fn: ColdStartStats;
       readonly floor: ColdStartStats;
     };
+    /**
+     * The function's cold start without and with its source map and
+     * `--enable-source-maps` (the construct's `sourceMaps` prop); full runs only.
+     */
+    readonly sourceMaps:
+      | { readonly pairs: number; readonly without: ColdStartStats; readonly with: ColdStartStats }
+      | { readonly skipped: string };
   };
   readonly modes: readonly ModeResult[];
   readonly concurrency:
