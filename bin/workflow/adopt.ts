@@ -29,6 +29,7 @@ import { assertIterationsWithinBound, targetRoleProblem } from '../../lambda/cor
 import { generatePassword } from '../../lambda/core/password.js';
 import { createScramVerifierAsync } from '../../lambda/core/scram.js';
 import { engineOf } from '../../lambda/engines/detect.js';
+import { WORKFLOW_STATEMENTS } from '../../lambda/engines/workflow.js';
 import {
   TARGET_ROLE_FIXES,
   TARGET_ROLE_PROBLEMS,
@@ -75,7 +76,7 @@ export async function adopt(options: AdoptOptions, deps: WorkflowDeps): Promise<
     out(
       `adopt on ${engine.name} ${admin.secret.host}:${admin.secret.port}/${admin.secret.dbname} as ${changer}`,
     );
-    const logins = new Set(await engine.loginRoles(session));
+    const logins = new Set(await WORKFLOW_STATEMENTS[engine.name].loginRoles(session));
     const users = options.allLoginUsers
       ? [...logins].filter((u) => u !== changer && !options.exclude.includes(u))
       : [...options.users];
@@ -121,7 +122,11 @@ export async function adopt(options: AdoptOptions, deps: WorkflowDeps): Promise<
       if (!logins.has(user)) {
         return fail('cannot log in (NOLOGIN): it is a group role, there is nothing to adopt');
       }
-      const blocker = await engine.passwordChangeBlocker(session, user, changer);
+      const blocker = await WORKFLOW_STATEMENTS[engine.name].passwordChangeBlocker(
+        session,
+        user,
+        changer,
+      );
       if (blocker)
         return fail(`${changer} may not change its password: ${blocker.reason}`, blocker.fix);
       const secretName = `${options.secretPrefix ?? defaultSecretName(admin.name, '')}${user}`;

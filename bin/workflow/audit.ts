@@ -34,7 +34,7 @@ import {
 } from '../../lambda/engines/cockroachdb.js';
 import { engineOf } from '../../lambda/engines/detect.js';
 import type { Engine } from '../../lambda/engines/engine.js';
-import { readIfPermitted } from '../../lambda/engines/postgres.js';
+import { readIfPermitted, WORKFLOW_STATEMENTS } from '../../lambda/engines/workflow.js';
 import {
   cockroachRelease,
   releaseText,
@@ -479,7 +479,7 @@ export async function audit(options: AuditOptions, deps: WorkflowDeps): Promise<
     }
 
     // Phase 3: every login user.
-    const hashes = await engine.storedHashes(session);
+    const hashes = await WORKFLOW_STATEMENTS[engine.name].storedHashes(session);
     if (hashes === undefined) {
       results.push({
         check: 'stored hashes',
@@ -501,7 +501,7 @@ export async function audit(options: AuditOptions, deps: WorkflowDeps): Promise<
       RotationEnabled: described.RotationEnabled,
       ...(described.LastRotatedDate ? { LastRotatedDate: described.LastRotatedDate } : {}),
     };
-    for (const user of await engine.loginRoles(session)) {
+    for (const user of await WORKFLOW_STATEMENTS[engine.name].loginRoles(session)) {
       const facts = await engine.roleFacts(session, user, undefined);
       const ownSecret = user === who ? [loginSecretEntry] : [];
       results.push(

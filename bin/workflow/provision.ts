@@ -41,6 +41,7 @@ import { COCKROACH_ADMIN_ROLE, storedHash } from '../../lambda/engines/cockroach
 import { engineOf } from '../../lambda/engines/detect.js';
 import type { Engine } from '../../lambda/engines/engine.js';
 import { POSTGRES_PRIVILEGED_ROLES } from '../../lambda/engines/postgres.js';
+import { WORKFLOW_STATEMENTS } from '../../lambda/engines/workflow.js';
 import { TARGET_ROLE_FIXES, TARGET_ROLE_PROBLEMS } from '../../lambda/errors.js';
 import { limitsOf, loadSecret, loginAs, secretExists, serverTag, TAGS } from './common.js';
 import { RecordingSession } from './dry-run.js';
@@ -197,7 +198,10 @@ export async function provision(
       if ((await engine.roleFacts(session, options.like, undefined)) === undefined) {
         throw new ProvisionRefused(`--like ${options.like}: no role of exactly that name exists`);
       }
-      for (const role of await engine.memberships(session, options.like)) {
+      for (const role of await WORKFLOW_STATEMENTS[engine.name].memberships(
+        session,
+        options.like,
+      )) {
         if (!roles.includes(role)) roles.push(role);
       }
     }
@@ -214,7 +218,7 @@ export async function provision(
 
     if (options.dryRun) {
       const recording = new RecordingSession(session);
-      await engine.createLoginRole(recording, username, verifier);
+      await WORKFLOW_STATEMENTS[engine.name].createLoginRole(recording, username, verifier);
       for (const role of roles) await engine.grantRole(recording, role, username);
       for (const statement of recording.statements) out(`  would run: ${statement}`);
       out(
@@ -230,11 +234,11 @@ export async function provision(
     }
 
     // 2. The role and its grants. From here on, a failure drops the role.
-    await engine.createLoginRole(session, username, verifier);
+    await WORKFLOW_STATEMENTS[engine.name].createLoginRole(session, username, verifier);
     out(`  created ${username} (LOGIN, SCRAM-SHA-256 verifier, ${iterations} iterations)`);
     const undoRole = async (why: string): Promise<ProvisionReport> => {
       try {
-        await engine.dropRole(session, username);
+        await WORKFLOW_STATEMENTS[engine.name].dropRole(session, username);
         out(`  rolled back: dropped ${username}; nothing is left`);
         return { ok: false, username, rotated: false, error: why };
       } catch {

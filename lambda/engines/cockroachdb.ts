@@ -31,14 +31,7 @@ import {
   VerifierNotStoredError,
 } from '../errors.js';
 import type { ChangeInput, Engine, IterationChoice } from './engine.js';
-import {
-  dropRoleStatement,
-  pgLoginRoles,
-  pgMemberships,
-  pgRoleAttributes,
-  pgRoleFacts,
-  readIfPermitted,
-} from './postgres.js';
+import { pgRoleAttributes, pgRoleFacts } from './postgres.js';
 
 /** The cluster settings rotation depends on. */
 export const COCKROACH_SETTINGS = {
@@ -283,15 +276,6 @@ export const cockroachEngine: Engine = {
     return { confirmed: true };
   },
 
-  /** CREATE USER (LOGIN by default on CockroachDB), after both format checks. */
-  async createLoginRole(session, role, verifier) {
-    assertVerifierAcceptable(verifier, 'cockroachdb');
-    await checkVerifierFormat(session, verifier);
-    await session.execute(
-      `CREATE USER ${pg.escapeIdentifier(role)} WITH LOGIN PASSWORD ${pg.escapeLiteral(verifier)}`,
-    );
-  },
-
   async grantRole(session, role, member) {
     await session.execute(`GRANT ${pg.escapeIdentifier(role)} TO ${pg.escapeIdentifier(member)}`);
   },
@@ -372,36 +356,4 @@ export const cockroachEngine: Engine = {
       await session.close();
     }
   },
-
-  dropRole: dropRoleStatement,
-
-  /** pg_roles shows `admin` (and root) as able to log in; `admin` is a role and cannot. */
-  loginRoles: async (session) =>
-    (await pgLoginRoles(session)).filter((name) => name !== COCKROACH_ADMIN_ROLE),
-
-  memberships: pgMemberships,
-
-  /** system.users: admin, or VIEWSYSTEMTABLE since v23.1.11. Bytes arrive as a Buffer. */
-  storedHashes: (session) =>
-    readIfPermitted(async () => {
-      const rows = await session.query<{ username: string; hash: Buffer | string | null }>(
-        'SELECT username, "hashedPassword" AS hash FROM system.users WHERE NOT "isRole"',
-      );
-      return new Map(
-        rows.map((row) => [
-          row.username,
-          row.hash === null || row.hash.length === 0
-            ? null
-            : Buffer.isBuffer(row.hash)
-              ? row.hash.toString('utf8')
-              : row.hash,
-        ]),
-      );
-    }),
-
-  /**
-   * CREATEROLE and CREATELOGIN cannot be read for another role without
-   * system tables; the change itself says so (42501), with its own message.
-   */
-  passwordChangeBlocker: async () => undefined,
 };

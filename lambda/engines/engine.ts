@@ -99,12 +99,6 @@ export interface Engine {
     verifier: string,
     restore: () => Promise<string>,
   ): Promise<SetVerifierOutcome>;
-  /**
-   * Creates a role that can log in, with `verifier` as its password (checked
-   * the way this server parses it first; never a cleartext password).
-   * The caller has run {@link Engine.prepareChange} on the session.
-   */
-  createLoginRole(session: DatabaseSession, role: string, verifier: string): Promise<void>;
   /** `GRANT <role> TO <member>`: `member` gets `role`'s privileges. */
   grantRole(session: DatabaseSession, role: string, member: string): Promise<void>;
 
@@ -145,36 +139,4 @@ export interface Engine {
     asClone: () => Promise<DatabaseSession>,
     pair: ClonePair,
   ): Promise<void>;
-  /** `DROP ROLE <role>`: undoes {@link Engine.createLoginRole} (provisioning's rollback). */
-  dropRole(session: DatabaseSession, role: string): Promise<void>;
-  /**
-   * The roles that can log in, by name (CockroachDB's `admin` role, which
-   * pg_roles shows as able to log in, is left out: it is a role).
-   */
-  loginRoles(session: DatabaseSession): Promise<string[]>;
-  /** The roles `role` is a direct member of (`GRANT <them> TO <role>`), by name. */
-  memberships(session: DatabaseSession, role: string): Promise<string[]>;
-  /**
-   * Every login role's stored password hash (`null` for none), or
-   * `undefined` when the session may not read them (PostgreSQL: pg_authid,
-   * superusers only; CockroachDB: system.users, admin or VIEWSYSTEMTABLE).
-   */
-  storedHashes(session: DatabaseSession): Promise<Map<string, string | null> | undefined>;
-  /**
-   * Why `changer` may not change `role`'s password, with the fix, where the
-   * server lets that be read; `undefined` when it may or cannot be known
-   * before trying.
-   */
-  passwordChangeBlocker(
-    session: DatabaseSession,
-    role: string,
-    changer: string,
-  ): Promise<PasswordChangeBlocker | undefined>;
-}
-
-/** What {@link Engine.passwordChangeBlocker} found. */
-export interface PasswordChangeBlocker {
-  readonly reason: string;
-  /** The statement (or setting) that fixes it. */
-  readonly fix: string;
 }

@@ -17,15 +17,7 @@
 import pg from 'pg';
 import type { DatabaseSession } from '../adapters/database.js';
 import { assertVerifierAcceptable, SCRAM_ITERATIONS } from '../core/scram.js';
-import { isRotationError } from '../errors.js';
-import type {
-  ChangeInput,
-  Engine,
-  IterationChoice,
-  PasswordChangeBlocker,
-  RoleAttributes,
-  RoleFacts,
-} from './engine.js';
+import type { ChangeInput, Engine, IterationChoice, RoleAttributes, RoleFacts } from './engine.js';
 
 /** Predefined roles whose members can read or write server files or run programs. */
 export const POSTGRES_PRIVILEGED_ROLES = [
@@ -151,82 +143,6 @@ async function serverIterations(session: DatabaseSession): Promise<number | unde
   return Number.isSafeInteger(value) && value > 0 ? value : undefined;
 }
 
-/** Login roles by name from pg_roles (any role may read it, on both servers). */
-export async function pgLoginRoles(session: DatabaseSession): Promise<string[]> {
-  const rows = await session.query<{ rolname: string }>(
-    'SELECT rolname::text AS rolname FROM pg_catalog.pg_roles WHERE rolcanlogin ORDER BY rolname',
-  );
-  return rows.map((row) => row.rolname);
-}
-
-/** Direct memberships from pg_auth_members (PostgreSQL 16+ may list a pair once per grantor). */
-export async function pgMemberships(session: DatabaseSession, role: string): Promise<string[]> {
-  const rows = await session.query<{ rolname: string }>(
-    `SELECT DISTINCT g.rolname::text AS rolname
-       FROM pg_catalog.pg_auth_members m
-       JOIN pg_catalog.pg_roles g ON g.oid = m.roleid
-       JOIN pg_catalog.pg_roles u ON u.oid = m.member
-      WHERE u.rolname = $1::text
-      ORDER BY 1`,
-    [role],
-  );
-  return rows.map((row) => row.rolname);
-}
-
-/** Runs a read that needs a privilege; `undefined` when the session lacks it. */
-export async function readIfPermitted<T>(read: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await read();
-  } catch (error) {
-    if (isRotationError(error, 'INSUFFICIENT_PRIVILEGE')) return undefined;
-    throw error;
-  }
-}
-
-/** `DROP ROLE`, built with escapeIdentifier. */
-export async function dropRoleStatement(session: DatabaseSession, role: string): Promise<void> {
-  await session.execute(`DROP ROLE ${pg.escapeIdentifier(role)}`);
-}
-
-/**
- * Whether `changer` may change `role`'s password on PostgreSQL: a superuser
- * may; otherwise CREATEROLE, and since PostgreSQL 16 ADMIN OPTION on the
- * role (which a role has on the roles it created).
- */
-async function postgresChangeBlocker(
-  session: DatabaseSession,
-  role: string,
-  changer: string,
-): Promise<PasswordChangeBlocker | undefined> {
-  const [row] = await session.query<{
-    rolsuper: boolean;
-    rolcreaterole: boolean;
-    admin_option: boolean | null;
-    version: number;
-  }>(
-    `SELECT c.rolsuper, c.rolcreaterole,
-            pg_catalog.pg_has_role(c.rolname, r.oid, 'MEMBER WITH ADMIN OPTION') AS admin_option,
-            current_setting('server_version_num')::int AS version
-       FROM pg_catalog.pg_roles c LEFT JOIN pg_catalog.pg_roles r ON r.rolname = $2::text
-      WHERE c.rolname = $1::text`,
-    [changer, role],
-  );
-  if (row === undefined || row.rolsuper) return undefined;
-  if (!row.rolcreaterole) {
-    return {
-      reason: `${changer} has neither SUPERUSER nor CREATEROLE`,
-      fix: `ALTER ROLE ${pg.escapeIdentifier(changer)} CREATEROLE`,
-    };
-  }
-  if (row.version >= 160_000 && row.admin_option !== true) {
-    return {
-      reason: `${changer} has CREATEROLE but not ADMIN OPTION on ${role} (PostgreSQL 16+ needs both)`,
-      fix: `GRANT ${pg.escapeIdentifier(role)} TO ${pg.escapeIdentifier(changer)} WITH ADMIN OPTION`,
-    };
-  }
-  return undefined;
-}
-
 /** PostgreSQL's rules. */
 export const postgresEngine: Engine = {
   name: 'postgres',
@@ -253,13 +169,6 @@ export const postgresEngine: Engine = {
     await session.setPasswordVerifier(role, verifier);
     // pg_authid is for superusers only; the test login is the proof.
     return { confirmed: false };
-  },
-
-  async createLoginRole(session, role, verifier) {
-    assertVerifierAcceptable(verifier, 'postgres');
-    await session.execute(
-      `CREATE ROLE ${pg.escapeIdentifier(role)} WITH LOGIN PASSWORD ${pg.escapeLiteral(verifier)}`,
-    );
   },
 
   /**
@@ -323,20 +232,4 @@ export const postgresEngine: Engine = {
       `ALTER ROLE ${pg.escapeIdentifier(clone)} SET role = ${pg.escapeLiteral(original)}`,
     );
   },
-
-  dropRole: dropRoleStatement,
-
-  loginRoles: pgLoginRoles,
-
-  memberships: pgMemberships,
-
-  storedHashes: (session) =>
-    readIfPermitted(async () => {
-      const rows = await session.query<{ rolname: string; rolpassword: string | null }>(
-        'SELECT rolname::text AS rolname, rolpassword FROM pg_catalog.pg_authid WHERE rolcanlogin',
-      );
-      return new Map(rows.map((row) => [row.rolname, row.rolpassword]));
-    }),
-
-  passwordChangeBlocker: postgresChangeBlocker,
 };

@@ -15,6 +15,7 @@ import { cockroachEngine } from '../../../lambda/engines/cockroachdb.js';
 import { engineOf } from '../../../lambda/engines/detect.js';
 import type { Engine } from '../../../lambda/engines/engine.js';
 import { postgresEngine } from '../../../lambda/engines/postgres.js';
+import { WORKFLOW_STATEMENTS } from '../../../lambda/engines/workflow.js';
 import {
   AuthenticationFailedError,
   InsufficientPrivilegeError,
@@ -112,7 +113,7 @@ describe.each(servers)('the $name engine', (server) => {
     const role = name('created');
     const password = randomBytes(18).toString('base64url');
     await asAdmin((session) =>
-      server.engine.createLoginRole(
+      WORKFLOW_STATEMENTS[server.engine.name].createLoginRole(
         session,
         role,
         createScramVerifier(password, { iterations: server.iterations }),
@@ -130,7 +131,11 @@ describe.each(servers)('the $name engine', (server) => {
     const role = name('refused');
     await asAdmin(async (session) => {
       await expect(
-        server.engine.createLoginRole(session, role, 'cleartext-password'),
+        WORKFLOW_STATEMENTS[server.engine.name].createLoginRole(
+          session,
+          role,
+          'cleartext-password',
+        ),
       ).rejects.toBeInstanceOf(ScramVerifierError);
       expect(await server.engine.roleFacts(session, role, undefined)).toBeUndefined();
     });
@@ -144,8 +149,8 @@ describe.each(servers)('the $name engine', (server) => {
     await asAdmin(async (session) => {
       // Roles the admin created itself, so it may grant them on PostgreSQL
       // 16+; CockroachDB wants ADMIN OPTION on the role even so.
-      await server.engine.createLoginRole(session, group, verifier());
-      await server.engine.createLoginRole(session, member, verifier());
+      await WORKFLOW_STATEMENTS[server.engine.name].createLoginRole(session, group, verifier());
+      await WORKFLOW_STATEMENTS[server.engine.name].createLoginRole(session, member, verifier());
       expect(await server.engine.roleFacts(session, member, group)).toEqual({
         name: member,
         attributes: [],
@@ -197,7 +202,7 @@ describe.each(servers)('the $name engine', (server) => {
     const verifier = () =>
       createScramVerifier(randomBytes(12).toString('hex'), { iterations: server.iterations });
     await asAdmin(async (session) => {
-      await server.engine.createLoginRole(session, member, verifier());
+      await WORKFLOW_STATEMENTS[server.engine.name].createLoginRole(session, member, verifier());
       await session.execute(`CREATE ROLE ${group}`);
       if (server.engine.name === 'cockroachdb') {
         // CockroachDB gives a role's creator no ADMIN OPTION on it (see above).
@@ -206,12 +211,14 @@ describe.each(servers)('the $name engine', (server) => {
         );
       }
       await server.engine.grantRole(session, group, member);
-      const logins = await server.engine.loginRoles(session);
+      const logins = await WORKFLOW_STATEMENTS[server.engine.name].loginRoles(session);
       expect(logins).toContain(member);
       expect(logins).not.toContain(group);
       expect(logins).not.toContain('admin');
-      expect(await server.engine.memberships(session, member)).toEqual([group]);
-      await server.engine.dropRole(session, member);
+      expect(await WORKFLOW_STATEMENTS[server.engine.name].memberships(session, member)).toEqual([
+        group,
+      ]);
+      await WORKFLOW_STATEMENTS[server.engine.name].dropRole(session, member);
       expect(await server.engine.roleFacts(session, member, undefined)).toBeUndefined();
     });
   });
@@ -220,8 +227,8 @@ describe.each(servers)('the $name engine', (server) => {
     const user = name('hashed');
     const sent = createScramVerifier('x'.repeat(20), { iterations: server.iterations });
     await asAdmin(async (session) => {
-      await server.engine.createLoginRole(session, user, sent);
-      expect(await server.engine.storedHashes(session)).toBeUndefined();
+      await WORKFLOW_STATEMENTS[server.engine.name].createLoginRole(session, user, sent);
+      expect(await WORKFLOW_STATEMENTS[server.engine.name].storedHashes(session)).toBeUndefined();
     });
     const grant = server.engine.name === 'postgres' ? 'SUPERUSER' : 'admin';
     await postgres.withAdmin((c) =>
@@ -229,7 +236,9 @@ describe.each(servers)('the $name engine', (server) => {
     );
     try {
       await asAdmin(async (session) => {
-        expect((await server.engine.storedHashes(session))?.get(user)).toBe(sent);
+        expect(
+          (await WORKFLOW_STATEMENTS[server.engine.name].storedHashes(session))?.get(user),
+        ).toBe(sent);
       });
     } finally {
       await postgres.withAdmin((c) =>
@@ -257,13 +266,21 @@ describe('PostgreSQL password change blockers', () => {
       limits,
     );
     try {
-      expect(await postgresEngine.passwordChangeBlocker(session, foreign, ADMIN)).toEqual({
+      expect(
+        await WORKFLOW_STATEMENTS.postgres.passwordChangeBlocker(session, foreign, ADMIN),
+      ).toEqual({
         reason: `${ADMIN} has CREATEROLE but not ADMIN OPTION on ${foreign} (PostgreSQL 16+ needs both)`,
         fix: `GRANT "${foreign}" TO "${ADMIN}" WITH ADMIN OPTION`,
       });
       const own = name('own');
-      await postgresEngine.createLoginRole(session, own, createScramVerifier('z'.repeat(20)));
-      expect(await postgresEngine.passwordChangeBlocker(session, own, ADMIN)).toBeUndefined();
+      await WORKFLOW_STATEMENTS.postgres.createLoginRole(
+        session,
+        own,
+        createScramVerifier('z'.repeat(20)),
+      );
+      expect(
+        await WORKFLOW_STATEMENTS.postgres.passwordChangeBlocker(session, own, ADMIN),
+      ).toBeUndefined();
     } finally {
       await session.close();
     }
