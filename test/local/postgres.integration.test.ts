@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { connect as connectTcp } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -168,6 +168,20 @@ describe('local PostgreSQL lifecycle', () => {
     await db.stop();
     expect(existsSync(db.root)).toBe(false);
     expect(await isListening(db.port)).toBe(false);
+  });
+
+  it('removes its folder when the server got the same Ctrl-C and is still logging its shutdown', async () => {
+    const db = await startPostgres();
+    // A terminal's Ctrl-C signals the whole process group, the server too:
+    // its shutdown lines then race the folder's removal.
+    const pid = Number(
+      (await readFile(join(db.root, 'data', 'postmaster.pid'), 'utf8')).split('\n')[0],
+    );
+    process.kill(pid, 'SIGINT');
+    await db.stop();
+    // Lines still in the pipe arrive after the process's exit.
+    await new Promise((done) => setTimeout(done, 500));
+    expect(existsSync(db.root)).toBe(false);
   });
 
   it('cleans up when the process that started it is interrupted (Ctrl-C)', async () => {
