@@ -22,6 +22,25 @@ async function waitForFile(path: string, child: ChildProcess, timeoutMs: number)
 }
 
 /** Runs `aws secretsmanager <args>` against the stack's endpoint and parses its JSON answer. */
+/**
+ * Waits until no process of the group `pgid` is left. npm exits on Ctrl-C
+ * without waiting for its script, so npm's exit says nothing about the
+ * stack's own cleanup (the server stopping, its folder removed).
+ */
+async function waitForGroupExit(pgid: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      process.kill(-pgid, 0);
+    } catch {
+      return;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`processes of group ${pgid} still run after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 async function aws(stack: StackFile, args: string[]): Promise<Record<string, unknown>> {
   const { stdout } = await run(
     'aws',
@@ -138,6 +157,7 @@ describe('npm run local:up', () => {
       // Ctrl-C reaches the whole process group, as in a terminal.
       process.kill(-(child.pid ?? 0), 'SIGINT');
       await exited;
+      await waitForGroupExit(child.pid ?? 0, 30_000);
       expect(existsSync(stackFile)).toBe(false);
       expect(existsSync(stack.serverLogFile)).toBe(false);
     } finally {
