@@ -37,6 +37,13 @@ export const ROTATION_ERRORS = {
   InsufficientPrivilegeError: { code: 'INSUFFICIENT_PRIVILEGE', prefix: 'Insufficient privilege' },
   DatabaseUnreachableError: { code: 'DATABASE_UNREACHABLE', prefix: 'Database unreachable' },
   DatabaseTimeoutError: { code: 'DATABASE_TIMEOUT', prefix: 'Database timed out' },
+  DatabaseBusyError: { code: 'DATABASE_BUSY', prefix: 'Database at capacity' },
+  DatabaseUnavailableError: { code: 'DATABASE_UNAVAILABLE', prefix: 'Database not available' },
+  ConnectionLostError: { code: 'CONNECTION_LOST', prefix: 'Database connection lost' },
+  ConcurrentUpdateError: { code: 'CONCURRENT_UPDATE', prefix: 'Concurrent change' },
+  ReadOnlyDatabaseError: { code: 'DATABASE_READ_ONLY', prefix: 'Database is read-only' },
+  ServerSignatureError: { code: 'SERVER_NOT_PROVEN', prefix: 'Server signature refused' },
+  DatabaseServerError: { code: 'DATABASE_ERROR', prefix: 'Database error' },
   ConfigurationError: { code: 'CONFIGURATION_INVALID', prefix: 'Invalid configuration' },
   DatabaseSettingError: { code: 'DATABASE_SETTING', prefix: 'Database setting prevents rotation' },
   VerifierNotStoredError: {
@@ -46,6 +53,7 @@ export const ROTATION_ERRORS = {
   TargetRoleError: { code: 'TARGET_ROLE_REFUSED', prefix: 'Target role refused' },
   IterationLimitError: { code: 'ITERATIONS_REFUSED', prefix: 'SCRAM iteration count refused' },
   DeadlineError: { code: 'DEADLINE', prefix: 'Not enough time left' },
+  DeadlineReachedError: { code: 'DEADLINE_REACHED', prefix: 'Deadline reached' },
   UnprovenVersionError: { code: 'PENDING_NOT_PROVEN', prefix: 'Pending version not proven' },
   CloneNameError: { code: 'CLONE_NAME_REFUSED', prefix: 'Clone name refused' },
   CloneRefusedError: { code: 'CLONE_REFUSED', prefix: 'Clone refused' },
@@ -443,18 +451,34 @@ export class InsufficientPrivilegeError extends RotationError {
   }
 }
 
+/**
+ * Network errors that a restarting server or a brief DNS hiccup also
+ * causes: retried within the step's time, unlike a name that does not
+ * resolve or a network with no route.
+ */
+export const TRANSIENT_NETWORK_CODES = ['ECONNREFUSED', 'ECONNRESET', 'EAI_AGAIN'] as const;
+
 /** No connection could be made. */
 export class DatabaseUnreachableError extends RotationError {
   readonly where: string;
+  /** Node's error code (`ECONNREFUSED`, `ENOTFOUND`, ...), where there was one. */
+  readonly networkCode: string | undefined;
 
-  constructor(where: string, options?: ErrorOptions) {
+  /**
+   * @param networkCode - Node's error code; `ECONNREFUSED` changes the advice
+   */
+  constructor(where: string, options?: ErrorOptions, networkCode?: string) {
     super(
       'DatabaseUnreachableError',
-      `could not connect to ${where}; check the host and port in the secret, DNS, and that the ` +
-        "function's subnets and security groups can reach the database",
+      networkCode === 'ECONNREFUSED'
+        ? `nothing accepted the connection at ${where}: the server is stopped or restarting, or the port is wrong; ` +
+            "check the port in the secret and that the database is running (a restart was waited for while the function's time allowed)"
+        : `could not connect to ${where}; check the host and port in the secret, DNS, and that the ` +
+            "function's subnets and security groups can reach the database",
       options,
     );
     this.where = where;
+    this.networkCode = networkCode;
   }
 }
 
@@ -471,6 +495,243 @@ export class DatabaseTimeoutError extends RotationError {
     );
     this.where = where;
   }
+}
+
+/**
+ * The server refused the connection for want of a free slot: SQLSTATE 53300
+ * (`max_connections`, a role's or database's CONNECTION LIMIT) or 53400 (a
+ * configured limit). The server answered, so the network is fine. Retried
+ * within the step's time.
+ */
+export class DatabaseBusyError extends RotationError {
+  readonly where: string;
+  /** `53300` or `53400`. */
+  readonly sqlstate: string;
+
+  constructor(where: string, sqlstate: string, options?: ErrorOptions) {
+    super(
+      'DatabaseBusyError',
+      `${where} has no connection slot free (SQLSTATE ${sqlstate}); raise max_connections (or the role's CONNECTION LIMIT), ` +
+        "or lower how many rotations run at once (the function's reserved concurrency) and what else holds connections",
+      options,
+    );
+    this.where = where;
+    this.sqlstate = sqlstate;
+  }
+}
+
+/** What the server said about its state, by SQLSTATE. */
+export const UNAVAILABLE_STATES = {
+  '57P01': 'is shutting down (or an administrator ended the session)',
+  '57P02': 'ended the session after another server process crashed, and is recovering',
+  '57P03': 'is starting up or recovering and does not accept connections yet',
+} as const;
+
+/** One of the keys of {@link UNAVAILABLE_STATES}. */
+export type UnavailableState = keyof typeof UNAVAILABLE_STATES;
+
+/**
+ * The server is starting, shutting down or recovering from a crash
+ * (SQLSTATE 57P01-57P03). Retried within the step's time.
+ */
+export class DatabaseUnavailableError extends RotationError {
+  readonly where: string;
+  readonly sqlstate: UnavailableState;
+
+  constructor(where: string, sqlstate: UnavailableState, options?: ErrorOptions) {
+    super(
+      'DatabaseUnavailableError',
+      `${where} ${UNAVAILABLE_STATES[sqlstate]} (SQLSTATE ${sqlstate}); wait for it to finish: the function retries while its time allows, ` +
+        'and Secrets Manager retries the rotation. If it lasts, raise the function timeout or TRANSIENT_RETRY_MS',
+      options,
+    );
+    this.where = where;
+    this.sqlstate = sqlstate;
+  }
+}
+
+/**
+ * The connection closed under a login or a statement, with no error from
+ * the server: it restarted, or something on the way dropped the connection.
+ * Whether a statement in flight took effect is unknown; the step is safe to
+ * run again and finds out. Retried within the step's time.
+ */
+export class ConnectionLostError extends RotationError {
+  readonly where: string;
+  /** What was in flight, e.g. `login as app`, `ALTER USER`. */
+  readonly during: string;
+
+  constructor(where: string, during: string, options?: ErrorOptions) {
+    super(
+      'ConnectionLostError',
+      `the connection to ${where} closed during ${during}; the server restarted or the network dropped it. ` +
+        'It was retried while the time allowed; if it repeats, check for proxies or load balancers that cut connections',
+      options,
+    );
+    this.where = where;
+    this.during = during;
+  }
+}
+
+/**
+ * Another transaction changed the same row at the same time: SQLSTATE 40001
+ * (serialization failure, CockroachDB's "restart transaction") or PostgreSQL's
+ * `tuple concurrently updated` (two ALTERs of one role at once). Retried
+ * within the step's time.
+ */
+export class ConcurrentUpdateError extends RotationError {
+  readonly where: string;
+  readonly sqlstate: string;
+
+  constructor(where: string, sqlstate: string, options?: ErrorOptions) {
+    super(
+      'ConcurrentUpdateError',
+      `${where} refused the change because another transaction changed the same role at the same time (SQLSTATE ${sqlstate}); ` +
+        'it was retried while the time allowed. If it repeats, check that only one rotation (one function, one schedule) changes this role',
+      options,
+    );
+    this.where = where;
+    this.sqlstate = sqlstate;
+  }
+}
+
+/** The server runs transactions read-only (SQLSTATE 25006): a standby, not the primary. */
+export class ReadOnlyDatabaseError extends RotationError {
+  readonly where: string;
+
+  constructor(where: string, options?: ErrorOptions) {
+    super(
+      'ReadOnlyDatabaseError',
+      `${where} runs transactions read-only (SQLSTATE 25006): a replica (standby) is behind the host name, so nothing was changed. ` +
+        "Point the secret's host at the primary (Aurora: the cluster endpoint, not the reader endpoint); right after a failover, " +
+        'wait for DNS to follow and let Secrets Manager retry',
+      options,
+    );
+    this.where = where;
+  }
+}
+
+/** What was wrong with the server's side of a SCRAM exchange. */
+export const SERVER_SIGNATURE_PROBLEMS = {
+  mismatch: 'sent a SCRAM server signature that does not match',
+  missing: 'sent no SCRAM server signature',
+  protocol: 'broke the SCRAM exchange (a nonce, salt or message out of the protocol)',
+} as const;
+
+/** One of the keys of {@link SERVER_SIGNATURE_PROBLEMS}. */
+export type ServerSignatureProblem = keyof typeof SERVER_SIGNATURE_PROBLEMS;
+
+/**
+ * The server did not prove that it holds the user's verifier: whatever
+ * answered at that address may not be the database the secret names. The
+ * login is refused (never retried), before any statement.
+ */
+export class ServerSignatureError extends RotationError {
+  readonly where: string;
+  readonly problem: ServerSignatureProblem;
+
+  constructor(
+    username: string,
+    where: string,
+    problem: ServerSignatureProblem,
+    options?: ErrorOptions,
+  ) {
+    super(
+      'ServerSignatureError',
+      `the server at ${where} ${SERVER_SIGNATURE_PROBLEMS[problem]} for ${username}: it did not prove it holds the user's verifier, ` +
+        'so it may not be the database the secret names; nothing was sent after the login. ' +
+        'Connect to the database itself (not through a proxy that answers SCRAM on its behalf) and check what answers at this address',
+      options,
+    );
+    this.where = where;
+    this.problem = problem;
+  }
+}
+
+/** What a SQLSTATE class means, for {@link DatabaseServerError} messages. */
+const SQLSTATE_CLASSES: Readonly<Record<string, string>> = {
+  '08': 'connection exception',
+  '0A': 'feature not supported',
+  '22': 'data exception',
+  '23': 'integrity constraint violation',
+  '25': 'invalid transaction state',
+  '28': 'invalid authorization',
+  '3D': 'invalid catalog name',
+  '40': 'transaction rollback',
+  '42': 'syntax error or access rule violation',
+  '53': 'insufficient resources',
+  '54': 'program limit exceeded',
+  '55': 'object not in prerequisite state',
+  '57': 'operator intervention',
+  '58': 'system error',
+  XX: 'internal error',
+};
+
+/** Fixes for SQLSTATEs a misconfigured secret or server causes. */
+const SQLSTATE_FIXES: Readonly<Record<string, string>> = {
+  '3D000': "the secret's dbname names no database on that server: correct dbname",
+  '42601':
+    'the server rejected the statement; if it names the password, check that the server accepts SCRAM-SHA-256 verifiers (CockroachDB: iteration count 4096 or more)',
+  '0A000': 'the server does not support what the statement needs; check the engine and its version',
+};
+
+/**
+ * The server answered a login or statement with an error no other class
+ * covers. Names the SQLSTATE and its class; the server's own text is kept
+ * only in the (redacted) cause.
+ */
+export class DatabaseServerError extends RotationError {
+  readonly where: string;
+  readonly sqlstate: string;
+
+  /**
+   * @param during - what was in flight, e.g. `login as app`, `ALTER USER`
+   */
+  constructor(where: string, sqlstate: string, during: string, options?: ErrorOptions) {
+    const kind = SQLSTATE_CLASSES[sqlstate.slice(0, 2)] ?? 'unclassified';
+    super(
+      'DatabaseServerError',
+      `${where} answered SQLSTATE ${sqlstate} (${kind}) during ${during}; ` +
+        (SQLSTATE_FIXES[sqlstate] ??
+          "see the cause for the server's message; nothing after it was run"),
+      options,
+    );
+    this.where = where;
+    this.sqlstate = sqlstate;
+  }
+}
+
+/**
+ * The codes of the errors that can clear up by themselves (a server at
+ * capacity, restarting or recovering, a concurrent update, a dropped
+ * connection, a slow answer). The steps that log in retry them, with
+ * jittered backoff, while the Lambda's time allows; nothing else is retried.
+ */
+export const TRANSIENT_ERROR_CODES = [
+  'DATABASE_BUSY',
+  'DATABASE_UNAVAILABLE',
+  'CONNECTION_LOST',
+  'CONCURRENT_UPDATE',
+  'DATABASE_TIMEOUT',
+] as const satisfies readonly RotationErrorCode[];
+
+/**
+ * Whether `error` is worth retrying within the step: one of
+ * {@link TRANSIENT_ERROR_CODES}, or a refused or reset connection (a server
+ * restarting). Never a TLS, authentication-method or signature failure.
+ *
+ * @example
+ * ```ts
+ * if (!isTransientError(error) || timeLeftMs(ctx) < needed) throw error;
+ * ```
+ */
+export function isTransientError(error: unknown): boolean {
+  if (!(error instanceof RotationError)) return false;
+  if ((TRANSIENT_ERROR_CODES as readonly string[]).includes(error.code)) return true;
+  return (
+    error instanceof DatabaseUnreachableError &&
+    (TRANSIENT_NETWORK_CODES as readonly (string | undefined)[]).includes(error.networkCode)
+  );
 }
 
 /**
@@ -648,6 +909,42 @@ export class DeadlineError extends RotationError {
       options,
     );
     this.activity = activity;
+  }
+}
+
+/**
+ * The step reached its deadline (the Lambda's remaining time less a safety
+ * margin) before it ended. Everything it had in flight was cancelled: the
+ * Secrets Manager requests aborted, the running statement cancelled on the
+ * server and its connection closed, so nothing it started lands after the
+ * handler returns. Names the step and what was in flight.
+ */
+export class DeadlineReachedError extends RotationError {
+  readonly step: string;
+  /** What was in flight when the deadline came (empty: between calls). */
+  readonly inFlight: readonly string[];
+  /** False when something did not stop within the safety margin. */
+  readonly settled: boolean;
+
+  /**
+   * @param step - the rotation step, e.g. `setSecret`
+   * @param inFlight - what was running, e.g. `ALTER USER on db:5432`
+   * @param settled - whether everything stopped before the handler returned
+   */
+  constructor(step: string, inFlight: readonly string[], settled: boolean, options?: ErrorOptions) {
+    const what = inFlight.length === 0 ? 'nothing in flight' : `${inFlight.join(', ')} in flight`;
+    super(
+      'DeadlineReachedError',
+      `${step} ran out of time with ${what}; ` +
+        (settled
+          ? 'it was cancelled and nothing the step started is still running. '
+          : 'it did not stop within the safety margin and may still complete. ') +
+        'Secrets Manager retries the rotation; if this repeats, raise the function timeout, or lower CONNECT_TIMEOUT_MS, STATEMENT_TIMEOUT_MS or TRANSIENT_RETRY_MS',
+      options,
+    );
+    this.step = step;
+    this.inFlight = [...inFlight];
+    this.settled = settled;
   }
 }
 

@@ -2,12 +2,14 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { type DatabaseConnector, PgConnector } from './adapters/database.js';
+import { trackConnector, trackSecretStore } from './adapters/in-flight.js';
 import { SdkSecretStore, type SecretStore } from './adapters/secrets-manager.js';
 import { configFromEnv, type RotationConfig } from './config.js';
 import type { RotationEvent } from './core/event.js';
 import { rotationEvent } from './middleware/rotation-event.js';
 import { invocationTelemetry, stepTelemetry } from './middleware/step-telemetry.js';
 import { rotate } from './rotate.js';
+import { withDeadline } from './steps/deadline.js';
 import { ProvenVersions } from './steps/proofs.js';
 import { Logger, Metrics } from './telemetry.js';
 
@@ -73,18 +75,28 @@ export function createHandler(deps: HandlerDependencies = {}) {
   const run = async (event: RotationEvent, context: Context): Promise<void> => {
     config ??= configFromEnv(env);
     secrets ??= new SdkSecretStore(new SecretsManagerClient({}));
-    await rotate({
-      event,
-      secrets,
-      database,
-      config,
-      logger,
-      remainingTimeMs: () => context.getRemainingTimeInMillis(),
-      proofs,
-    });
+    const settings = config;
+    const store = secrets;
+    const remainingTimeMs = () => context.getRemainingTimeInMillis();
+    // Every call the step makes carries the deadline's signal and is named
+    // while in flight, so the deadline cancels it and the error names it.
+    await withDeadline(event.Step, remainingTimeMs, (flight) =>
+      rotate({
+        event,
+        secrets: trackSecretStore(store, flight),
+        database: trackConnector(database, flight),
+        config: settings,
+        logger,
+        remainingTimeMs,
+        proofs,
+        flight,
+      }),
+    );
   };
 
-  return middy<RotationEvent, void>(run)
+  // Middy's early timeout is off: withDeadline stops the step itself, and
+  // returns only once everything the step started has stopped.
+  return middy<RotationEvent, void>(run, { timeoutEarlyInMillis: 0 })
     .use(invocationTelemetry(logger, metrics) as middy.MiddlewareObj<RotationEvent>)
     .use(rotationEvent() as middy.MiddlewareObj<RotationEvent>)
     .use(stepTelemetry(logger, metrics));

@@ -4,13 +4,25 @@ import pg from 'pg';
 import {
   AuthenticationFailedError,
   AuthenticationMethodRefusedError,
+  ConcurrentUpdateError,
+  ConnectionLostError,
+  DatabaseBusyError,
+  DatabaseServerError,
   DatabaseTimeoutError,
+  DatabaseUnavailableError,
   DatabaseUnreachableError,
   InsufficientPrivilegeError,
   IterationLimitError,
+  ReadOnlyDatabaseError,
   RotationError,
+  ServerSignatureError,
+  type ServerSignatureProblem,
   TlsError,
+  UNAVAILABLE_STATES,
+  type UnavailableState,
 } from '../errors.js';
+import { sendCancelRequest } from './cancel.js';
+import { type CallOptions, statementName } from './in-flight.js';
 
 /**
  * Where and as whom to log in. Built from a secret by the steps; the adapter
@@ -94,7 +106,13 @@ export interface SessionIdentity {
 
 /** Opens SCRAM-only, verify-full sessions. Steps receive one of these. */
 export interface DatabaseConnector {
-  login(target: LoginTarget, limits: LoginLimits): Promise<DatabaseSession>;
+  /**
+   * Logs in. The signal in `options` stays with the session: when it
+   * fires, a login in progress is cut off, and a statement in progress is
+   * cancelled on the server before the connection is closed, so nothing
+   * started under it completes afterwards.
+   */
+  login(target: LoginTarget, limits: LoginLimits, options?: CallOptions): Promise<DatabaseSession>;
 }
 
 /** What the server asked the client to authenticate with. */
@@ -133,6 +151,8 @@ interface FailureContext {
   readonly username: string;
   /** The client's SCRAM iteration bound, to name it when a login is refused for it. */
   readonly maxScramIterations?: number;
+  /** What was in flight: a statement's name; the login when absent. */
+  readonly during?: string;
 }
 
 /** node-postgres' default for `scramMaxIterations`. */
@@ -141,15 +161,40 @@ const PG_DEFAULT_MAX_ITERATIONS = 100_000;
 /** node-postgres' refusal of a server's iteration count (lib/crypto/sasl.js). */
 const ITERATION_REFUSAL = /SCRAM-SERVER-FIRST-MESSAGE: iteration count (\d+)/;
 
+/** node-postgres' checks of the server's side of SCRAM (lib/crypto/sasl.js), by problem. */
+const SCRAM_SERVER_FAILURES: readonly [RegExp, ServerSignatureProblem][] = [
+  [/SCRAM-SERVER-FINAL-MESSAGE: server signature does not match/, 'mismatch'],
+  [/SCRAM-SERVER-FINAL-MESSAGE: server signature (is missing|must be base64)/, 'missing'],
+  [/^SASL: SCRAM-SERVER-(FIRST|FINAL)-MESSAGE:/, 'protocol'],
+];
+
+/**
+ * node-postgres' words for a connection that closed under it (lib/client.js),
+ * and Node's for a socket the peer reset or closed while we wrote.
+ */
+const CONNECTION_LOST =
+  /^(Connection terminated( unexpectedly)?|Client has encountered a connection error and is not queryable|Client was closed and is not queryable)$/;
+const LOST_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE']);
+
+/** A SQLSTATE: five digits or upper-case letters. */
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+
 /**
  * Turns whatever pg, Node's TLS or the server threw into one of our typed
  * errors, keeping a summary of the original as `cause` (see
  * {@link RotationError}: never the driver's object, which may quote the
  * statement). Messages name the host, port and user, never a password.
+ *
+ * The server's SQLSTATE decides where there is one, so that an answer from
+ * the server is never reported as an unreachable network: capacity
+ * (53300, 53400), starting or stopping (57P01-57P03), a concurrent update
+ * (40001, `tuple concurrently updated`), a read-only replica (25006).
  */
 export function classifyDatabaseError(error: unknown, at: FailureContext): RotationError {
   if (error instanceof RotationError) return error;
   const where = `${at.host}:${at.port}`;
+  const during = at.during ?? `login as ${at.username}`;
+  const options = { cause: error };
   const err = error as { code?: string; message?: string } | undefined;
   const code = err?.code ?? '';
   const message = err?.message ?? String(error);
@@ -159,27 +204,45 @@ export function classifyDatabaseError(error: unknown, at: FailureContext): Rotat
       Number(iterations[1]),
       at.maxScramIterations || PG_DEFAULT_MAX_ITERATIONS,
       `the server's SCRAM login for ${at.username} at ${where}`,
-      { cause: error },
+      options,
     );
   }
+  const scram = SCRAM_SERVER_FAILURES.find(([pattern]) => pattern.test(message));
+  if (scram) return new ServerSignatureError(at.username, where, scram[1], options);
   if (code in TLS_REASONS) {
-    return new TlsError(TLS_REASONS[code as keyof typeof TLS_REASONS], where, { cause: error });
+    return new TlsError(TLS_REASONS[code as keyof typeof TLS_REASONS], where, options);
   }
-  if (message.includes('does not support SSL')) {
-    return new TlsError('not-offered', where, { cause: error });
+  if (message.includes('does not support SSL')) return new TlsError('not-offered', where, options);
+  switch (code) {
+    case '28P01':
+    case '28000': // "no pg_hba.conf entry": the server has no rule that admits this login.
+      return new AuthenticationFailedError(at.username, where, options);
+    case '42501':
+      return new InsufficientPrivilegeError(at.username, where, options);
+    case '53300':
+    case '53400':
+      return new DatabaseBusyError(where, code, options);
+    case '40001':
+      return new ConcurrentUpdateError(where, code, options);
+    case '25006':
+      return new ReadOnlyDatabaseError(where, options);
+    case '57014':
+      return new DatabaseTimeoutError(where, options);
   }
-  if (code === '28P01') return new AuthenticationFailedError(at.username, where, { cause: error });
-  if (code === '28000') {
-    // "no pg_hba.conf entry": the server has no rule that admits this login.
-    return new AuthenticationFailedError(at.username, where, { cause: error });
+  if (code in UNAVAILABLE_STATES) {
+    return new DatabaseUnavailableError(where, code as UnavailableState, options);
   }
-  if (code === '42501') return new InsufficientPrivilegeError(at.username, where, { cause: error });
-  if (code === '57014' || /timeout/i.test(message)) {
-    return new DatabaseTimeoutError(where, { cause: error });
+  if (code === 'XX000' && /tuple concurrently (updated|deleted)/.test(message)) {
+    return new ConcurrentUpdateError(where, code, options);
   }
-  if (NETWORK_CODES.has(code)) return new DatabaseUnreachableError(where, { cause: error });
-  if (/tls|ssl|certificate/i.test(message)) return new TlsError('other', where, { cause: error });
-  return new DatabaseUnreachableError(where, { cause: error });
+  if (SQLSTATE.test(code)) return new DatabaseServerError(where, code, during, options);
+  if (/timeout/i.test(message)) return new DatabaseTimeoutError(where, options);
+  if (CONNECTION_LOST.test(message) || (at.during !== undefined && LOST_SOCKET_CODES.has(code))) {
+    return new ConnectionLostError(where, during, options);
+  }
+  if (NETWORK_CODES.has(code)) return new DatabaseUnreachableError(where, options, code);
+  if (/tls|ssl|certificate/i.test(message)) return new TlsError('other', where, options);
+  return new DatabaseUnreachableError(where, options, code || undefined);
 }
 
 /**
@@ -209,7 +272,12 @@ interface PgConnectionEvents {
  * refusing a login that completes without a verified SCRAM server signature.
  */
 export class PgConnector implements DatabaseConnector {
-  async login(target: LoginTarget, limits: LoginLimits): Promise<DatabaseSession> {
+  async login(
+    target: LoginTarget,
+    limits: LoginLimits,
+    { signal }: CallOptions = {},
+  ): Promise<DatabaseSession> {
+    signal?.throwIfAborted();
     const maxScramIterations =
       limits.maxScramIterations > 0 ? limits.maxScramIterations : PG_DEFAULT_MAX_ITERATIONS;
     const at = {
@@ -217,6 +285,13 @@ export class PgConnector implements DatabaseConnector {
       port: target.port,
       username: target.username,
       maxScramIterations,
+    };
+    const ssl: VerifyFull = {
+      ca: target.ca ?? [...rootCertificates],
+      // SNI carries host names only (RFC 6066); for an IP address Node
+      // checks the certificate's IP entries against the host instead.
+      ...(isIP(target.host) === 0 ? { servername: target.host } : {}),
+      rejectUnauthorized: true,
     };
     // Held in an object: the listeners below update it between awaits.
     const auth: { request: AuthRequest } = { request: { kind: 'none' } };
@@ -238,13 +313,7 @@ export class PgConnector implements DatabaseConnector {
         }
         return target.password;
       },
-      ssl: {
-        ca: target.ca ?? [...rootCertificates],
-        // SNI carries host names only (RFC 6066); for an IP address Node
-        // checks the certificate's IP entries against the host instead.
-        ...(isIP(target.host) === 0 ? { servername: target.host } : {}),
-        rejectUnauthorized: true,
-      },
+      ssl,
       options: target.options,
       enableChannelBinding: true,
       scramMaxIterations: maxScramIterations,
@@ -294,16 +363,23 @@ export class PgConnector implements DatabaseConnector {
       // Errors after connect surface through the pending query; this keeps an
       // idle socket error from crashing the process.
     });
+    // At the deadline a login in progress is cut off: nothing was changed yet.
+    const cutOff = () => connection.stream.destroy();
+    signal?.addEventListener('abort', cutOff, { once: true });
     try {
       await client.connect();
     } catch (error) {
       await client.end().catch(() => undefined);
+      signal?.throwIfAborted();
       throw classifyDatabaseError(error, at);
+    } finally {
+      signal?.removeEventListener('abort', cutOff);
     }
-    if (!serverSignatureVerified) {
+    if (!serverSignatureVerified || signal?.aborted) {
       // pg counts the first ReadyForQuery as connected even with no
       // AuthenticationOk at all: a server that skipped authentication.
       await client.end().catch(() => undefined);
+      signal?.throwIfAborted();
       throw new AuthenticationMethodRefusedError('trust', `${target.host}:${target.port}`);
     }
     const request = auth.request;
@@ -311,31 +387,104 @@ export class PgConnector implements DatabaseConnector {
       request.kind === 'sasl' && request.mechanisms.includes('SCRAM-SHA-256-PLUS')
         ? 'SCRAM-SHA-256-PLUS'
         : 'SCRAM-SHA-256';
-    return new PgSession(client, mechanism, at);
+    return new PgSession(client, mechanism, { ...at, ssl, signal });
   }
 }
 
+/** The TLS options of a verify-full connection, reused for its cancel request. */
+interface VerifyFull {
+  readonly ca: string | string[];
+  readonly servername?: string;
+  readonly rejectUnauthorized: true;
+}
+
+/** What a session needs besides its client. */
+interface SessionContext extends FailureContext {
+  readonly ssl: VerifyFull;
+  readonly signal: AbortSignal | undefined;
+}
+
+/** The most a cancelled statement is waited for before its connection is dropped anyway. */
+const CANCEL_WAIT_MS = 500;
+
+/**
+ * One login's connection. When the login's signal fires, a statement in
+ * progress is cancelled on the server (a CancelRequest over verify-full
+ * TLS, as libpq sends one) and waited for briefly, then the connection is
+ * dropped: a statement cut off only on our side could still commit later,
+ * for instance an ALTER USER waiting on a lock.
+ */
 class PgSession implements DatabaseSession {
   readonly mechanism: ScramMechanism;
   readonly #client: pg.Client;
-  readonly #at: FailureContext;
+  readonly #at: SessionContext;
   #closed = false;
+  /** The statement running now, settled or not. */
+  #running: Promise<unknown> | undefined;
+  /** The cancel and teardown started by the signal. */
+  #stopping: Promise<void> | undefined;
 
-  constructor(client: pg.Client, mechanism: ScramMechanism, at: FailureContext) {
+  constructor(client: pg.Client, mechanism: ScramMechanism, at: SessionContext) {
     this.#client = client;
     this.mechanism = mechanism;
     this.#at = at;
+    at.signal?.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  readonly #onAbort = (): void => {
+    this.#stopping = this.#stop();
+  };
+
+  async #stop(): Promise<void> {
+    const running = this.#running;
+    const client = this.#client as pg.Client & {
+      processID: number | null;
+      secretKey: number | null;
+    };
+    if (running !== undefined && client.processID !== null && client.secretKey !== null) {
+      const settled = running.then(
+        () => undefined,
+        () => undefined,
+      );
+      const cancel = sendCancelRequest(
+        { host: this.#at.host, port: this.#at.port, ssl: this.#at.ssl },
+        client.processID,
+        client.secretKey,
+        CANCEL_WAIT_MS,
+      ).catch(() => undefined);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        settled,
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, CANCEL_WAIT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      await cancel;
+    }
+    this.#closed = true;
+    (this.#client as unknown as { connection: PgConnectionEvents }).connection.stream.destroy();
   }
 
   async query<Row extends Record<string, unknown>>(
     text: string,
     values: unknown[] = [],
   ): Promise<Row[]> {
+    const { signal } = this.#at;
+    signal?.throwIfAborted();
+    const running = this.#client.query<Row>(text, values);
+    this.#running = running;
     try {
-      const result = await this.#client.query<Row>(text, values);
+      const result = await running;
       return result.rows;
     } catch (error) {
-      throw classifyDatabaseError(error, this.#at);
+      if (signal?.aborted) {
+        await this.#stopping;
+        throw signal.reason;
+      }
+      throw classifyDatabaseError(error, { ...this.#at, during: statementName(text) });
+    } finally {
+      if (this.#running === running) this.#running = undefined;
     }
   }
 
@@ -380,8 +529,13 @@ class PgSession implements DatabaseSession {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await this.#client.end().catch(() => undefined);
+    if (!this.#closed) {
+      this.#closed = true;
+      // A server that never answers the goodbye keeps end() waiting: the
+      // signal still drops the connection then.
+      await this.#client.end().catch(() => undefined);
+    }
+    await this.#stopping;
+    this.#at.signal?.removeEventListener('abort', this.#onAbort);
   }
 }

@@ -6,6 +6,7 @@ import {
   type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
+import type { CallOptions } from './in-flight.js';
 
 /** The parts of DescribeSecret that the rotation guard reads. */
 export interface SecretDescription {
@@ -20,42 +21,61 @@ export type VersionSelector =
   | { readonly versionId: string; readonly stage?: 'AWSPENDING' | 'AWSCURRENT' | 'AWSPREVIOUS' }
   | { readonly stage: 'AWSPENDING' | 'AWSCURRENT' | 'AWSPREVIOUS' };
 
+/** PutSecretValue's input as createSecret sends it. */
+export interface PutPendingInput {
+  readonly secretId: string;
+  readonly token: string;
+  readonly secretString: string;
+  readonly rotationToken?: string | undefined;
+}
+
+/** UpdateSecretVersionStage's input as finishSecret sends it. */
+export interface PromoteInput {
+  readonly secretId: string;
+  readonly token: string;
+  readonly fromVersionId: string | undefined;
+}
+
+/** The version whose AWSPENDING label testSecret's roll-back removes. */
+export interface WithdrawInput {
+  readonly secretId: string;
+  readonly token: string;
+}
+
 /**
  * The Secrets Manager operations a rotation needs, and nothing else (the
- * function's IAM policy grants exactly these).
+ * function's IAM policy grants exactly these). Every call takes
+ * {@link CallOptions}: its signal aborts the request.
  */
 export interface SecretStore {
-  describe(secretId: string): Promise<SecretDescription>;
+  describe(secretId: string, options?: CallOptions): Promise<SecretDescription>;
   /**
    * The secret string of one version, or `undefined` when that version has
    * no value yet (AWSPENDING before createSecret stored one).
    */
-  getSecretString(secretId: string, version: VersionSelector): Promise<string | undefined>;
+  getSecretString(
+    secretId: string,
+    version: VersionSelector,
+    options?: CallOptions,
+  ): Promise<string | undefined>;
   /** PutSecretValue with the token as version id, staged AWSPENDING. */
-  putPending(input: {
-    secretId: string;
-    token: string;
-    secretString: string;
-    rotationToken?: string | undefined;
-  }): Promise<void>;
+  putPending(input: PutPendingInput, options?: CallOptions): Promise<void>;
   /** Moves AWSCURRENT to `token`, from the version that holds it now. */
-  promoteToCurrent(input: {
-    secretId: string;
-    token: string;
-    fromVersionId: string | undefined;
-  }): Promise<void>;
+  promoteToCurrent(input: PromoteInput, options?: CallOptions): Promise<void>;
   /**
    * Removes AWSPENDING from `token`'s version (UpdateSecretVersionStage),
    * after its password failed the test: a retry of the same token then stops
    * at the stage guard, and the next rotation generates a new password,
    * since a version's value cannot change under the same token.
    */
-  withdrawPending(input: { secretId: string; token: string }): Promise<void>;
+  withdrawPending(input: WithdrawInput, options?: CallOptions): Promise<void>;
 }
 
 /**
  * {@link SecretStore} over the AWS SDK v3 client. It adds no retries of its
  * own: the SDK retries throttling, and Secrets Manager retries the rotation.
+ * An aborted call rejects with the signal's reason, and the SDK neither
+ * finishes nor retries its request afterwards.
  */
 export class SdkSecretStore implements SecretStore {
   readonly #client: SecretsManagerClient;
@@ -64,8 +84,10 @@ export class SdkSecretStore implements SecretStore {
     this.#client = client;
   }
 
-  async describe(secretId: string): Promise<SecretDescription> {
-    const out = await this.#client.send(new DescribeSecretCommand({ SecretId: secretId }));
+  async describe(secretId: string, options: CallOptions = {}): Promise<SecretDescription> {
+    const out = await guarded(options, (http) =>
+      this.#client.send(new DescribeSecretCommand({ SecretId: secretId }), http),
+    );
     return {
       arn: out.ARN ?? secretId,
       name: out.Name ?? secretId,
@@ -74,14 +96,21 @@ export class SdkSecretStore implements SecretStore {
     };
   }
 
-  async getSecretString(secretId: string, version: VersionSelector): Promise<string | undefined> {
+  async getSecretString(
+    secretId: string,
+    version: VersionSelector,
+    options: CallOptions = {},
+  ): Promise<string | undefined> {
     try {
-      const out = await this.#client.send(
-        new GetSecretValueCommand({
-          SecretId: secretId,
-          ...('versionId' in version ? { VersionId: version.versionId } : {}),
-          ...(version.stage ? { VersionStage: version.stage } : {}),
-        }),
+      const out = await guarded(options, (http) =>
+        this.#client.send(
+          new GetSecretValueCommand({
+            SecretId: secretId,
+            ...('versionId' in version ? { VersionId: version.versionId } : {}),
+            ...(version.stage ? { VersionStage: version.stage } : {}),
+          }),
+          http,
+        ),
       );
       return out.SecretString;
     } catch (error) {
@@ -90,45 +119,62 @@ export class SdkSecretStore implements SecretStore {
     }
   }
 
-  async putPending(input: {
-    secretId: string;
-    token: string;
-    secretString: string;
-    rotationToken?: string | undefined;
-  }): Promise<void> {
-    await this.#client.send(
-      new PutSecretValueCommand({
-        SecretId: input.secretId,
-        ClientRequestToken: input.token,
-        SecretString: input.secretString,
-        VersionStages: ['AWSPENDING'],
-        ...(input.rotationToken ? { RotationToken: input.rotationToken } : {}),
-      }),
+  async putPending(input: PutPendingInput, options: CallOptions = {}): Promise<void> {
+    await guarded(options, (http) =>
+      this.#client.send(
+        new PutSecretValueCommand({
+          SecretId: input.secretId,
+          ClientRequestToken: input.token,
+          SecretString: input.secretString,
+          VersionStages: ['AWSPENDING'],
+          ...(input.rotationToken ? { RotationToken: input.rotationToken } : {}),
+        }),
+        http,
+      ),
     );
   }
 
-  async promoteToCurrent(input: {
-    secretId: string;
-    token: string;
-    fromVersionId: string | undefined;
-  }): Promise<void> {
-    await this.#client.send(
-      new UpdateSecretVersionStageCommand({
-        SecretId: input.secretId,
-        VersionStage: 'AWSCURRENT',
-        MoveToVersionId: input.token,
-        ...(input.fromVersionId ? { RemoveFromVersionId: input.fromVersionId } : {}),
-      }),
+  async promoteToCurrent(input: PromoteInput, options: CallOptions = {}): Promise<void> {
+    await guarded(options, (http) =>
+      this.#client.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: input.secretId,
+          VersionStage: 'AWSCURRENT',
+          MoveToVersionId: input.token,
+          ...(input.fromVersionId ? { RemoveFromVersionId: input.fromVersionId } : {}),
+        }),
+        http,
+      ),
     );
   }
 
-  async withdrawPending(input: { secretId: string; token: string }): Promise<void> {
-    await this.#client.send(
-      new UpdateSecretVersionStageCommand({
-        SecretId: input.secretId,
-        VersionStage: 'AWSPENDING',
-        RemoveFromVersionId: input.token,
-      }),
+  async withdrawPending(input: WithdrawInput, options: CallOptions = {}): Promise<void> {
+    await guarded(options, (http) =>
+      this.#client.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: input.secretId,
+          VersionStage: 'AWSPENDING',
+          RemoveFromVersionId: input.token,
+        }),
+        http,
+      ),
     );
+  }
+}
+
+/**
+ * Runs an SDK call under the call's signal: not started once it has fired,
+ * and rejected with its reason (not the SDK's AbortError) when it fires.
+ */
+async function guarded<T>(
+  { signal }: CallOptions,
+  send: (http: { abortSignal?: AbortSignal }) => Promise<T>,
+): Promise<T> {
+  signal?.throwIfAborted();
+  try {
+    return await send(signal ? { abortSignal: signal } : {});
+  } catch (error) {
+    signal?.throwIfAborted();
+    throw error;
   }
 }

@@ -1,4 +1,5 @@
 import type { DatabaseConnector, LoginLimits } from '../adapters/database.js';
+import { abortableSleep, type InFlight } from '../adapters/in-flight.js';
 import type { SecretStore } from '../adapters/secrets-manager.js';
 import type { RotationConfig } from '../config.js';
 import type { RotationEvent } from '../core/event.js';
@@ -22,6 +23,12 @@ export interface StepContext {
   readonly remainingTimeMs: () => number;
   /** Pending versions testSecret proved in this environment (read by finishSecret). */
   readonly proofs: ProvenVersions;
+  /**
+   * The invocation's calls in flight and its deadline signal (the handler
+   * sets it; `secrets` and `database` are then tracked views). Pauses
+   * between retries end early when it fires.
+   */
+  readonly flight?: InFlight;
 }
 
 /** Time kept back so a step can still report its own failure. */
@@ -46,4 +53,21 @@ export function loginLimits(ctx: StepContext): LoginLimits {
     // stores, the test login accepts.
     maxScramIterations: ctx.config.maxScramIterations,
   };
+}
+
+/**
+ * Waits `ms` between attempts; named while it waits, and cut short (with
+ * the deadline's error) when the invocation's deadline comes.
+ */
+export function pause(ctx: StepContext, ms: number, name: string): Promise<void> {
+  return ctx.flight ? ctx.flight.sleep(ms, name) : abortableSleep(ms);
+}
+
+/**
+ * Runs work that is not an adapter call (PBKDF2 on the thread pool) under a
+ * name, so the deadline error can say it was running; refused once the
+ * deadline has come.
+ */
+export function track<T>(ctx: StepContext, name: string, work: () => Promise<T>): Promise<T> {
+  return ctx.flight ? ctx.flight.run(name, work) : work();
 }

@@ -5,19 +5,27 @@ import {
   AuthenticationMethodRefusedError,
   CloneNameError,
   CloneRefusedError,
+  ConcurrentUpdateError,
   ConfigurationError,
+  ConnectionLostError,
+  DatabaseBusyError,
+  DatabaseServerError,
   DatabaseSettingError,
   DatabaseTimeoutError,
+  DatabaseUnavailableError,
   DatabaseUnreachableError,
   DeadlineError,
+  DeadlineReachedError,
   ErrorSummary,
   InsufficientPrivilegeError,
   InvalidEventError,
   IterationLimitError,
   isRotationError,
+  isTransientError,
   MalformedSecretError,
   PasswordPolicyError,
   PendingTestFailedError,
+  ReadOnlyDatabaseError,
   ROTATION_ERRORS,
   RollbackFailedError,
   RolledBackError,
@@ -26,6 +34,7 @@ import {
   RotationNotEnabledError,
   ScramVerifierError,
   SecretMismatchError,
+  ServerSignatureError,
   summarizeError,
   TargetRoleError,
   TlsError,
@@ -58,6 +67,13 @@ const examples: Record<RotationErrorName, RotationError> = {
   InsufficientPrivilegeError: new InsufficientPrivilegeError('app_user', where, { cause }),
   DatabaseUnreachableError: new DatabaseUnreachableError(where, { cause }),
   DatabaseTimeoutError: new DatabaseTimeoutError(where, { cause }),
+  DatabaseBusyError: new DatabaseBusyError(where, '53300', { cause }),
+  DatabaseUnavailableError: new DatabaseUnavailableError(where, '57P03', { cause }),
+  ConnectionLostError: new ConnectionLostError(where, 'ALTER USER', { cause }),
+  ConcurrentUpdateError: new ConcurrentUpdateError(where, '40001', { cause }),
+  ReadOnlyDatabaseError: new ReadOnlyDatabaseError(where, { cause }),
+  ServerSignatureError: new ServerSignatureError('app_user', where, 'mismatch', { cause }),
+  DatabaseServerError: new DatabaseServerError(where, '3D000', 'login as app_user', { cause }),
   ConfigurationError: new ConfigurationError('PASSWORD_LENGTH', 'an integer', { cause }),
   DatabaseSettingError: new DatabaseSettingError('a.setting', 'is false', 'set it to true', {
     cause,
@@ -66,6 +82,7 @@ const examples: Record<RotationErrorName, RotationError> = {
   TargetRoleError: new TargetRoleError('rot_admin', 'changer', [], { cause }),
   IterationLimitError: new IterationLimitError(200_000, 100_000, 'the server', { cause }),
   DeadlineError: new DeadlineError('PBKDF2 over 9 iterations', 100, 10, { cause }),
+  DeadlineReachedError: new DeadlineReachedError('setSecret', ['ALTER USER'], true, { cause }),
   UnprovenVersionError: new UnprovenVersionError('t-1', { cause }),
   CloneNameError: new CloneNameError('app_clone', 'too-long', { cause }),
   CloneRefusedError: new CloneRefusedError('app_clone', 'app', 'not-a-clone', [], { cause }),
@@ -103,6 +120,13 @@ const EXPECTED: Record<RotationErrorName, { code: string; prefix: string }> = {
   },
   DatabaseUnreachableError: { code: 'DATABASE_UNREACHABLE', prefix: 'Database unreachable: ' },
   DatabaseTimeoutError: { code: 'DATABASE_TIMEOUT', prefix: 'Database timed out: ' },
+  DatabaseBusyError: { code: 'DATABASE_BUSY', prefix: 'Database at capacity: ' },
+  DatabaseUnavailableError: { code: 'DATABASE_UNAVAILABLE', prefix: 'Database not available: ' },
+  ConnectionLostError: { code: 'CONNECTION_LOST', prefix: 'Database connection lost: ' },
+  ConcurrentUpdateError: { code: 'CONCURRENT_UPDATE', prefix: 'Concurrent change: ' },
+  ReadOnlyDatabaseError: { code: 'DATABASE_READ_ONLY', prefix: 'Database is read-only: ' },
+  ServerSignatureError: { code: 'SERVER_NOT_PROVEN', prefix: 'Server signature refused: ' },
+  DatabaseServerError: { code: 'DATABASE_ERROR', prefix: 'Database error: ' },
   ConfigurationError: { code: 'CONFIGURATION_INVALID', prefix: 'Invalid configuration: ' },
   DatabaseSettingError: {
     code: 'DATABASE_SETTING',
@@ -112,6 +136,7 @@ const EXPECTED: Record<RotationErrorName, { code: string; prefix: string }> = {
   TargetRoleError: { code: 'TARGET_ROLE_REFUSED', prefix: 'Target role refused: ' },
   IterationLimitError: { code: 'ITERATIONS_REFUSED', prefix: 'SCRAM iteration count refused: ' },
   DeadlineError: { code: 'DEADLINE', prefix: 'Not enough time left: ' },
+  DeadlineReachedError: { code: 'DEADLINE_REACHED', prefix: 'Deadline reached: ' },
   UnprovenVersionError: { code: 'PENDING_NOT_PROVEN', prefix: 'Pending version not proven: ' },
   CloneNameError: { code: 'CLONE_NAME_REFUSED', prefix: 'Clone name refused: ' },
   CloneRefusedError: { code: 'CLONE_REFUSED', prefix: 'Clone refused: ' },
@@ -177,7 +202,86 @@ describe('isRotationError', () => {
   });
 });
 
+describe('isTransientError', () => {
+  it.each([
+    ['a server at capacity', new DatabaseBusyError(where, '53300')],
+    ['a server starting up', new DatabaseUnavailableError(where, '57P03')],
+    ['a lost connection', new ConnectionLostError(where, 'login as app')],
+    ['a concurrent update', new ConcurrentUpdateError(where, '40001')],
+    ['a slow answer', new DatabaseTimeoutError(where)],
+    ['a refused connection', new DatabaseUnreachableError(where, undefined, 'ECONNREFUSED')],
+    ['a reset connection', new DatabaseUnreachableError(where, undefined, 'ECONNRESET')],
+  ])('retries %s', (_, error) => {
+    expect(isTransientError(error)).toBe(true);
+  });
+
+  it.each([
+    ['a host that does not resolve', new DatabaseUnreachableError(where, undefined, 'ENOTFOUND')],
+    ['a replica', new ReadOnlyDatabaseError(where)],
+    ['a failed server signature', new ServerSignatureError('u', where, 'mismatch')],
+    ['a TLS failure', new TlsError('untrusted-ca', where)],
+    ['a refused method', new AuthenticationMethodRefusedError('md5', where)],
+    ['a wrong password', new AuthenticationFailedError('u', where)],
+    ['an unclassified server error', new DatabaseServerError(where, 'XX000', 'ALTER USER')],
+    ['the deadline', new DeadlineReachedError('setSecret', [], true)],
+    ['an error of another kind', new Error('Connection terminated unexpectedly')],
+  ])('never retries %s', (_, error) => {
+    expect(isTransientError(error)).toBe(false);
+  });
+});
+
 describe('messages', () => {
+  it('give capacity, recovery, replica and concurrency their own advice', () => {
+    expect(new DatabaseBusyError(where, '53300').message).toMatch(
+      /max_connections.*reserved concurrency/,
+    );
+    expect(new DatabaseUnavailableError(where, '57P03').message).toContain('starting up');
+    expect(new DatabaseUnavailableError(where, '57P02').message).toContain('crashed');
+    expect(new ReadOnlyDatabaseError(where).message).toMatch(/replica.*primary/);
+    expect(new ConcurrentUpdateError(where, 'XX000').message).toContain(
+      'same role at the same time',
+    );
+    for (const error of [
+      new DatabaseBusyError(where, '53300'),
+      new DatabaseUnavailableError(where, '57P01'),
+      new ReadOnlyDatabaseError(where),
+      new ConcurrentUpdateError(where, '40001'),
+      new ServerSignatureError('u', where, 'mismatch'),
+      new DatabaseServerError(where, 'XX000', 'ALTER USER'),
+    ]) {
+      // The server answered: the network advice would send the user the wrong way.
+      expect(error.message).not.toMatch(/could not connect|security groups/);
+    }
+  });
+
+  it('tell a refused connection (restart or wrong port) from an unreachable host', () => {
+    expect(new DatabaseUnreachableError(where, undefined, 'ECONNREFUSED').message).toMatch(
+      /^Database unreachable: nothing accepted the connection at db\.example\.com:5432: the server is stopped or restarting, or the port is wrong/,
+    );
+    expect(new DatabaseUnreachableError(where, undefined, 'ENOTFOUND').message).toContain(
+      'security groups',
+    );
+  });
+
+  it('name the SQLSTATE, its class and what was in flight for other server errors', () => {
+    expect(new DatabaseServerError(where, '3D000', 'login as app').message).toBe(
+      "Database error: db.example.com:5432 answered SQLSTATE 3D000 (invalid catalog name) during login as app; the secret's dbname names no database on that server: correct dbname",
+    );
+    expect(new DatabaseServerError(where, 'ZZ999', 'ALTER USER').message).toContain('unclassified');
+  });
+
+  it('name the step and what was in flight at the deadline, and whether it stopped', () => {
+    const error = new DeadlineReachedError('setSecret', ['ALTER USER on db:5432'], true);
+    expect(error.message).toMatch(
+      /^Deadline reached: setSecret ran out of time with ALTER USER on db:5432 in flight; it was cancelled and nothing the step started is still running\./,
+    );
+    expect(error.step).toBe('setSecret');
+    expect(error.inFlight).toEqual(['ALTER USER on db:5432']);
+    expect(new DeadlineReachedError('testSecret', [], false).message).toContain(
+      'nothing in flight; it did not stop within the safety margin and may still complete',
+    );
+  });
+
   it('say which TLS check failed and what to fix', () => {
     expect(new TlsError('hostname-mismatch', where).message).toMatch(/host name/);
     expect(new TlsError('untrusted-ca', where).message).toContain("secret's ca key");
