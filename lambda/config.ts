@@ -73,6 +73,13 @@ export interface RotationConfig {
   readonly testLoginAttempts: number;
   /** testSecret: pause between attempts. */
   readonly testLoginDelayMs: number;
+  /**
+   * How long a step that logs in keeps retrying transient database failures
+   * (a server at capacity, restarting or recovering, a concurrent update, a
+   * dropped connection), with jittered backoff; never past the Lambda's
+   * remaining time. 0 turns the retries off.
+   */
+  readonly transientRetryMs: number;
 }
 
 /** Environment variables this function reads, with their defaults, for docs and checks. */
@@ -95,6 +102,12 @@ export const CONFIG_DEFAULTS = {
   STATEMENT_TIMEOUT_MS: 5_000,
   TEST_LOGIN_ATTEMPTS: 4,
   TEST_LOGIN_DELAY_MS: 500,
+  /**
+   * Long enough for a PostgreSQL restart or crash recovery (seconds) and a
+   * burst of rotations at max_connections; half the construct's default
+   * 60 s timeout, leaving the other half to the step itself.
+   */
+  TRANSIENT_RETRY_MS: 30_000,
 } as const;
 
 function integer(
@@ -208,6 +221,10 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
     testLoginDelayMs: integer(env, 'TEST_LOGIN_DELAY_MS', CONFIG_DEFAULTS.TEST_LOGIN_DELAY_MS, {
       min: 0,
       max: 5_000,
+    }),
+    transientRetryMs: integer(env, 'TRANSIENT_RETRY_MS', CONFIG_DEFAULTS.TRANSIENT_RETRY_MS, {
+      min: 0,
+      max: 900_000,
     }),
   };
 }

@@ -1,45 +1,34 @@
 import type { DatabaseSecret } from '../core/secret.js';
-import {
-  AuthenticationFailedError,
-  DatabaseTimeoutError,
-  DatabaseUnreachableError,
-  SecretMismatchError,
-} from '../errors.js';
-import { loginLimits, type StepContext } from './context.js';
+import { isRotationError, SecretMismatchError } from '../errors.js';
+import { loginLimits, pause, type StepContext } from './context.js';
 import { loginTarget } from './load.js';
+import { retryTransient } from './retry.js';
 
 /**
- * Failures that can clear up by themselves (a verifier not yet visible on
- * every node, a server restarting); anything else fails at once.
+ * Runs a login `attempt` until it succeeds, retrying two kinds of failure:
+ * a wrong password up to `attempts` times (TEST_LOGIN_ATTEMPTS by default)
+ * with TEST_LOGIN_DELAY_MS between, because a password change can take a
+ * moment to be seen by every node of a cluster; and a transient failure (a
+ * server at capacity, restarting or recovering, a dropped connection) with
+ * jittered backoff for up to TRANSIENT_RETRY_MS within the Lambda's
+ * remaining time (see {@link retryTransient}), because a crash recovery
+ * takes seconds. Anything else is thrown at once.
+ *
+ * @param attempt - called with the wrong-password attempt number, from 1
  */
-const TRANSIENT = [
-  AuthenticationFailedError,
-  DatabaseUnreachableError,
-  DatabaseTimeoutError,
-] as const;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * Runs `attempt` up to TEST_LOGIN_ATTEMPTS times, pausing TEST_LOGIN_DELAY_MS
- * between tries, while it fails with a transient error (a password change
- * not yet seen by every node of a cluster, a server restarting); any other
- * failure is thrown at once.
- */
-export async function retryTransient<T>(
+export async function retryLogin<T>(
   ctx: StepContext,
   what: string,
   attempt: (n: number) => Promise<T>,
+  attempts = ctx.config.testLoginAttempts,
 ): Promise<T> {
-  const attempts = ctx.config.testLoginAttempts;
   for (let n = 1; ; n++) {
     try {
-      return await attempt(n);
+      return await retryTransient(ctx, what, () => attempt(n));
     } catch (error) {
-      const transient = TRANSIENT.some((type) => error instanceof type);
-      if (!transient || n >= attempts) throw error;
-      ctx.logger.warn(`${what} failed, retrying`, { attempt: n, error: (error as Error).name });
-      await sleep(ctx.config.testLoginDelayMs);
+      if (!isRotationError(error, 'AUTH_FAILED') || n >= attempts) throw error;
+      ctx.logger.warn(`${what} failed, retrying`, { attempt: n, error: error.name });
+      await pause(ctx, ctx.config.testLoginDelayMs, `waiting to retry ${what}`);
     }
   }
 }
@@ -47,14 +36,13 @@ export async function retryTransient<T>(
 /**
  * Logs in with the pending password, over verify-full TLS and by SCRAM
  * only, and checks that the session is the pending user; then records the
- * proof for finishSecret. Retries briefly, because a password change can
- * take a moment to be seen by every node of a cluster.
+ * proof for finishSecret. Retries as {@link retryLogin} says.
  *
  * @returns the login attempt that succeeded
  */
 export async function provePending(ctx: StepContext, pending: DatabaseSecret): Promise<number> {
   const target = loginTarget(pending, ctx.config);
-  return retryTransient(ctx, 'the pending login', async (attempt) => {
+  return retryLogin(ctx, 'the pending login', async (attempt) => {
     const session = await ctx.database.login(target, loginLimits(ctx));
     try {
       // session_user is who logged in; current_user may differ by a

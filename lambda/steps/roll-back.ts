@@ -35,7 +35,7 @@ import { strategyFor } from '../strategies/index.js';
 import { confirmSessionUser } from '../strategies/strategy.js';
 import { loginLimits, type StepContext } from './context.js';
 import { loadCurrent, loginTarget } from './load.js';
-import { retryTransient } from './prove.js';
+import { retryLogin } from './prove.js';
 
 /**
  * A failure as a message may show it: a rotation error's message up to its
@@ -135,8 +135,8 @@ async function logsIn(
   attempts: number,
 ): Promise<boolean> {
   try {
-    await retryTransient(
-      { ...ctx, config: { ...ctx.config, testLoginAttempts: attempts } },
+    await retryLogin(
+      ctx,
       'the AWSCURRENT login',
       async () => {
         const session = await ctx.database.login(
@@ -149,6 +149,7 @@ async function logsIn(
           await session.close();
         }
       },
+      attempts,
     );
     return true;
   } catch (error) {

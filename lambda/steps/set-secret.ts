@@ -3,9 +3,10 @@ import { assertSameTarget, type DatabaseSecret } from '../core/secret.js';
 import { engineOf } from '../engines/detect.js';
 import type { Engine } from '../engines/engine.js';
 import { PasswordPolicyError } from '../errors.js';
-import { strategyFor } from '../strategies/index.js';
+import { type ChangeStrategy, strategyFor } from '../strategies/index.js';
 import type { StepContext } from './context.js';
 import { loadCurrent, requirePending } from './load.js';
+import { retryTransient } from './retry.js';
 
 /**
  * setSecret: set the pending password on the database as a SCRAM-SHA-256
@@ -27,6 +28,9 @@ import { loadCurrent, requirePending } from './load.js';
  *
  * Safe to re-run: single user, it does nothing when the pending password
  * already logs in; through an admin, it sets the same password again.
+ * That is also how it retries a transient failure (a server at capacity or
+ * restarting, a dropped connection, a concurrent ALTER) within its time:
+ * the whole change again from the login.
  */
 export async function setSecret(ctx: StepContext): Promise<void> {
   const current = await loadCurrent(ctx);
@@ -34,6 +38,18 @@ export async function setSecret(ctx: StepContext): Promise<void> {
   const strategy = strategyFor(ctx.config, current);
   assertSameTarget(current, pending, strategy.nextUsername(current, ctx.config));
   assertPortable(pending);
+  // An interrupted ALTER may have landed: the retry finds that (the pending
+  // password logs in) or repeats it with a fresh salt.
+  await retryTransient(ctx, 'setSecret', () => changePassword(ctx, strategy, current, pending));
+}
+
+/** One attempt: log in, then let the strategy confine and apply the change. */
+async function changePassword(
+  ctx: StepContext,
+  strategy: ChangeStrategy,
+  current: DatabaseSecret,
+  pending: DatabaseSecret,
+): Promise<void> {
   const opened = await strategy.open(ctx, current, pending);
   if (opened.kind === 'already-set') {
     ctx.logger.info('setSecret: the pending password already logs in; nothing to do');

@@ -1,3 +1,4 @@
+import { DeadlineReachedError } from '../errors.js';
 import type { StepContext } from './context.js';
 import { requirePending } from './load.js';
 import { provePending } from './prove.js';
@@ -17,6 +18,9 @@ export async function testSecret(ctx: StepContext): Promise<void> {
   try {
     await provePending(ctx, pending);
   } catch (failure) {
+    // After the deadline nothing new starts: the roll-back is left to the
+    // retry, which tests the pending password again.
+    if (failure instanceof DeadlineReachedError) throw failure;
     await rollBack(ctx, pending, failure);
   }
 }

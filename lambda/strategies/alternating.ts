@@ -31,7 +31,7 @@ import type { Engine } from '../engines/engine.js';
 import { CloneRefusedError } from '../errors.js';
 import { loginLimits, type StepContext } from '../steps/context.js';
 import { loadPrevious, loginTarget } from '../steps/load.js';
-import { retryTransient } from '../steps/prove.js';
+import { retryLogin } from '../steps/prove.js';
 import { openAdmin } from './admin.js';
 import { chooseIterations, verifierOf } from './change.js';
 import {
@@ -228,7 +228,7 @@ async function openClone(
   { clone, next }: AlternatingPair,
 ): Promise<ChangingSession['session']> {
   const [secret, label] = next === clone ? [pending, 'AWSPENDING'] : [current, 'AWSCURRENT'];
-  return retryTransient(ctx, 'the clone login', async () => {
+  return retryLogin(ctx, 'the clone login', async () => {
     const session = await ctx.database.login(loginTarget(secret, ctx.config), loginLimits(ctx));
     await confirmSessionUser(session, clone, label);
     return session;

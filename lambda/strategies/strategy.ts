@@ -119,7 +119,15 @@ export async function confirmSessionUser(
   expected: string,
   versus: string,
 ): Promise<void> {
-  const { sessionUser } = await session.identity();
+  let sessionUser: string;
+  try {
+    ({ sessionUser } = await session.identity());
+  } catch (error) {
+    // A failed check (a dropped connection, a slow answer) must not leave
+    // the session open: the caller never receives it.
+    await session.close();
+    throw error;
+  }
   if (sessionUser !== expected) {
     await session.close();
     throw new SecretMismatchError(

@@ -22,7 +22,13 @@ const quiet = () => new Logger({ serviceName: 'scram-rotator', logLevel: 'SILENT
 beforeAll(async () => {
   stack = await startLocalStack();
   lambdaArn = stack.registerRotationFunction({
-    env: { ...process.env, TEST_LOGIN_ATTEMPTS: '2', TEST_LOGIN_DELAY_MS: '50' },
+    // No retries: a closed port (one test) fails at once instead of after TRANSIENT_RETRY_MS.
+    env: {
+      ...process.env,
+      TEST_LOGIN_ATTEMPTS: '2',
+      TEST_LOGIN_DELAY_MS: '50',
+      TRANSIENT_RETRY_MS: '0',
+    },
     logger: quiet(),
   });
 });

@@ -66,6 +66,7 @@ describe('configFromEnv', () => {
       statementTimeoutMs: 5_000,
       testLoginAttempts: 4,
       testLoginDelayMs: 500,
+      transientRetryMs: 30_000,
     });
   });
 
@@ -84,6 +85,7 @@ describe('configFromEnv', () => {
       STATEMENT_TIMEOUT_MS: config.statementTimeoutMs,
       TEST_LOGIN_ATTEMPTS: config.testLoginAttempts,
       TEST_LOGIN_DELAY_MS: config.testLoginDelayMs,
+      TRANSIENT_RETRY_MS: config.transientRetryMs,
     }).toEqual(CONFIG_DEFAULTS);
   });
 
@@ -253,6 +255,7 @@ describe('the timeouts and testSecret retries', () => {
     { name: 'STATEMENT_TIMEOUT_MS', field: 'statementTimeoutMs', min: 100, max: 60_000 },
     { name: 'TEST_LOGIN_ATTEMPTS', field: 'testLoginAttempts', min: 1, max: 10 },
     { name: 'TEST_LOGIN_DELAY_MS', field: 'testLoginDelayMs', min: 0, max: 5_000 },
+    { name: 'TRANSIENT_RETRY_MS', field: 'transientRetryMs', min: 0, max: 900_000 },
   ] as const;
 
   describe.each(variables)('$name', ({ name, field, min, max }) => {

@@ -20,6 +20,7 @@ import {
   type LoginTarget,
   PgConnector,
 } from '../../lambda/adapters/database.js';
+import type { CallOptions } from '../../lambda/adapters/in-flight.js';
 import { SdkSecretStore } from '../../lambda/adapters/secrets-manager.js';
 import type { RotationEvent } from '../../lambda/core/event.js';
 import { createScramVerifier } from '../../lambda/core/scram.js';
@@ -49,17 +50,23 @@ class FaultyConnector implements DatabaseConnector {
     this.#fault = { password, times };
   }
 
-  login(target: LoginTarget, loginLimits: LoginLimits): Promise<DatabaseSession> {
+  login(
+    target: LoginTarget,
+    loginLimits: LoginLimits,
+    options?: CallOptions,
+  ): Promise<DatabaseSession> {
     const fault = this.#fault;
     if (fault && fault.times > 0 && target.password === fault.password) {
       fault.times--;
       return Promise.reject(
-        new DatabaseUnreachableError(`${target.host}:${target.port}`, {
-          cause: Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }),
-        }),
+        new DatabaseUnreachableError(
+          `${target.host}:${target.port}`,
+          { cause: Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }) },
+          'ECONNRESET',
+        ),
       );
     }
-    return this.#inner.login(target, loginLimits);
+    return this.#inner.login(target, loginLimits, options);
   }
 }
 
@@ -209,10 +216,10 @@ describe('a testSecret failure after setSecret changed the user AWSCURRENT names
     const outcome = await rotate(
       user.secretArn,
       rotationFunction({
-        env: { ROTATION_MODE: 'single-user' },
+        // With transient retries off, one dropped connection fails the test login.
+        env: { ROTATION_MODE: 'single-user', TRANSIENT_RETRY_MS: '0' },
         database,
-        // Both test logins (TEST_LOGIN_ATTEMPTS=2) meet a dropped connection.
-        afterSetSecret: async (pending) => database.failNextLogins(pending.password, 2),
+        afterSetSecret: async (pending) => database.failNextLogins(pending.password, 1),
       }),
     );
     expect(outcome).toMatchObject({ ok: false, failedStep: 'testSecret' });

@@ -6,7 +6,13 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PgConnector } from '../../../lambda/adapters/database.js';
-import { AuthenticationMethodRefusedError } from '../../../lambda/errors.js';
+import {
+  AuthenticationMethodRefusedError,
+  ConnectionLostError,
+  DatabaseUnavailableError,
+  isTransientError,
+  ServerSignatureError,
+} from '../../../lambda/errors.js';
 import { createCertificateAuthority, issueServerCertificate } from '../../../local/tls.js';
 
 const PASSWORD = 'HUNTER2-cleartext-never-sent';
@@ -29,6 +35,25 @@ const SASL = message('R', Buffer.concat([int32(10), Buffer.from('SCRAM-SHA-256\0
 const CLEARTEXT = message('R', int32(3));
 const MD5 = message('R', Buffer.concat([int32(5), Buffer.from([1, 2, 3, 4])]));
 const READY = message('Z', Buffer.from('I'));
+
+/** An ErrorResponse with severity, SQLSTATE and message. */
+function errorResponse(severity: string, code: string, text: string): Buffer {
+  const field = (type: string, value: string) => Buffer.from(`${type}${value}\0`, 'utf8');
+  return message(
+    'E',
+    Buffer.concat([
+      field('S', severity),
+      field('V', severity),
+      field('C', code),
+      field('M', text),
+      Buffer.from([0]),
+    ]),
+  );
+}
+
+/** AuthenticationSASLContinue (11) or AuthenticationSASLFinal (12) with its text. */
+const saslMessage = (kind: 11 | 12, text: string) =>
+  message('R', Buffer.concat([int32(kind), Buffer.from(text, 'utf8')]));
 
 let server: Server | undefined;
 afterEach(() => {
@@ -95,5 +120,56 @@ describe('PgConnector against a hostile server', () => {
       name: 'AuthenticationMethodRefusedError',
       message: expect.stringContaining('trust'),
     });
+  });
+
+  it('refuses a server whose SCRAM signature does not match, sending nothing after the exchange', async () => {
+    const { port, received } = await hostile((tls) => {
+      tls.write(SASL);
+      tls.once('data', (first: Buffer) => {
+        // SASLInitialResponse: the client-first-message ends the packet ("...,r=<nonce>").
+        const nonce = /r=([^,]+)$/.exec(first.toString('latin1'))?.[1] ?? '';
+        tls.write(
+          saslMessage(
+            11,
+            `r=${nonce}server-nonce,s=${Buffer.alloc(16, 7).toString('base64')},i=4096`,
+          ),
+        );
+        // It accepts any proof, then signs with a key it cannot have.
+        tls.once('data', () =>
+          tls.write(saslMessage(12, `v=${Buffer.alloc(32, 1).toString('base64')}`)),
+        );
+      });
+    });
+    const failure = await login(port).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(ServerSignatureError);
+    expect(failure).toMatchObject({ problem: 'mismatch' });
+    expect(isTransientError(failure)).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // SASLInitialResponse and SASLResponse, then nothing: no query reached this server.
+    const sent = Buffer.concat(received);
+    expect(sent.toString('latin1')).not.toContain('SELECT');
+    expect(sent.toString('latin1')).not.toContain(PASSWORD);
+  });
+
+  it('reports a server starting up as unavailable (57P03), to be retried', async () => {
+    const { port } = await hostile((tls) =>
+      tls.end(errorResponse('FATAL', '57P03', 'the database system is starting up')),
+    );
+    const failure = await login(port).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(DatabaseUnavailableError);
+    expect(isTransientError(failure)).toBe(true);
+    expect((failure as Error).message).toMatch(
+      /^Database not available: localhost:\d+ is starting up/,
+    );
+  });
+
+  it('reports a connection dropped in the middle of the login as lost, to be retried', async () => {
+    const { port } = await hostile((tls) => {
+      tls.write(SASL);
+      tls.once('data', () => tls.destroy());
+    });
+    const failure = await login(port).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(ConnectionLostError);
+    expect(isTransientError(failure)).toBe(true);
   });
 });
