@@ -223,6 +223,9 @@ export function classifyDatabaseError(error: unknown, at: FailureContext): Rotat
     case '53400':
       return new DatabaseBusyError(where, code, options);
     case '40001':
+    // Two deliveries creating the same role at once: the loser's insert
+    // meets the winner's row. A retry finds the role there.
+    case '23505':
       return new ConcurrentUpdateError(where, code, options);
     case '25006':
       return new ReadOnlyDatabaseError(where, options);
@@ -233,6 +236,10 @@ export function classifyDatabaseError(error: unknown, at: FailureContext): Rotat
     return new DatabaseUnavailableError(where, code as UnavailableState, options);
   }
   if (code === 'XX000' && /tuple concurrently (updated|deleted)/.test(message)) {
+    return new ConcurrentUpdateError(where, code, options);
+  }
+  // The same race when the winner committed before the loser's CREATE ran.
+  if (code === '42710' && /^CREATE (ROLE|USER)\b/.test(at.during ?? '')) {
     return new ConcurrentUpdateError(where, code, options);
   }
   if (SQLSTATE.test(code)) return new DatabaseServerError(where, code, during, options);

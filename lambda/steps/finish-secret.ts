@@ -15,6 +15,9 @@ import { provePending } from './prove.js';
  * testSecret, or an operator invoked finishSecret out of order) the pending
  * password must log in here first, and a version that does not stays
  * AWSPENDING.
+ *
+ * Safe to race: a delivery whose UpdateSecretVersionStage fails because
+ * another one already moved AWSCURRENT to this token succeeds.
  */
 export async function finishSecret(
   ctx: StepContext,
@@ -33,10 +36,29 @@ export async function finishSecret(
     }
   }
   const from = currentVersionId(description.versionIdsToStages);
-  await ctx.secrets.promoteToCurrent({
-    secretId: SecretId,
-    token: ClientRequestToken,
-    fromVersionId: from,
-  });
+  try {
+    await ctx.secrets.promoteToCurrent({
+      secretId: SecretId,
+      token: ClientRequestToken,
+      fromVersionId: from,
+    });
+  } catch (error) {
+    // Another delivery of this step may have moved AWSCURRENT since our
+    // DescribeSecret (then RemoveFromVersionId no longer holds it), or this
+    // call's answer was lost after it took effect: either way the label is
+    // where it should be.
+    const moved = !ctx.flight?.signal.aborted && (await isCurrent(ctx).catch(() => false));
+    if (!moved) throw error;
+    ctx.logger.info('finishSecret: AWSCURRENT had already moved to the new version', {
+      updateError: (error as Error).name,
+    });
+    return;
+  }
   ctx.logger.info('finishSecret: AWSCURRENT moved to the new version', { previousVersionId: from });
+}
+
+/** Whether this rotation's token holds AWSCURRENT now (a fresh DescribeSecret). */
+async function isCurrent(ctx: StepContext): Promise<boolean> {
+  const { versionIdsToStages } = await ctx.secrets.describe(ctx.event.SecretId);
+  return currentVersionId(versionIdsToStages) === ctx.event.ClientRequestToken;
 }

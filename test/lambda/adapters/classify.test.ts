@@ -93,6 +93,15 @@ const CASES: readonly Case[] = [
     true,
   ],
   [
+    '23505 a role created twice at once',
+    serverError(
+      '23505',
+      'duplicate key value violates unique constraint "pg_authid_rolname_index"',
+    ),
+    ConcurrentUpdateError,
+    true,
+  ],
+  [
     'XX000 tuple concurrently updated',
     serverError('XX000', 'tuple concurrently updated'),
     ConcurrentUpdateError,
@@ -223,6 +232,16 @@ describe('classifyDatabaseError', () => {
       ConnectionLostError,
     );
     expect(classifyDatabaseError(reset, at)).toBeInstanceOf(DatabaseUnreachableError);
+  });
+
+  it('takes a role that already exists for a concurrent creation only when creating one', () => {
+    const exists = serverError('42710', 'role "app_clone" already exists');
+    expect(classifyDatabaseError(exists, { ...at, during: 'CREATE ROLE' })).toBeInstanceOf(
+      ConcurrentUpdateError,
+    );
+    expect(classifyDatabaseError(exists, { ...at, during: 'GRANT' })).toBeInstanceOf(
+      DatabaseServerError,
+    );
   });
 
   it('keeps its own errors as they are', () => {
