@@ -25,6 +25,7 @@ import { assertVerifierAcceptable } from '../core/scram.js';
 import { foldRoleName } from '../core/secret.js';
 import {
   ConfigurationError,
+  DatabaseServerError,
   DatabaseSettingError,
   isRotationError,
   ScramVerifierError,
@@ -185,6 +186,9 @@ export async function checkVerifierFormat(
     );
     method = rows[0]?.method;
   } catch (error) {
+    // Only the server's answer about the verifier is a verifier problem; a
+    // dropped connection or a deadline is what it is (and may be retried).
+    if (!(error instanceof DatabaseServerError)) throw error;
     throw new ScramVerifierError(
       'cockroachdb-format',
       'CockroachDB refused the verifier format (crdb_internal.check_password_hash_format); this is a bug in the verifier, please report it',
