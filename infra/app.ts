@@ -34,6 +34,7 @@
  *   `testLoginDelayMs`: login limits. Defaults 5000, 5000, 4, 500.
  * - `metricsNamespace`: CloudWatch namespace. Default `ScramRotator`.
  * - `memorySize` (MB), `timeoutSeconds`: function size. Defaults 256, 60.
+ * - `reservedConcurrency`: the function's reserved concurrency, a whole number or `none`. Default 10.
  * - `logRetentionDays`: log retention, one of CloudWatch's values. Default 30.
  * - `sourceMaps`: ship the source map and `--enable-source-maps`. Default `false`.
  * - `alarmEmail`: e-mail subscribed to the alarm topic. Default: none.
@@ -106,6 +107,7 @@ export const CONTEXT_KEYS = {
   metricsNamespace: 'CloudWatch metrics namespace',
   memorySize: 'function memory, MB',
   timeoutSeconds: 'function timeout, seconds',
+  reservedConcurrency: "the function's reserved concurrency: a whole number, or none",
   logRetentionDays: 'log retention, days',
   sourceMaps: 'ship the source map and --enable-source-maps (true/false)',
   alarmEmail: 'e-mail address subscribed to alarms',
@@ -266,6 +268,10 @@ export function stackPropsFromContext(node: Node): ScramRotatorStackProps & { st
     metricsNamespace: context.string('metricsNamespace'),
     memorySize: context.integer('memorySize'),
     timeout: timeoutSeconds === undefined ? undefined : Duration.seconds(timeoutSeconds),
+    reservedConcurrency:
+      context.string('reservedConcurrency') === 'none'
+        ? ('none' as const)
+        : context.integer('reservedConcurrency'),
     logRetention: retention as logs.RetentionDays | undefined,
     sourceMaps: context.boolean('sourceMaps'),
     alarmEmail: context.string('alarmEmail'),

@@ -285,6 +285,16 @@ export interface ScramRotatorProps {
    */
   readonly timeout?: Duration;
   /**
+   * The function's reserved concurrency: at most this many steps run at
+   * once, each holding at most one database connection, so rotation never
+   * takes more than this many of the server's connections however many
+   * secrets are due together. `'none'` leaves the function on the account's
+   * unreserved pool (an account whose concurrency quota is 10 cannot
+   * reserve any). AWS advises no less than 10 for rotation functions.
+   * @default {@link DEFAULT_RESERVED_CONCURRENCY}
+   */
+  readonly reservedConcurrency?: number | 'none';
+  /**
    * How long the function's logs are kept.
    * @default logs.RetentionDays.ONE_MONTH
    */
@@ -488,6 +498,7 @@ export class ScramRotator extends Construct {
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 256,
       timeout,
+      ...reservedConcurrency(props),
       role: this.role,
       logGroup: this.logGroup,
       environment,
@@ -1141,4 +1152,25 @@ export class ScramRotator extends Construct {
     }
     return { vpc, subnets, securityGroup, endpoint };
   }
+}
+
+/**
+ * The function's reserved concurrency unless set: measured on the local
+ * stack (README, Reliability), 200 secrets rotated at once take about as
+ * long with 10 at a time as with no limit, while holding at most 10 of the
+ * database's connections; and it is the least AWS advises for rotation.
+ */
+export const DEFAULT_RESERVED_CONCURRENCY = 10;
+
+/** `reservedConcurrentExecutions` from the prop, checked. */
+function reservedConcurrency(props: ScramRotatorProps): { reservedConcurrentExecutions?: number } {
+  const value = props.reservedConcurrency ?? DEFAULT_RESERVED_CONCURRENCY;
+  if (value === 'none') return {};
+  if (!Number.isInteger(value) || value < 1 || value > 1000) {
+    throw new RotatorConfigError(
+      'reservedConcurrency',
+      "give a whole number from 1 to 1000 (AWS advises 10 or more for rotation), or 'none'",
+    );
+  }
+  return { reservedConcurrentExecutions: value };
 }

@@ -151,6 +151,23 @@ describe('the app with context', () => {
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
   });
 
+  it('takes reservedConcurrency as a number or none', () => {
+    synthWith({ secretArn: 'prod/a', reservedConcurrency: '20' }).template.hasResourceProperties(
+      'AWS::Lambda::Function',
+      { ReservedConcurrentExecutions: 20 },
+    );
+    const functions = synthWith({
+      secretArn: 'prod/a',
+      reservedConcurrency: 'none',
+    }).template.findResources('AWS::Lambda::Function');
+    for (const fn of Object.values(functions) as { Properties: Record<string, unknown> }[]) {
+      expect(fn.Properties).not.toHaveProperty('ReservedConcurrentExecutions');
+    }
+    expect(() => synthWith({ secretArn: 'prod/a', reservedConcurrency: 'some' })).toThrow(
+      /context reservedConcurrency="some": expected a whole number/,
+    );
+  });
+
   it('subscribes alarmEmail and grants kmsKeyArn', () => {
     const keyArn = `arn:aws:kms:${ENV.region}:${ENV.account}:key/abcd`;
     const { template } = synthWith({

@@ -8,6 +8,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
 import { RotatorConfigError } from '../../infra/errors.js';
 import {
+  DEFAULT_RESERVED_CONCURRENCY,
   MAX_SECRET_SCOPED_INVOKE_PERMISSIONS,
   ROTATION_ACTIONS,
   ScramRotator,
@@ -59,6 +60,33 @@ describe('the rotation function', () => {
   it('takes memory and timeout from props', () => {
     const { template } = synthRotator({ memorySize: 512, timeout: Duration.seconds(90) });
     template.hasResourceProperties('AWS::Lambda::Function', { MemorySize: 512, Timeout: 90 });
+  });
+
+  it('reserves 10 concurrent executions by default, so rotation holds at most 10 database connections', () => {
+    const { template } = synthRotator();
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      ReservedConcurrentExecutions: DEFAULT_RESERVED_CONCURRENCY,
+    });
+    expect(DEFAULT_RESERVED_CONCURRENCY).toBe(10);
+  });
+
+  it('takes reservedConcurrency from props, and none leaves the function unreserved', () => {
+    synthRotator({ reservedConcurrency: 25 }).template.hasResourceProperties(
+      'AWS::Lambda::Function',
+      { ReservedConcurrentExecutions: 25 },
+    );
+    const unreserved = synthRotator({ reservedConcurrency: 'none' }).template.findResources(
+      'AWS::Lambda::Function',
+    );
+    const [fn] = Object.values(unreserved) as { Properties: Record<string, unknown> }[];
+    expect(fn?.Properties).not.toHaveProperty('ReservedConcurrentExecutions');
+  });
+
+  it.each([0, -1, 2.5, 1001])('refuses reservedConcurrency %s', (value) => {
+    expect(() => synthRotator({ reservedConcurrency: value })).toThrow(RotatorConfigError);
+    expect(() => synthRotator({ reservedConcurrency: value })).toThrow(
+      /^Invalid rotator setting reservedConcurrency: give a whole number from 1 to 1000/,
+    );
   });
 
   it('sets only the metrics namespace and service name when given nothing else: no source maps', () => {
