@@ -21,7 +21,13 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/**/*.integration.test.ts', 'test/infra/**', '**/node_modules/**'],
+          exclude: [
+            'test/**/*.integration.test.ts',
+            'test/infra/**',
+            // npm run test:reliability (vitest.reliability.config.ts)
+            'test/reliability/**',
+            '**/node_modules/**',
+          ],
         },
       },
       {
