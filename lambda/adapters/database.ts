@@ -17,6 +17,7 @@ import {
   RotationError,
   ServerSignatureError,
   type ServerSignatureProblem,
+  summarizeError,
   TlsError,
   UNAVAILABLE_STATES,
   type UnavailableState,
@@ -195,8 +196,13 @@ export function classifyDatabaseError(error: unknown, at: FailureContext): Rotat
   const where = `${at.host}:${at.port}`;
   const during = at.during ?? `login as ${at.username}`;
   const options = { cause: error };
-  const err = error as { code?: string; message?: string } | undefined;
-  const code = err?.code ?? '';
+  const err = error as { message?: string; severity?: unknown } | undefined;
+  // The code as the summary keeps it: a server's SQLSTATE field is the
+  // server's own text, so only a five-character SQLSTATE is taken from it
+  // (and only a code of Node's shape from anything else); nothing else of it
+  // may reach a field of the error.
+  const code = summarizeError(error).code ?? '';
+  const fromServer = typeof err?.severity === 'string';
   const message = err?.message ?? String(error);
   const iterations = ITERATION_REFUSAL.exec(message);
   if (iterations) {
@@ -242,7 +248,9 @@ export function classifyDatabaseError(error: unknown, at: FailureContext): Rotat
   if (code === '42710' && /^CREATE (ROLE|USER)\b/.test(at.during ?? '')) {
     return new ConcurrentUpdateError(where, code, options);
   }
-  if (SQLSTATE.test(code)) return new DatabaseServerError(where, code, during, options);
+  if (fromServer && SQLSTATE.test(code)) {
+    return new DatabaseServerError(where, code, during, options);
+  }
   if (/timeout/i.test(message)) return new DatabaseTimeoutError(where, options);
   if (CONNECTION_LOST.test(message) || (at.during !== undefined && LOST_SOCKET_CODES.has(code))) {
     return new ConnectionLostError(where, during, options);

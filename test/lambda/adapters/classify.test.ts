@@ -244,6 +244,21 @@ describe('classifyDatabaseError', () => {
     );
   });
 
+  it("keeps nothing of a server's SQLSTATE field that is not a SQLSTATE", () => {
+    const junk = serverError("WITH PASSWORD 'SCRAM-SHA-256$4096:abc'", 'refused');
+    const classified = classifyDatabaseError(junk, { ...at, during: 'ALTER USER' });
+    expect(classified).toBeInstanceOf(DatabaseUnreachableError);
+    expect(JSON.stringify({ ...classified })).not.toContain('SCRAM');
+    expect((classified as DatabaseUnreachableError).networkCode).toBeUndefined();
+  });
+
+  it('does not take a Node code of five letters for a SQLSTATE', () => {
+    const pipe = clientError('write EPIPE', 'EPIPE');
+    expect(classifyDatabaseError(pipe, { ...at, during: 'ALTER USER' })).toBeInstanceOf(
+      ConnectionLostError,
+    );
+  });
+
   it('keeps its own errors as they are', () => {
     const refused = new AuthenticationMethodRefusedError('md5', 'db:5432');
     expect(classifyDatabaseError(refused, at)).toBe(refused);
