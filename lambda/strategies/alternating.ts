@@ -28,7 +28,7 @@ import { type AlternatingPair, alternatingPair } from '../core/alternating.js';
 import { assertTargetRole, type RoleFacts } from '../core/confinement.js';
 import { type DatabaseSecret, differingFields, TARGET_FIELDS } from '../core/secret.js';
 import type { Engine } from '../engines/engine.js';
-import { CloneRefusedError } from '../errors.js';
+import { CloneRefusedError, isRotationError } from '../errors.js';
 import { loginLimits, type StepContext } from '../steps/context.js';
 import { loadPrevious, loginTarget } from '../steps/load.js';
 import { retryLogin } from '../steps/prove.js';
@@ -86,9 +86,10 @@ async function applyAlternating(ctx: StepContext, change: Change): Promise<Chang
     await engine.createClone(session, pair, verifier.text);
   } else {
     if (!(await engine.actsAsMember(session, clone, original))) {
-      if (!(await alternatedBefore(ctx, current, pair))) {
-        throw new CloneRefusedError(clone, original, 'not-a-clone');
-      }
+      const ours =
+        (await alternatedBefore(ctx, current, pair)) ||
+        (await createdByThisRotation(ctx, pending, pair));
+      if (!ours) throw new CloneRefusedError(clone, original, 'not-a-clone');
       await engine.grantRole(session, original, clone);
       aligned.push('membership');
     }
@@ -175,6 +176,35 @@ async function alternatedBefore(
     previous.username === other &&
     differingFields(current, previous, SERVER_FIELDS).length === 0
   );
+}
+
+/**
+ * Whether a clone without membership is the one this rotation created and
+ * was cut short after (between CREATE USER and GRANT, which CockroachDB
+ * cannot run in one transaction; a crash, a lost connection or the
+ * deadline there): it logs in with AWSPENDING's password, which only this
+ * secret's holders know, so no other role can pass for it. Without this
+ * every retry refused the clone and the rotation could not complete.
+ */
+async function createdByThisRotation(
+  ctx: StepContext,
+  pending: DatabaseSecret,
+  { clone }: AlternatingPair,
+): Promise<boolean> {
+  if (pending.username !== clone) return false;
+  let session: ChangingSession['session'];
+  try {
+    session = await ctx.database.login(loginTarget(pending, ctx.config), loginLimits(ctx));
+  } catch (error) {
+    if (isRotationError(error, 'AUTH_FAILED')) return false;
+    throw error;
+  }
+  try {
+    await confirmSessionUser(session, clone, 'AWSPENDING');
+  } finally {
+    await session.close();
+  }
+  return true;
 }
 
 /**

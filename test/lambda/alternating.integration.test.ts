@@ -14,12 +14,16 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DatabaseSession, PgConnector } from '../../lambda/adapters/database.js';
+import {
+  type DatabaseConnector,
+  type DatabaseSession,
+  PgConnector,
+} from '../../lambda/adapters/database.js';
 import { SdkSecretStore } from '../../lambda/adapters/secrets-manager.js';
 import type { RotationEvent } from '../../lambda/core/event.js';
 import { createScramVerifier } from '../../lambda/core/scram.js';
 import { type DatabaseSecret, parseDatabaseSecret } from '../../lambda/core/secret.js';
-import { AuthenticationFailedError } from '../../lambda/errors.js';
+import { AuthenticationFailedError, DatabaseServerError } from '../../lambda/errors.js';
 import { createHandler } from '../../lambda/index.js';
 import { Logger } from '../../lambda/telemetry.js';
 import { type CockroachDouble, startCockroachDouble } from '../../local/cockroach/double.js';
@@ -152,11 +156,16 @@ async function appUser(server: Server, username = `alt_${randomBytes(4).toString
 
 /** Registers the real handler in alternating mode; `afterSetSecret` runs between setSecret and testSecret. */
 function rotationFunction(
-  options: { env?: Record<string, string>; afterSetSecret?: () => Promise<void> } = {},
+  options: {
+    env?: Record<string, string>;
+    afterSetSecret?: () => Promise<void>;
+    database?: DatabaseConnector;
+  } = {},
 ): string {
   const arn = endpoint.lambdaArn(`alt-${randomBytes(3).toString('hex')}`);
   const handler = createHandler({
     secrets: new SdkSecretStore(client),
+    ...(options.database ? { database: options.database } : {}),
     env: {
       ROTATION_MODE: 'alternating',
       TEST_LOGIN_ATTEMPTS: '2',
@@ -248,6 +257,56 @@ async function isMember(member: string, role: string): Promise<boolean> {
     return result.rows[0]?.member === true;
   });
 }
+
+describe('alternating users on CockroachDB, cut short', () => {
+  it('takes up the clone its own attempt created before it was cut short between CREATE USER and GRANT', async () => {
+    const server = servers.find((s) => s.engine === 'cockroachdb') as Server;
+    const user = await appUser(server);
+    // The connection dies after CREATE USER committed: the GRANT and the
+    // DROP USER that would undo the creation both fail. (On CockroachDB the
+    // two cannot share a transaction; PostgreSQL creates the clone with its
+    // membership in one statement.)
+    let cut = false;
+    const connector = new PgConnector();
+    const cutBeforeGrant: DatabaseConnector = {
+      async login(target, loginLimits, options) {
+        const session = await connector.login(target, loginLimits, options);
+        return new Proxy(session, {
+          get: (inner, property) => {
+            const value = Reflect.get(inner, property, inner) as unknown;
+            if (property !== 'execute') {
+              return typeof value === 'function' ? value.bind(inner) : value;
+            }
+            return async (statement: string) => {
+              const gone = !cut && statement.startsWith('GRANT ');
+              if (gone || (cut && statement.startsWith('DROP USER '))) {
+                cut = true;
+                throw new DatabaseServerError('db', 'XX000', statement.split(' ')[0] ?? '');
+              }
+              return inner.execute(statement);
+            };
+          },
+        });
+      },
+    };
+    const first = await rotate(user.secretArn, rotationFunction({ database: cutBeforeGrant }));
+    expect(first).toMatchObject({ ok: false, failedStep: 'setSecret' });
+    expect(cut).toBe(true);
+    expect(await roleExists(user.clone)).toBe(true);
+    expect(await isMember(user.clone, user.username)).toBe(false);
+    // Secrets Manager's retry ("A previous rotation isn't complete. That
+    // rotation will be reattempted."): the clone holds this rotation's
+    // pending password, so it is this rotation's own, and is made a member.
+    await expect(rotate(user.secretArn)).rejects.toMatchObject({
+      name: 'InvalidRequestException',
+    });
+    expect(await endpoint.waitForRotation(user.secretArn, { timeoutMs: 30_000 })).toMatchObject({
+      ok: true,
+    });
+    expect(await isMember(user.clone, user.username)).toBe(true);
+    expect((await read(user.secretArn)).username).toBe(user.clone);
+  });
+});
 
 describe.each(servers)('alternating users on $name', (server) => {
   it('creates the clone at the first rotation, then alternates, changing only the user AWSCURRENT does not name', async () => {
