@@ -32,6 +32,7 @@
  * - `caBundlePath`: local PEM file bundled into the function. Default: none.
  * - `connectTimeoutMs`, `statementTimeoutMs`, `testLoginAttempts`,
  *   `testLoginDelayMs`: login limits. Defaults 5000, 5000, 4, 500.
+ * - `transientRetryMs`: how long transient database failures are retried. Default 30000.
  * - `metricsNamespace`: CloudWatch namespace. Default `ScramRotator`.
  * - `memorySize` (MB), `timeoutSeconds`: function size. Defaults 256, 60.
  * - `reservedConcurrency`: the function's reserved concurrency, a whole number or `none`. Default 10.
@@ -104,6 +105,7 @@ export const CONTEXT_KEYS = {
   statementTimeoutMs: 'statement timeout, milliseconds',
   testLoginAttempts: 'testSecret login attempts',
   testLoginDelayMs: 'pause between testSecret attempts, milliseconds',
+  transientRetryMs: 'how long transient database failures are retried, milliseconds (0: off)',
   metricsNamespace: 'CloudWatch metrics namespace',
   memorySize: 'function memory, MB',
   timeoutSeconds: 'function timeout, seconds',
@@ -265,6 +267,7 @@ export function stackPropsFromContext(node: Node): ScramRotatorStackProps & { st
     statementTimeout: millis('statementTimeoutMs'),
     testLoginAttempts: context.integer('testLoginAttempts'),
     testLoginDelay: millis('testLoginDelayMs'),
+    transientRetry: millis('transientRetryMs'),
     metricsNamespace: context.string('metricsNamespace'),
     memorySize: context.integer('memorySize'),
     timeout: timeoutSeconds === undefined ? undefined : Duration.seconds(timeoutSeconds),
@@ -445,6 +448,7 @@ const SETTING_KEYS: ReadonlyArray<readonly [RegExp, ContextKey]> = [
   [/^connectTimeout$/, 'connectTimeoutMs'],
   [/^statementTimeout$/, 'statementTimeoutMs'],
   [/^testLoginDelay$/, 'testLoginDelayMs'],
+  [/^transientRetry$/, 'transientRetryMs'],
   [/^timeout$/, 'timeoutSeconds'],
   [/^vpc\.subnetIds$/, 'subnetIds'],
   [/^vpc\.availabilityZones$/, 'availabilityZones'],

@@ -268,6 +268,14 @@ export interface ScramRotatorProps {
    */
   readonly testLoginDelay?: Duration;
   /**
+   * How long a step that logs in retries transient database failures (a
+   * server at capacity, restarting or recovering, a concurrent change, a
+   * dropped connection), never past the function's remaining time; zero
+   * turns the retries off. `TRANSIENT_RETRY_MS`.
+   * @default Duration.seconds(30)
+   */
+  readonly transientRetry?: Duration;
+  /**
    * CloudWatch namespace of the function's metrics (StepSucceeded,
    * StepFailed, StepDuration). `POWERTOOLS_METRICS_NAMESPACE`.
    * @default 'ScramRotator'
@@ -391,6 +399,7 @@ const VARIABLE_PROPS: Readonly<Record<string, string>> = {
   STATEMENT_TIMEOUT_MS: 'statementTimeout',
   TEST_LOGIN_ATTEMPTS: 'testLoginAttempts',
   TEST_LOGIN_DELAY_MS: 'testLoginDelay',
+  TRANSIENT_RETRY_MS: 'transientRetry',
 };
 
 /**
@@ -788,6 +797,7 @@ export class ScramRotator extends Construct {
       TEST_LOGIN_ATTEMPTS:
         props.testLoginAttempts === undefined ? undefined : String(props.testLoginAttempts),
       TEST_LOGIN_DELAY_MS: millis(props.testLoginDelay),
+      TRANSIENT_RETRY_MS: millis(props.transientRetry),
       CA_BUNDLE_PATH: props.caBundlePath === undefined ? undefined : CA_BUNDLE_RUNTIME_PATH,
     };
     const environment: Record<string, string> = {};

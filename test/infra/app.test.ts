@@ -118,6 +118,7 @@ describe('the app with context', () => {
       statementTimeoutMs: '3000',
       testLoginAttempts: '3',
       testLoginDelayMs: '100',
+      transientRetryMs: '0',
       metricsNamespace: 'Acme',
     });
     expect(functionEnvironment(template)).toMatchObject({
@@ -136,6 +137,7 @@ describe('the app with context', () => {
       STATEMENT_TIMEOUT_MS: '3000',
       TEST_LOGIN_ATTEMPTS: '3',
       TEST_LOGIN_DELAY_MS: '100',
+      TRANSIENT_RETRY_MS: '0',
       POWERTOOLS_METRICS_NAMESPACE: 'Acme',
     });
   });

@@ -124,6 +124,7 @@ describe('the rotation function', () => {
       statementTimeout: Duration.seconds(4),
       testLoginAttempts: 6,
       testLoginDelay: Duration.millis(250),
+      transientRetry: Duration.seconds(12),
       metricsNamespace: 'Acme/Rotation',
       caBundlePath: CA_FIXTURE,
     });
@@ -146,6 +147,7 @@ describe('the rotation function', () => {
       STATEMENT_TIMEOUT_MS: '4000',
       TEST_LOGIN_ATTEMPTS: '6',
       TEST_LOGIN_DELAY_MS: '250',
+      TRANSIENT_RETRY_MS: '12000',
       POWERTOOLS_METRICS_NAMESPACE: 'Acme/Rotation',
       CA_BUNDLE_PATH: '/var/task/ca-bundle.pem',
     });
