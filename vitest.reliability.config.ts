@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { COUNTED_SUITES } from './test/reliability/report.js';
 
 /**
  * `npm run test:reliability`: the fault, load, restart and endurance suite
@@ -11,7 +12,13 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     name: 'reliability',
-    include: ['test/reliability/**/*.test.ts'],
+    include: [
+      'test/reliability/**/*.test.ts',
+      // The security suites whose cases the report counts (report.ts).
+      ...COUNTED_SUITES.map((suite) => suite.file),
+      // Racing deliveries of each step.
+      'test/lambda/races.integration.test.ts',
+    ],
     fileParallelism: false,
     testTimeout: 1_800_000,
     hookTimeout: 120_000,

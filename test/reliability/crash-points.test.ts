@@ -53,6 +53,7 @@ describe.each(SERVER_ENGINES as readonly ServerEngine[])('crash points on %s', (
         maxDepth: PLAN.maxDepth,
         concurrency: 3,
         remember,
+        seen: (text) => watch.text(text),
       });
       const coveredPoints = [...result.found.keys()].filter(
         (key) => !result.uncovered.some((entry) => entry.startsWith(`${mode}: ${key} (`)),

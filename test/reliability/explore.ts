@@ -24,7 +24,12 @@ import {
 import { PgConnector } from '../../lambda/adapters/database.js';
 import { SdkSecretStore } from '../../lambda/adapters/secrets-manager.js';
 import type { RotationStep } from '../../lambda/core/event.js';
-import { DeadlineReachedError, RotationError } from '../../lambda/errors.js';
+import {
+  DeadlineReachedError,
+  isRotationError,
+  RotationError,
+  type RotationErrorCode,
+} from '../../lambda/errors.js';
 import type { StrategyName } from '../../lambda/strategies/strategy.js';
 import {
   completeRotation,
@@ -56,6 +61,8 @@ export interface ExploreOptions {
   readonly faults: readonly FaultKind[];
   /** Called with each password, verifier and error seen, to watch for leaks. */
   readonly remember: (value: unknown) => void;
+  /** Called with each message seen (a rotation's failure), to check it holds no secret. */
+  readonly seen: (text: string) => void;
   /**
    * Faults stacked at most: 1 injects on the paths a rotation takes without
    * faults (and its retries and fresh rotation); 2 also on the paths one
@@ -83,6 +90,12 @@ export interface ExploreResult {
   /** Logins the server authorized against logins the recorder saw reach it (postgres only). */
   readonly logins: { readonly recorded: number };
 }
+
+/** The errors of a testSecret that withdrew the pending version (lambda/steps/roll-back.ts). */
+const ROLLED_BACK = [
+  'ROTATION_ROLLED_BACK',
+  'PENDING_TEST_FAILED',
+] as const satisfies readonly RotationErrorCode[];
 
 /** The remaining time of an invocation without a hang. */
 const NORMAL_REMAINING_MS = 30_000;
@@ -241,19 +254,31 @@ async function runScenario(
   };
 
   // The rotation as Secrets Manager starts it.
-  let from = await runSteps(invoke, newEnvironment(), 'first', 0);
+  let failure = await runSteps(invoke, newEnvironment(), 'first', 0);
   await check('after the first attempt', false);
-  // Secrets Manager's retries: the remaining steps, same token, another environment.
-  for (let attempt = 1; from !== undefined; attempt++) {
+  // Secrets Manager's retries: the remaining steps, same token, another
+  // environment; until a failed testSecret withdraws the pending version
+  // (roll-back), after which the token stops at the stage guard and only a
+  // new rotation goes on.
+  let rolledBack = false;
+  for (let attempt = 1; failure !== undefined; attempt++) {
+    rolledBack ||= ROLLED_BACK.some((code) => isRotationError(failure?.error, code));
+    // Without AWSPENDING the version is no longer pending, or (without any
+    // label, deprecated) no longer listed at all.
+    const stopped =
+      isRotationError(failure.error, 'TOKEN_NOT_PENDING') ||
+      isRotationError(failure.error, 'TOKEN_NOT_FOUND');
+    if (rolledBack && stopped) break;
     if (attempt > 3) {
-      problems.push('the rotation did not complete in 3 retries');
+      problems.push(`the rotation did not complete in 3 retries; last: ${describeRun(failure)}`);
       return { recorder, problems };
     }
-    from = await runSteps(invoke, newEnvironment(), `retry-${attempt}`, from);
+    failure = await runSteps(invoke, newEnvironment(), `retry-${attempt}`, failure.index);
     await check(`after retry ${attempt}`, false);
   }
-  await completeRotation(harness.client, user.secretArn, token);
-  await check('once the rotation completed', true);
+  if (!rolledBack) await completeRotation(harness.client, user.secretArn, token);
+  // Completed, or rolled back to AWSCURRENT: either way AWSCURRENT logs in.
+  await check(rolledBack ? 'once rolled back' : 'once the rotation completed', true);
 
   // A fresh RotateSecret through the endpoint, as the next scheduled rotation.
   await freshRotation(options, recorder, user, newEnvironment(), problems);
@@ -264,17 +289,29 @@ async function runScenario(
   return { recorder, problems };
 }
 
-/** Runs steps from index `from`; returns the index of the step that failed, if one did. */
+/** The step that failed, and how. */
+interface Failure {
+  readonly index: number;
+  readonly error: unknown;
+}
+
+/** A step run's failure for a message (messages hold no secret, by design). */
+function describeRun(failure: Failure): string {
+  const error = failure.error as Error | undefined;
+  return `${STEPS[failure.index]}: ${error?.name}: ${error?.message}`;
+}
+
+/** Runs steps from index `from`; returns the step that failed, if one did. */
 async function runSteps(
   invoke: (h: ReturnType<typeof handlerFor>, phase: string, step: RotationStep) => Promise<StepRun>,
   handler: ReturnType<typeof handlerFor>,
   phase: string,
   from: number,
-): Promise<number | undefined> {
+): Promise<Failure | undefined> {
   for (let index = from; index < STEPS.length; index++) {
     const step = STEPS[index] as RotationStep;
     const run = await invoke(handler, phase, step);
-    if (run.error !== undefined) return index;
+    if (run.error !== undefined) return { index, error: run.error };
   }
   return undefined;
 }
@@ -355,7 +392,7 @@ async function freshRotation(
       if ((error as Error).name !== 'InvalidRequestException') throw error;
     }
     const outcome = await harness.endpoint.waitForRotation(user.secretArn, { timeoutMs: 60_000 });
-    options.remember(outcome.errorMessage);
+    options.seen(outcome.errorMessage ?? '');
     if (outcome.ok) return;
     if (recorder.running !== 0 || recorder.openSessions !== 0) {
       problems.push(`fresh rotation: calls or sessions left after ${outcome.failedStep}`);

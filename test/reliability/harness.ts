@@ -88,6 +88,13 @@ async function cockroachHarness(options: HarnessOptions): Promise<Harness> {
         masterarn: admin.secretArn,
         grants: ['VIEWCLUSTERSETTING'],
       });
+      // What alternating mode needs of the admin: ADMIN OPTION on the user,
+      // to make its clone a member of it (as the alternating suite sets up).
+      await postgres.withAdmin((c) =>
+        c.query(
+          `GRANT ${c.escapeIdentifier(user.username)} TO ${c.escapeIdentifier(admin.username)} WITH ADMIN OPTION`,
+        ),
+      );
       return { secretArn: user.secretArn, username: user.username };
     },
     storedVerifier: (username) => crdb.storedPassword(username),
@@ -143,8 +150,10 @@ export type Violations = string[];
 
 /**
  * The invariants after any point of any rotation: some staged version logs
- * in, and the stored verifier belongs to a staged version. With `complete`,
- * also: AWSCURRENT logs in and the stored verifier is AWSCURRENT's.
+ * in, and each role a staged version names holds the verifier of one of
+ * the staged versions naming it (in alternating mode the two users of the
+ * pair; a clone not created yet holds nothing). With `complete`, also:
+ * AWSCURRENT logs in and its role holds AWSCURRENT's verifier.
  *
  * @param remember - called with each password and verifier read, to watch for leaks
  */
@@ -160,8 +169,6 @@ export async function checkInvariants(
     if (secret) staged.set(stage, secret);
     remember(secret?.password);
   }
-  const stored = (await harness.storedVerifier(user.username)) ?? '';
-  remember(stored);
   const violations: Violations = [];
   // AWSCURRENT first; once one version logs in, the others need not be tried.
   let loggingIn: string | undefined;
@@ -172,14 +179,26 @@ export async function checkInvariants(
     }
   }
   if (loggingIn === undefined) violations.push('no staged version logs in');
-  const owners = [...staged]
-    .filter(([, secret]) => secret.username === user.username)
-    .filter(([, secret]) => stored !== '' && verifyPasswordAgainstVerifier(secret.password, stored))
-    .map(([stage]) => stage);
-  if (owners.length === 0) violations.push('the stored verifier belongs to no staged version');
-  if (complete) {
-    if (loggingIn !== 'AWSCURRENT') violations.push('AWSCURRENT does not log in');
-    if (!owners.includes('AWSCURRENT')) violations.push("the stored verifier is not AWSCURRENT's");
+  const current = staged.get('AWSCURRENT');
+  const roles = new Set([...staged.values()].map((secret) => secret.username));
+  for (const role of roles) {
+    const stored = await harness.storedVerifier(role);
+    remember(stored);
+    if (stored === null) {
+      if (role === current?.username) violations.push(`AWSCURRENT's role ${role} has no password`);
+      continue;
+    }
+    const owners = [...staged]
+      .filter(([, secret]) => secret.username === role)
+      .filter(([, secret]) => verifyPasswordAgainstVerifier(secret.password, stored))
+      .map(([stage]) => stage);
+    if (owners.length === 0) {
+      violations.push(`the verifier ${role} holds belongs to no staged version`);
+    }
+    if (complete && role === current?.username && !owners.includes('AWSCURRENT')) {
+      violations.push(`${role} does not hold AWSCURRENT's verifier`);
+    }
   }
+  if (complete && loggingIn !== 'AWSCURRENT') violations.push('AWSCURRENT does not log in');
   return violations;
 }

@@ -192,7 +192,8 @@ export class Recorder {
           const login = (value as (...a: unknown[]) => Promise<DatabaseSession>).bind(target);
           const loginTarget = args[0] as LoginTarget;
           const signal = signalOf(args[2]);
-          const who = loginTarget.username === this.username ? 'user' : 'admin';
+          // The rotated user, or another role: the admin, an alternating clone.
+          const who = loginTarget.username === this.username ? 'user' : 'another role';
           const where = `${loginTarget.host}:${loginTarget.port}`;
           const session = await this.#call(
             'connect',

@@ -35,6 +35,26 @@ declare module 'vitest' {
   }
 }
 
+/**
+ * The security suites (issue 9: hostile inputs, hostile servers) the
+ * reliability run includes and counts: each passing test case in them is
+ * one case, except a suite's own leak check. A `suite` narrows a file to
+ * the describe block of that name.
+ */
+export const COUNTED_SUITES = [
+  { key: 'hostileInputs', file: 'test/lambda/confinement.integration.test.ts' },
+  { key: 'hostileInputs', file: 'test/lambda/core/confinement.test.ts' },
+  { key: 'hostileServers', file: 'test/lambda/hostile-servers.integration.test.ts' },
+  {
+    key: 'hostileServers',
+    file: 'test/lambda/adapters/database.integration.test.ts',
+    suite: 'PgConnector against a hostile server',
+  },
+] as const satisfies readonly { key: ReportKey; file: string; suite?: string }[];
+
+/** The leak check each suite ends with: run, but not a case of its own. */
+export const LEAK_CHECK = 'printed no password or verifier in any log line or error message';
+
 /** Adds `n` to a key of the report, from the test whose meta this is. */
 export function count(meta: TaskMeta, key: ReportKey, n: number): void {
   meta.reliability = { ...meta.reliability, [key]: (meta.reliability?.[key] ?? 0) + n };

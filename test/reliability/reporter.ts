@@ -9,7 +9,7 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Reporter, TestModule } from 'vitest/node';
-import { REPORT_KEYS, type ReliabilityReport } from './report.js';
+import { COUNTED_SUITES, LEAK_CHECK, REPORT_KEYS, type ReliabilityReport } from './report.js';
 
 /** Where the report goes (git-ignored). */
 export const REPORT_FILE = resolve('reliability-report.json');
@@ -24,7 +24,19 @@ export default class ReliabilityReporter implements Reporter {
         const meta = test.meta();
         for (const key of REPORT_KEYS) report[key] += meta.reliability?.[key] ?? 0;
         rows.push(...(meta.reliabilitySummary ?? []));
-        if (test.result().state === 'failed') failed++;
+        const state = test.result().state;
+        if (state === 'failed') failed++;
+        for (const counted of COUNTED_SUITES) {
+          const inSuite = !('suite' in counted) || test.fullName.startsWith(`${counted.suite} > `);
+          if (
+            module.relativeModuleId === counted.file &&
+            inSuite &&
+            test.name !== LEAK_CHECK &&
+            state === 'passed'
+          ) {
+            report[counted.key]++;
+          }
+        }
       }
     }
     writeFileSync(REPORT_FILE, `${JSON.stringify(report, null, 2)}\n`);
