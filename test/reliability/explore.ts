@@ -27,6 +27,7 @@ import type { RotationStep } from '../../lambda/core/event.js';
 import {
   DeadlineReachedError,
   isRotationError,
+  isTransientError,
   RotationError,
   type RotationErrorCode,
 } from '../../lambda/errors.js';
@@ -355,7 +356,13 @@ function afterInvocation(
       }
       if (run.elapsedMs >= remaining) problems.push(`${at}: returned after the Lambda deadline`);
     }
-    if (ridden(fault) && onlyRidden && error !== undefined) {
+    // Ridden out: the step may still fail for another reason (the state an
+    // earlier fault left), but not with the fault itself.
+    if (
+      ridden(fault) &&
+      onlyRidden &&
+      (isTransientError(error) || error instanceof DeadlineReachedError)
+    ) {
       problems.push(`${at}: the step did not ride it out (${String((error as Error)?.name)})`);
     }
   }

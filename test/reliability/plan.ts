@@ -28,7 +28,7 @@ export const PLAN = QUICK
     }
   : {
       faults: ['error', 'lost-reply', 'transient', 'hang'] as readonly FaultKind[],
-      maxDepth: 2,
+      maxDepth: 4,
       concurrent: { rotations: 200, maxConnections: 100 },
       concurrencyLimits: [5, 10, 25, 50] as readonly number[],
       endurance: { rotations: 500, warmUp: 20 },
