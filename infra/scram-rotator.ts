@@ -294,9 +294,9 @@ export interface ScramRotatorProps {
   readonly timeout?: Duration;
   /**
    * The function's reserved concurrency: at most this many steps run at
-   * once, each holding at most one database connection, so rotation never
-   * takes more than this many of the server's connections however many
-   * secrets are due together. `'none'` leaves the function on the account's
+   * once, each holding one database connection at a time (two, briefly, in
+   * alternating mode), so rotation takes about this many of the server's
+   * connections at most, however many secrets are due together. `'none'` leaves the function on the account's
    * unreserved pool (an account whose concurrency quota is 10 cannot
    * reserve any). AWS advises no less than 10 for rotation functions.
    * @default {@link DEFAULT_RESERVED_CONCURRENCY}
@@ -1165,10 +1165,12 @@ export class ScramRotator extends Construct {
 }
 
 /**
- * The function's reserved concurrency unless set: measured on the local
- * stack (README, Reliability), 200 secrets rotated at once take about as
- * long with 10 at a time as with no limit, while holding at most 10 of the
- * database's connections; and it is the least AWS advises for rotation.
+ * The function's reserved concurrency unless set. Measured on the local
+ * stack (README, Reliability): 200 secrets rotated at once against
+ * max_connections=100 took 6.7 s with no limit (filling the server, 413
+ * retries of 53300) and 4.6 s with 10 at a time, never holding more than
+ * 10 connections; 25 or 50 saved no more than half a second. 10 is also
+ * the least AWS advises for rotation functions.
  */
 export const DEFAULT_RESERVED_CONCURRENCY = 10;
 
