@@ -471,8 +471,7 @@ export class DatabaseUnreachableError extends RotationError {
     super(
       'DatabaseUnreachableError',
       networkCode === 'ECONNREFUSED'
-        ? `nothing accepted the connection at ${where}: the server is stopped or restarting, or the port is wrong; ` +
-            "check the port in the secret and that the database is running (a restart was waited for while the function's time allowed)"
+        ? `nothing accepted the connection at ${where}: the server is stopped or restarting, or the port is wrong; check the port and that the database runs`
         : `could not connect to ${where}; check the host and port in the secret, DNS, and that the ` +
             "function's subnets and security groups can reach the database",
       options,
@@ -511,8 +510,7 @@ export class DatabaseBusyError extends RotationError {
   constructor(where: string, sqlstate: string, options?: ErrorOptions) {
     super(
       'DatabaseBusyError',
-      `${where} has no connection slot free (SQLSTATE ${sqlstate}); raise max_connections (or the role's CONNECTION LIMIT), ` +
-        "or lower how many rotations run at once (the function's reserved concurrency) and what else holds connections",
+      `${where} has no connection slot free (SQLSTATE ${sqlstate}); raise max_connections, or lower the rotations at once (reserved concurrency)`,
       options,
     );
     this.where = where;
@@ -522,9 +520,9 @@ export class DatabaseBusyError extends RotationError {
 
 /** What the server said about its state, by SQLSTATE. */
 export const UNAVAILABLE_STATES = {
-  '57P01': 'is shutting down (or an administrator ended the session)',
-  '57P02': 'ended the session after another server process crashed, and is recovering',
-  '57P03': 'is starting up or recovering and does not accept connections yet',
+  '57P01': 'is shutting down',
+  '57P02': 'is recovering from a crash',
+  '57P03': 'is starting up or recovering',
 } as const;
 
 /** One of the keys of {@link UNAVAILABLE_STATES}. */
@@ -541,8 +539,7 @@ export class DatabaseUnavailableError extends RotationError {
   constructor(where: string, sqlstate: UnavailableState, options?: ErrorOptions) {
     super(
       'DatabaseUnavailableError',
-      `${where} ${UNAVAILABLE_STATES[sqlstate]} (SQLSTATE ${sqlstate}); wait for it to finish: the function retries while its time allows, ` +
-        'and Secrets Manager retries the rotation. If it lasts, raise the function timeout or TRANSIENT_RETRY_MS',
+      `${where} ${UNAVAILABLE_STATES[sqlstate]} (SQLSTATE ${sqlstate}); retried while time allowed, and Secrets Manager retries the rotation`,
       options,
     );
     this.where = where;
@@ -564,8 +561,7 @@ export class ConnectionLostError extends RotationError {
   constructor(where: string, during: string, options?: ErrorOptions) {
     super(
       'ConnectionLostError',
-      `the connection to ${where} closed during ${during}; the server restarted or the network dropped it. ` +
-        'It was retried while the time allowed; if it repeats, check for proxies or load balancers that cut connections',
+      `the connection to ${where} closed during ${during} (a restart, or the network); retried while time allowed`,
       options,
     );
     this.where = where;
@@ -586,8 +582,7 @@ export class ConcurrentUpdateError extends RotationError {
   constructor(where: string, sqlstate: string, options?: ErrorOptions) {
     super(
       'ConcurrentUpdateError',
-      `${where} refused the change because another transaction changed the same role at the same time (SQLSTATE ${sqlstate}); ` +
-        'it was retried while the time allowed. If it repeats, check that only one rotation (one function, one schedule) changes this role',
+      `${where}: another transaction changed the same role at once (SQLSTATE ${sqlstate}); retried while time allowed. If it repeats, check that one rotation alone changes this role`,
       options,
     );
     this.where = where;
@@ -602,9 +597,7 @@ export class ReadOnlyDatabaseError extends RotationError {
   constructor(where: string, options?: ErrorOptions) {
     super(
       'ReadOnlyDatabaseError',
-      `${where} runs transactions read-only (SQLSTATE 25006): a replica (standby) is behind the host name, so nothing was changed. ` +
-        "Point the secret's host at the primary (Aurora: the cluster endpoint, not the reader endpoint); right after a failover, " +
-        'wait for DNS to follow and let Secrets Manager retry',
+      `${where} is read-only (SQLSTATE 25006): a replica is behind the host name; nothing was changed. Point the host at the primary (Aurora: the cluster endpoint)`,
       options,
     );
     this.where = where;
@@ -613,9 +606,9 @@ export class ReadOnlyDatabaseError extends RotationError {
 
 /** What was wrong with the server's side of a SCRAM exchange. */
 export const SERVER_SIGNATURE_PROBLEMS = {
-  mismatch: 'sent a SCRAM server signature that does not match',
+  mismatch: 'sent a wrong SCRAM server signature',
   missing: 'sent no SCRAM server signature',
-  protocol: 'broke the SCRAM exchange (a nonce, salt or message out of the protocol)',
+  protocol: 'broke the SCRAM exchange',
 } as const;
 
 /** One of the keys of {@link SERVER_SIGNATURE_PROBLEMS}. */
@@ -638,9 +631,7 @@ export class ServerSignatureError extends RotationError {
   ) {
     super(
       'ServerSignatureError',
-      `the server at ${where} ${SERVER_SIGNATURE_PROBLEMS[problem]} for ${username}: it did not prove it holds the user's verifier, ` +
-        'so it may not be the database the secret names; nothing was sent after the login. ' +
-        'Connect to the database itself (not through a proxy that answers SCRAM on its behalf) and check what answers at this address',
+      `the server at ${where} ${SERVER_SIGNATURE_PROBLEMS[problem]} for ${username}, so it may not be the database the secret names; nothing was sent. Connect to the database itself, not a proxy`,
       options,
     );
     this.where = where;
@@ -648,37 +639,10 @@ export class ServerSignatureError extends RotationError {
   }
 }
 
-/** What a SQLSTATE class means, for {@link DatabaseServerError} messages. */
-const SQLSTATE_CLASSES: Readonly<Record<string, string>> = {
-  '08': 'connection exception',
-  '0A': 'feature not supported',
-  '22': 'data exception',
-  '23': 'integrity constraint violation',
-  '25': 'invalid transaction state',
-  '28': 'invalid authorization',
-  '3D': 'invalid catalog name',
-  '40': 'transaction rollback',
-  '42': 'syntax error or access rule violation',
-  '53': 'insufficient resources',
-  '54': 'program limit exceeded',
-  '55': 'object not in prerequisite state',
-  '57': 'operator intervention',
-  '58': 'system error',
-  XX: 'internal error',
-};
-
-/** Fixes for SQLSTATEs a misconfigured secret or server causes. */
-const SQLSTATE_FIXES: Readonly<Record<string, string>> = {
-  '3D000': "the secret's dbname names no database on that server: correct dbname",
-  '42601':
-    'the server rejected the statement; if it names the password, check that the server accepts SCRAM-SHA-256 verifiers (CockroachDB: iteration count 4096 or more)',
-  '0A000': 'the server does not support what the statement needs; check the engine and its version',
-};
-
 /**
  * The server answered a login or statement with an error no other class
- * covers. Names the SQLSTATE and its class; the server's own text is kept
- * only in the (redacted) cause.
+ * covers. Names the SQLSTATE; the server's own text is kept only in the
+ * (redacted) cause.
  */
 export class DatabaseServerError extends RotationError {
   readonly where: string;
@@ -688,12 +652,9 @@ export class DatabaseServerError extends RotationError {
    * @param during - what was in flight, e.g. `login as app`, `ALTER USER`
    */
   constructor(where: string, sqlstate: string, during: string, options?: ErrorOptions) {
-    const kind = SQLSTATE_CLASSES[sqlstate.slice(0, 2)] ?? 'unclassified';
     super(
       'DatabaseServerError',
-      `${where} answered SQLSTATE ${sqlstate} (${kind}) during ${during}; ` +
-        (SQLSTATE_FIXES[sqlstate] ??
-          "see the cause for the server's message; nothing after it was run"),
+      `${where} answered SQLSTATE ${sqlstate} during ${during}; the cause has the server's message (e.g. 3D000: no such dbname)`,
       options,
     );
     this.where = where;
@@ -932,14 +893,11 @@ export class DeadlineReachedError extends RotationError {
    * @param settled - whether everything stopped before the handler returned
    */
   constructor(step: string, inFlight: readonly string[], settled: boolean, options?: ErrorOptions) {
-    const what = inFlight.length === 0 ? 'nothing in flight' : `${inFlight.join(', ')} in flight`;
     super(
       'DeadlineReachedError',
-      `${step} ran out of time with ${what}; ` +
-        (settled
-          ? 'it was cancelled and nothing the step started is still running. '
-          : 'it did not stop within the safety margin and may still complete. ') +
-        'Secrets Manager retries the rotation; if this repeats, raise the function timeout, or lower CONNECT_TIMEOUT_MS, STATEMENT_TIMEOUT_MS or TRANSIENT_RETRY_MS',
+      `${step} ran out of time with ${inFlight.join(', ') || 'nothing'} in flight; ${
+        settled ? 'all of it was cancelled' : 'it did not stop in time and may still complete'
+      }. Secrets Manager retries; if this repeats, raise the function timeout`,
       options,
     );
     this.step = step;

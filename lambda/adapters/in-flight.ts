@@ -10,14 +10,8 @@
  *
  * @module
  */
-import type {
-  DatabaseConnector,
-  DatabaseSession,
-  LoginLimits,
-  LoginTarget,
-  SessionIdentity,
-} from './database.js';
-import type { SecretDescription, SecretStore, VersionSelector } from './secrets-manager.js';
+import type { DatabaseConnector, DatabaseSession, LoginLimits, LoginTarget } from './database.js';
+import type { SecretStore, VersionSelector } from './secrets-manager.js';
 
 /** Options every adapter call takes. */
 export interface CallOptions {
@@ -115,16 +109,11 @@ export function statementName(text: string): string {
   return words.join(' ').replace(/,$/, '').slice(0, 80) || 'statement';
 }
 
-/** The stage or version a GetSecretValue reads, for its name. */
-function versionName(version: VersionSelector): string {
-  return version.stage ?? 'by version id';
-}
-
 /** Names each Secrets Manager call by its API operation. */
 export const SECRET_STORE_CALLS = {
   describe: () => 'DescribeSecret',
   getSecretString: (_id: string, version: VersionSelector) =>
-    `GetSecretValue ${versionName(version)}`,
+    `GetSecretValue ${version.stage ?? 'by version id'}`,
   putPending: () => 'PutSecretValue AWSPENDING',
   promoteToCurrent: () => 'UpdateSecretVersionStage AWSCURRENT',
   withdrawPending: () => 'UpdateSecretVersionStage AWSPENDING (withdraw)',
@@ -137,9 +126,9 @@ export const SECRET_STORE_CALLS = {
 export function trackSecretStore(store: SecretStore, flight: InFlight): SecretStore {
   const options = { signal: flight.signal };
   return {
-    describe: (secretId: string): Promise<SecretDescription> =>
+    describe: (secretId) =>
       flight.run(SECRET_STORE_CALLS.describe(), () => store.describe(secretId, options)),
-    getSecretString: (secretId: string, version: VersionSelector) =>
+    getSecretString: (secretId, version) =>
       flight.run(SECRET_STORE_CALLS.getSecretString(secretId, version), () =>
         store.getSecretString(secretId, version, options),
       ),
@@ -154,10 +143,19 @@ export function trackSecretStore(store: SecretStore, flight: InFlight): SecretSt
   };
 }
 
+/** A session call's name: the statement's leading words, or the method and its argument. */
+function sessionCallName(method: string, args: unknown[]): string {
+  if (method === 'query' || method === 'execute') return statementName(String(args[0]));
+  if (method === 'setPasswordVerifier') return `ALTER USER ${String(args[0])}`;
+  return args.length > 0 ? `${method}(${String(args[0])})` : method;
+}
+
 /**
  * A {@link DatabaseConnector} whose logins carry the invocation's signal
  * (their sessions keep it, so a statement running at the deadline is
- * cancelled), and whose logins and statements are named while in flight.
+ * cancelled), and whose logins and session calls are named while in
+ * flight. Every method of a session is tracked, one added later too;
+ * closing still runs after the deadline.
  */
 export function trackConnector(connector: DatabaseConnector, flight: InFlight): DatabaseConnector {
   return {
@@ -166,66 +164,21 @@ export function trackConnector(connector: DatabaseConnector, flight: InFlight): 
       const session = await flight.run(`login as ${target.username} at ${where}`, () =>
         connector.login(target, limits, { signal: flight.signal }),
       );
-      return new TrackedSession(session, flight, where);
+      return new Proxy(session, {
+        get: (inner, property) => {
+          const value = Reflect.get(inner, property, inner) as unknown;
+          if (typeof value !== 'function') return value;
+          const method = String(property);
+          return (...args: unknown[]) =>
+            flight.run(
+              method === 'close'
+                ? `closing the connection to ${where}`
+                : `${sessionCallName(method, args)} at ${where}`,
+              () => (value as (...a: unknown[]) => Promise<unknown>).apply(inner, args),
+              method === 'close',
+            );
+        },
+      });
     },
   };
-}
-
-/** A session whose statements are named while in flight. */
-class TrackedSession implements DatabaseSession {
-  readonly #inner: DatabaseSession;
-  readonly #flight: InFlight;
-  readonly #where: string;
-
-  constructor(inner: DatabaseSession, flight: InFlight, where: string) {
-    this.#inner = inner;
-    this.#flight = flight;
-    this.#where = where;
-  }
-
-  get mechanism() {
-    return this.#inner.mechanism;
-  }
-
-  #run<T>(statement: string, call: () => Promise<T>): Promise<T> {
-    return this.#flight.run(`${statement} at ${this.#where}`, call);
-  }
-
-  currentUser(): Promise<string> {
-    return this.#run('SELECT current_user', () => this.#inner.currentUser());
-  }
-
-  identity(): Promise<SessionIdentity> {
-    return this.#run('SELECT session_user, current_user', () => this.#inner.identity());
-  }
-
-  serverVersion(): Promise<string> {
-    return this.#run('SELECT version()', () => this.#inner.serverVersion());
-  }
-
-  setting(name: string): Promise<string | undefined> {
-    return this.#run(`SELECT current_setting(${name})`, () => this.#inner.setting(name));
-  }
-
-  setPasswordVerifier(username: string, verifier: string): Promise<void> {
-    return this.#run(`ALTER USER ${username}`, () =>
-      this.#inner.setPasswordVerifier(username, verifier),
-    );
-  }
-
-  query<Row extends Record<string, unknown>>(text: string, values?: unknown[]): Promise<Row[]> {
-    return this.#run(statementName(text), () => this.#inner.query<Row>(text, values));
-  }
-
-  execute(statement: string): Promise<void> {
-    return this.#run(statementName(statement), () => this.#inner.execute(statement));
-  }
-
-  close(): Promise<void> {
-    return this.#flight.run(
-      `closing the connection to ${this.#where}`,
-      () => this.#inner.close(),
-      true,
-    );
-  }
 }

@@ -234,7 +234,7 @@ describe('at the deadline', () => {
     const error = run.error as DeadlineReachedError;
     expect(error.settled).toBe(false);
     expect(error.inFlight).toEqual(['DescribeSecret']);
-    expect(error.message).toContain('did not stop within the safety margin and may still complete');
+    expect(error.message).toContain('it did not stop in time and may still complete');
     expect(run.elapsedMs).toBeLessThan(remainingMs - SAFETY_MARGIN_MS + STOP_WITHIN_MS + 200);
   });
 
