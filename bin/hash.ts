@@ -25,12 +25,12 @@
 import { PgConnector } from '../lambda/adapters/database.js';
 import { configFromEnv } from '../lambda/config.js';
 import { generatePassword, passwordPolicyFromEnv } from '../lambda/core/password.js';
+import { preparePassword, saslprepProblem } from '../lambda/core/saslprep.js';
 import {
   assertVerifierAcceptable,
   createScramVerifierAsync,
   SCRAM_ITERATIONS,
   type ScramEngine,
-  saslprepProblem,
 } from '../lambda/core/scram.js';
 import { engineOf } from '../lambda/engines/detect.js';
 import { PasswordPolicyError } from '../lambda/errors.js';
@@ -138,7 +138,10 @@ async function main(): Promise<number> {
       'type it in its normalised form, or use printable ASCII; nothing was hashed',
     );
   }
-  const verifier = await createScramVerifierAsync(password, { iterations });
+  const verifier = await createScramVerifierAsync(password, {
+    iterations,
+    prepare: preparePassword,
+  });
   for (const engine of engines) assertVerifierAcceptable(verifier, engine);
   // The one place a password is printed: asked for with --generate.
   if (values.generate) process.stdout.write(`${password}\n`);

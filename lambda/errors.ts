@@ -354,7 +354,7 @@ const TLS_FIXES = {
   'untrusted-ca':
     "put the PEM of the CA that issued the server certificate in the secret's ca key or in CA_BUNDLE_PATH",
   'hostname-mismatch':
-    "set the secret's host to a host name listed in the server certificate (subjectAltName), or reissue the certificate for this host name",
+    "set the secret's host to a name in the server certificate's subjectAltName, or reissue the certificate",
   'expired-certificate': "renew the server certificate (and check the server's clock)",
   'not-offered': 'enable TLS on the server: this function never logs in without verify-full TLS',
   other: 'see the cause for the TLS error; this function only connects with verify-full TLS',
@@ -451,6 +451,15 @@ export class InsufficientPrivilegeError extends RotationError {
   }
 }
 
+// Shared phrases are constants: the bundle keeps one copy of each (its
+// size budget is 1.2x the floor's, see bench/budget.ts).
+const OR_ALLOW_PRIVILEGED =
+  'or set ALLOW_PRIVILEGED_TARGET=true if this role is meant to be rotated by this function';
+const PRIVILEGED_ATTRIBUTES = 'SUPERUSER, CREATEROLE, BYPASSRLS and REPLICATION';
+const NOT_PENDING_LOGIN = 'did not log in with the pending password';
+const NOTHING_CHANGED = 'nothing was changed';
+const RETRIED = 'retried while time allowed';
+
 /**
  * Network errors that a restarting server or a brief DNS hiccup also
  * causes: retried within the step's time, unlike a name that does not
@@ -539,7 +548,7 @@ export class DatabaseUnavailableError extends RotationError {
   constructor(where: string, sqlstate: UnavailableState, options?: ErrorOptions) {
     super(
       'DatabaseUnavailableError',
-      `${where} ${UNAVAILABLE_STATES[sqlstate]} (SQLSTATE ${sqlstate}); retried while time allowed, and Secrets Manager retries the rotation`,
+      `${where} ${UNAVAILABLE_STATES[sqlstate]} (SQLSTATE ${sqlstate}); ${RETRIED}, and Secrets Manager retries the rotation`,
       options,
     );
     this.where = where;
@@ -561,7 +570,7 @@ export class ConnectionLostError extends RotationError {
   constructor(where: string, during: string, options?: ErrorOptions) {
     super(
       'ConnectionLostError',
-      `the connection to ${where} closed during ${during} (a restart, or the network); retried while time allowed`,
+      `the connection to ${where} closed during ${during} (a restart, or the network); ${RETRIED}`,
       options,
     );
     this.where = where;
@@ -582,7 +591,7 @@ export class ConcurrentUpdateError extends RotationError {
   constructor(where: string, sqlstate: string, options?: ErrorOptions) {
     super(
       'ConcurrentUpdateError',
-      `${where}: another transaction changed the same role at once (SQLSTATE ${sqlstate}); retried while time allowed. If it repeats, check that one rotation alone changes this role`,
+      `${where}: another transaction changed the same role at once (SQLSTATE ${sqlstate}); ${RETRIED}. If it repeats, check that one rotation alone changes this role`,
       options,
     );
     this.where = where;
@@ -597,7 +606,7 @@ export class ReadOnlyDatabaseError extends RotationError {
   constructor(where: string, options?: ErrorOptions) {
     super(
       'ReadOnlyDatabaseError',
-      `${where} is read-only (SQLSTATE 25006): a replica is behind the host name; nothing was changed. Point the host at the primary (Aurora: the cluster endpoint)`,
+      `${where} is read-only (SQLSTATE 25006): a replica is behind the host name; ${NOTHING_CHANGED}. Point the host at the primary (Aurora: the cluster endpoint)`,
       options,
     );
     this.where = where;
@@ -787,10 +796,8 @@ export const TARGET_ROLE_FIXES = {
     'the user secret must name the application role, never the admin: correct its username, and check who can write it',
   'member-of-changer':
     'REVOKE the admin role from it, or rotate it with an admin it is not a member of',
-  privileged:
-    'rotate privileged roles by hand, or set ALLOW_PRIVILEGED_TARGET=true if this role is meant to be rotated by this function',
-  'member-of-privileged':
-    'REVOKE the privileged role from it, or set ALLOW_PRIVILEGED_TARGET=true if this role is meant to be rotated by this function',
+  privileged: `rotate privileged roles by hand, ${OR_ALLOW_PRIVILEGED}`,
+  'member-of-privileged': `REVOKE the privileged role from it, ${OR_ALLOW_PRIVILEGED}`,
 } as const satisfies Record<TargetRoleProblem, string>;
 
 /**
@@ -819,7 +826,7 @@ export class TargetRoleError extends RotationError {
     const which = privileges.length > 0 ? ` (${privileges.join(', ')})` : '';
     super(
       'TargetRoleError',
-      `${role} ${TARGET_ROLE_PROBLEMS[problem]}${which}; nothing was changed. ${TARGET_ROLE_FIXES[problem]}`,
+      `${role} ${TARGET_ROLE_PROBLEMS[problem]}${which}; ${NOTHING_CHANGED}. ${TARGET_ROLE_FIXES[problem]}`,
       options,
     );
     this.role = role;
@@ -845,7 +852,7 @@ export class IterationLimitError extends RotationError {
   constructor(iterations: number, limit: number, source: string, options?: ErrorOptions) {
     super(
       'IterationLimitError',
-      `${source} asks for ${iterations} iterations, above SCRAM_MAX_ITERATIONS (${limit}); nothing was changed. ` +
+      `${source} asks for ${iterations} iterations, above SCRAM_MAX_ITERATIONS (${limit}); ${NOTHING_CHANGED}. ` +
         'Lower the count on the server (or SCRAM_ITERATIONS), or raise SCRAM_MAX_ITERATIONS (and the function timeout) if the count is meant',
       options,
     );
@@ -963,10 +970,10 @@ export class CloneNameError extends RotationError {
 /** Why alternating mode refuses to create, change or align a clone. */
 export const CLONE_PROBLEMS = {
   'privileged-original':
-    'would inherit privileged attributes or roles through its membership in the original, which a clone must never get',
+    'would inherit privileged attributes or roles through the original, which a clone must never get',
   'privileged-clone': 'holds privileged attributes itself, which a clone must never have',
   'not-a-clone':
-    'exists but is not a member of the original, and this secret has not alternated between the two: it may be another role',
+    'is not a member of the original, and this secret never alternated between the two: it may be another role',
   'original-missing': 'has no original: the user without the suffix does not exist',
   'clone-missing': 'is AWSCURRENT but does not exist on the server',
 } as const;
@@ -976,10 +983,8 @@ export type CloneProblem = keyof typeof CLONE_PROBLEMS;
 
 /** What to do about each of {@link CLONE_PROBLEMS}. */
 export const CLONE_FIXES = {
-  'privileged-original':
-    'rotate privileged roles in admin mode, or remove SUPERUSER, CREATEROLE, BYPASSRLS and REPLICATION (and memberships giving them) from the original',
-  'privileged-clone':
-    'remove SUPERUSER, CREATEROLE, BYPASSRLS and REPLICATION from the clone (or drop it: the next rotation creates it again)',
+  'privileged-original': `rotate privileged roles in admin mode, or remove ${PRIVILEGED_ATTRIBUTES} (and memberships giving them) from the original`,
+  'privileged-clone': `remove ${PRIVILEGED_ATTRIBUTES} from the clone (or drop it: the next rotation creates it again)`,
   'not-a-clone':
     'if it is meant to be the clone, run GRANT <original> TO <clone>; if it is another role, set CLONE_SUFFIX to a suffix no other role uses',
   'original-missing':
@@ -1009,7 +1014,7 @@ export class CloneRefusedError extends RotationError {
     const which = privileges.length > 0 ? ` (${privileges.join(', ')})` : '';
     super(
       'CloneRefusedError',
-      `${role}, the clone of ${original}, ${CLONE_PROBLEMS[problem]}${which}; nothing was changed. ${CLONE_FIXES[problem]}`,
+      `${role}, the clone of ${original}, ${CLONE_PROBLEMS[problem]}${which}; ${NOTHING_CHANGED}. ${CLONE_FIXES[problem]}`,
       options,
     );
     this.role = role;
@@ -1048,7 +1053,7 @@ export class PendingTestFailedError extends RotationError {
   ) {
     super(
       'PendingTestFailedError',
-      `${username} did not log in with the pending password (${reason}); nothing needed rolling back: ${why}. ${withdrawnNote(withdrawn)}`,
+      `${username} ${NOT_PENDING_LOGIN} (${reason}); nothing needed rolling back: ${why}. ${withdrawnNote(withdrawn)}`,
       options,
     );
     this.username = username;
@@ -1068,7 +1073,7 @@ export class RolledBackError extends RotationError {
   constructor(username: string, reason: string, withdrawn: boolean, options?: ErrorOptions) {
     super(
       'RolledBackError',
-      `${username} did not log in with the pending password (${reason}), so its password was set back to AWSCURRENT's, which logs in again. ${withdrawnNote(withdrawn)} Fix the cause before the next rotation`,
+      `${username} ${NOT_PENDING_LOGIN} (${reason}), so its password was set back to AWSCURRENT's, which logs in again. ${withdrawnNote(withdrawn)} Fix the cause before the next rotation`,
       options,
     );
     this.username = username;
@@ -1092,7 +1097,7 @@ export class RollbackFailedError extends RotationError {
   constructor(username: string, reason: string, rollback: string, options?: ErrorOptions) {
     super(
       'RollbackFailedError',
-      `${username} did not log in with the pending password (${reason}), and its password could not be set back to AWSCURRENT's (${rollback}). ` +
+      `${username} ${NOT_PENDING_LOGIN} (${reason}), and its password could not be set back to AWSCURRENT's (${rollback}). ` +
         "AWSCURRENT may not log in now: set the user's password by hand to AWSCURRENT's value (as a SCRAM verifier), or let the rotation retry: AWSPENDING was kept",
       options,
     );

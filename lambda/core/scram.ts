@@ -25,7 +25,6 @@ import {
   timingSafeEqual,
 } from 'node:crypto';
 import { promisify } from 'node:util';
-import saslprep from '@mongodb-js/saslprep';
 import { PasswordPolicyError, ScramVerifierError } from '../errors.js';
 
 const pbkdf2Async = promisify(pbkdf2);
@@ -81,12 +80,12 @@ export const SCRAM_VERIFIER_RULES = {
   'iterations-syntax':
     'the iteration count must be a positive decimal integer without sign, spaces or leading zeros',
   'iterations-below-minimum': `the iteration count must be at least ${SCRAM_ITERATIONS.min} (RFC 7677 minimum; CockroachDB refuses fewer); raise SCRAM_ITERATIONS`,
-  'iterations-above-maximum': `the iteration count must be at most ${SCRAM_ITERATIONS.max} (PostgreSQL holds it in a C int; Node's PBKDF2 takes a 32-bit count); lower SCRAM_ITERATIONS`,
+  'iterations-above-maximum': `the iteration count must be at most ${SCRAM_ITERATIONS.max} (a 32-bit int in PostgreSQL and Node's PBKDF2); lower SCRAM_ITERATIONS`,
   'cockroachdb-iterations': `CockroachDB accepts iteration counts from ${SCRAM_ITERATIONS.min} to ${SCRAM_ITERATIONS.cockroachdbMax} only; set SCRAM_ITERATIONS within that range`,
   salt: 'the salt must be non-empty standard base64 with padding',
   'stored-key': `StoredKey must be ${SCRAM_KEY_BYTES} bytes in standard base64 with padding`,
   'server-key': `ServerKey must be ${SCRAM_KEY_BYTES} bytes in standard base64 with padding`,
-  'cockroachdb-pattern': `it must match CockroachDB's pattern ${COCKROACHDB_VERIFIER_PATTERN.source}`,
+  'cockroachdb-pattern': "it must match CockroachDB's verifier pattern (scramHashRe)",
 } as const;
 
 /** One of the keys of {@link SCRAM_VERIFIER_RULES}. */
@@ -121,10 +120,16 @@ export interface ScramVerifierOptions {
    * @default 16 bytes from the CSPRNG
    */
   readonly salt?: Uint8Array;
+  /**
+   * The bytes PBKDF2 hashes for the password. Give `preparePassword` from
+   * `saslprep.ts` to hash any password as PostgreSQL does.
+   * @default {@link asciiPassword}: ASCII as it is, anything else refused
+   */
+  readonly prepare?: (password: string) => Buffer;
 }
 
 /** Whether every character is ASCII (PostgreSQL's `pg_is_ascii_string`). */
-function isAscii(text: string): boolean {
+export function isAscii(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
     if (text.charCodeAt(i) > 0x7f) return false;
   }
@@ -132,79 +137,25 @@ function isAscii(text: string): boolean {
 }
 
 /**
- * The bytes PostgreSQL feeds to PBKDF2 for `password`, following
- * `pg_saslprep` and its callers in PostgreSQL (and CockroachDB, which copies
- * them):
+ * The bytes fed to PBKDF2 when no SASLprep is given: a printable-or-control
+ * ASCII password as it is, which is what PostgreSQL, CockroachDB, libpq and
+ * node-postgres all hash for ASCII. Anything else needs SASLprep, and the
+ * four disagree at its edges, so it is refused rather than guessed: pass
+ * `prepare: preparePassword` from `saslprep.ts` to hash it as PostgreSQL does.
+ * The function itself only ever hashes printable ASCII (its own generated
+ * passwords, and a pending one checked to be printable ASCII), which keeps the
+ * SASLprep tables out of the deployed bundle.
  *
- * - pure ASCII is used as it is, without SASLprep (even control characters);
- * - otherwise RFC 4013 SASLprep: non-ASCII spaces become U+0020, "commonly
- *   mapped to nothing" characters are dropped, then NFKC;
- * - if SASLprep fails (prohibited or unassigned code point, bidi rule) or
- *   maps the password to nothing, the raw UTF-8 bytes are used instead.
- *
- * Known gap: the SASLprep library checks prohibitions after NFKC, PostgreSQL
- * before it, so the two disagree on a few exotic code points (e.g. U+0340,
- * or code points unassigned in Unicode 3.2 that have a compatibility
- * decomposition). node-postgres' client never falls back to raw bytes, so
- * such a password would not log in through it either; the generator in
- * `password.ts` only produces printable ASCII, where all of them agree.
- *
- * @example
- * ```ts
- * preparePassword('pass\u00A0word').equals(Buffer.from('pass word')); // true
- * ```
+ * @throws {@link PasswordPolicyError} for a password with a non-ASCII character
  */
-export function preparePassword(password: string): Buffer {
-  if (isAscii(password)) return Buffer.from(password, 'utf8');
-  let prepared: string;
-  try {
-    prepared = saslprep(password);
-  } catch {
-    // The library's messages do not quote the input, but there is nothing
-    // to report anyway: PostgreSQL's answer to a failed SASLprep is the raw bytes.
-    return Buffer.from(password, 'utf8');
+export function asciiPassword(password: string): Buffer {
+  if (!isAscii(password)) {
+    throw new PasswordPolicyError(
+      'non-ASCII characters need SASLprep',
+      'pass prepare: preparePassword (lambda/core/saslprep.ts)',
+    );
   }
-  return Buffer.from(prepared === '' ? password : prepared, 'utf8');
-}
-
-/** Why a password cannot be hashed the same way by every client: see {@link saslprepProblem}. */
-export type SaslprepProblem = 'prohibited' | 'changed';
-
-/**
- * Whether SASLprep (RFC 4013) would refuse `password` or change it:
- *
- * - `prohibited`: it holds a character SASLprep prohibits (control
- *   characters, ASCII ones included; private use, non-characters,
- *   surrogates, unassigned code points, a bidi mix) or maps to nothing.
- *   PostgreSQL then hashes the raw bytes, but clients disagree on such
- *   input, and a pasted line break is usually a mistake;
- * - `changed`: SASLprep maps it to another string (a non-ASCII space,
- *   a character mapped to nothing, an NFKC change). Clients that skip
- *   SASLprep (node-postgres among them) would hash other bytes than the
- *   server's verifier and fail to log in.
- *
- * `undefined` when every client hashes it the same way. The password is
- * never part of the answer.
- *
- * @example
- * ```ts
- * saslprepProblem('correct horse'); // undefined
- * saslprepProblem('line\n');        // 'prohibited'
- * saslprepProblem('pass\u00A0word'); // 'changed'
- * ```
- */
-export function saslprepProblem(password: string): SaslprepProblem | undefined {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
-  if (/[\u0000-\u001f\u007f]/.test(password)) return 'prohibited';
-  if (isAscii(password)) return undefined;
-  let prepared: string;
-  try {
-    prepared = saslprep(password);
-  } catch {
-    return 'prohibited';
-  }
-  if (prepared === '') return 'prohibited';
-  return prepared === password ? undefined : 'changed';
+  return Buffer.from(password, 'utf8');
 }
 
 function checkIterations(iterations: number): void {
@@ -232,7 +183,7 @@ function plan(password: string, options: ScramVerifierOptions): Plan {
   const salt =
     options.salt === undefined ? randomBytes(SCRAM_SALT_BYTES) : Buffer.from(options.salt);
   if (salt.length === 0) throw violation('salt');
-  return { password: preparePassword(password), salt, iterations };
+  return { password: (options.prepare ?? asciiPassword)(password), salt, iterations };
 }
 
 function keysFrom(saltedPassword: Buffer): { storedKey: Buffer; serverKey: Buffer } {
@@ -415,11 +366,15 @@ export function assertVerifierAcceptable(verifier: string, engine: ScramEngine):
  * verifyPasswordAgainstVerifier(pending.password, storedVerifier); // true
  * ```
  */
-export function verifyPasswordAgainstVerifier(password: string, verifier: string): boolean {
+export function verifyPasswordAgainstVerifier(
+  password: string,
+  verifier: string,
+  options: Pick<ScramVerifierOptions, 'prepare'> = {},
+): boolean {
   const parsed = parseScramVerifier(verifier);
   if (parsed.iterations > SCRAM_ITERATIONS.max) throw violation('iterations-above-maximum');
   const salted = pbkdf2Sync(
-    preparePassword(password),
+    (options.prepare ?? asciiPassword)(password),
     parsed.salt,
     parsed.iterations,
     SCRAM_KEY_BYTES,

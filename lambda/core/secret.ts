@@ -95,10 +95,10 @@ type SecretKey = keyof v.InferOutput<typeof SECRET_SCHEMA>;
 const KEY_FIXES = {
   engine: `set it to one of ${DATABASE_ENGINES.join(', ')}`,
   host: 'set it to the database host name or IP address, without spaces',
-  username: `set it to the database user name exactly as the server stores it: 1 to ${MAX_IDENTIFIER_BYTES} bytes, no control characters (a longer name is cut short by the server and would name another role)`,
+  username: `set it to the database user name exactly as the server stores it: 1 to ${MAX_IDENTIFIER_BYTES} bytes, no control characters (a longer one is cut short and names another role)`,
   password: "set it to the user's current password (a non-empty string)",
   dbname: `set it to the database name (1 to ${MAX_IDENTIFIER_BYTES} bytes, no control characters), or remove it for the engine default`,
-  port: 'set it to a port from 1 to 65535, as a number or a string of digits, or remove it for the engine default',
+  port: 'set it to a port from 1 to 65535 (a number or digits), or remove it for the engine default',
   masterarn: 'set it to the ARN of the admin secret, or remove it',
   ca: 'set it to a PEM bundle with at least one -----BEGIN CERTIFICATE----- block, or remove it',
   options: 'set it to a startup options string such as --cluster=<routing-id>, or remove it',
@@ -204,7 +204,7 @@ export function parseDatabaseSecret(
     throw new MalformedSecretError(
       'username',
       label,
-      'is not as CockroachDB stores it: it folds user names to lower case and NFC even when quoted; set it to the lower-case, NFC-normalised name',
+      'is not as CockroachDB stores it (folded to lower case and NFC, even when quoted); set it to that form',
     );
   }
   const defaults = ENGINE_DEFAULTS[data.engine];

@@ -99,6 +99,9 @@ export async function readClusterSetting(
   }
 }
 
+/** Says where the fault lies when CockroachDB does not read our verifier as SCRAM. */
+const VERIFIER_BUG = '; this is a bug in the verifier, please report it';
+
 /** Reads a setting the change cannot do without; unreadable is an error that says what to grant. */
 async function requireSetting(
   session: DatabaseSession,
@@ -159,7 +162,7 @@ export async function prepareCockroachChange(
   if (configured !== undefined && configured !== cost && !input.allowIterationMismatch) {
     throw new ConfigurationError(
       'SCRAM_ITERATIONS',
-      `the cluster's ${COCKROACH_SETTINGS.scramCost} (${cost}) on CockroachDB: with another count the next login may be asked for a cleartext password to re-hash it; unset it, or set SCRAM_ITERATIONS_ALLOW_MISMATCH=true if your HBA rules require scram-sha-256`,
+      `the cluster's ${COCKROACH_SETTINGS.scramCost} (${cost}) on CockroachDB: with another, a login may be asked for the cleartext password to re-hash it; unset it, or set SCRAM_ITERATIONS_ALLOW_MISMATCH=true if your HBA rules require scram-sha-256`,
     );
   }
   return configured === undefined
@@ -191,7 +194,7 @@ export async function checkVerifierFormat(
     if (!(error instanceof DatabaseServerError)) throw error;
     throw new ScramVerifierError(
       'cockroachdb-format',
-      'CockroachDB refused the verifier format (crdb_internal.check_password_hash_format); this is a bug in the verifier, please report it',
+      `CockroachDB refused the verifier format (crdb_internal.check_password_hash_format)${VERIFIER_BUG}`,
       { cause: error },
     );
   }
@@ -199,7 +202,7 @@ export async function checkVerifierFormat(
     throw new ScramVerifierError(
       'cockroachdb-format',
       // The method is quoted only when it looks like one: it is the server's text.
-      `CockroachDB reads the verifier as ${method !== undefined && /^[a-z0-9-]{1,32}$/.test(method) ? method : 'something else'}, not scram-sha-256; this is a bug in the verifier, please report it`,
+      `CockroachDB reads the verifier as ${method !== undefined && /^[a-z0-9-]{1,32}$/.test(method) ? method : 'something else'}, not scram-sha-256${VERIFIER_BUG}`,
     );
   }
 }

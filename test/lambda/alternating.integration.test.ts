@@ -503,7 +503,7 @@ describe.each(servers)('alternating users on $name', (server) => {
     const outcome = await rotate(user.secretArn);
     expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
     expect(outcome.errorMessage).toContain(
-      `Clone refused: ${user.clone}, the clone of ${user.username}, exists but is not a member of the original`,
+      `Clone refused: ${user.clone}, the clone of ${user.username}, is not a member of the original`,
     );
     expect(await storedHashes(user.clone)).toEqual(before);
     expect(await isMember(user.clone, user.username)).toBe(false);
