@@ -72,6 +72,29 @@ async function userReadyForSetSecret() {
   return { user, token };
 }
 
+/**
+ * Secrets Manager's retry after a failed step: the remaining steps with the
+ * same token, then AWSCURRENT moved; the new AWSCURRENT must be the password
+ * the server holds.
+ */
+async function expectRetryCompletes(
+  user: { secretArn: string; username: string },
+  token: string,
+): Promise<void> {
+  for (const step of STEPS.slice(1)) {
+    expect((await runStep(handler(), step, user.secretArn, token)).error).toBeUndefined();
+  }
+  await completeRotation(stack.client, user.secretArn, token);
+  const current = await readStage(stack.client, user.secretArn, 'AWSCURRENT');
+  watch.secret(current?.password);
+  expect(
+    verifyPasswordAgainstVerifier(
+      current?.password ?? '',
+      (await stack.postgres.storedPassword(user.username)) ?? '',
+    ),
+  ).toBe(true);
+}
+
 describe('at the deadline', () => {
   it('cancels an ALTER USER stalled on a lock, so it never lands, and names it', async () => {
     const { user, token } = await userReadyForSetSecret();
@@ -113,18 +136,7 @@ describe('at the deadline', () => {
     expect(await stack.postgres.storedPassword(user.username)).toBe(before);
 
     // Secrets Manager's retry completes the rotation.
-    for (const step of STEPS.slice(1)) {
-      expect((await runStep(handler(), step, user.secretArn, token)).error).toBeUndefined();
-    }
-    await completeRotation(stack.client, user.secretArn, token);
-    const current = await readStage(stack.client, user.secretArn, 'AWSCURRENT');
-    watch.secret(current?.password);
-    expect(
-      verifyPasswordAgainstVerifier(
-        current?.password ?? '',
-        (await stack.postgres.storedPassword(user.username)) ?? '',
-      ),
-    ).toBe(true);
+    await expectRetryCompletes(user, token);
   });
 
   it('cuts off a login to a server that never answers, and names it', async () => {
@@ -181,18 +193,7 @@ describe('at the deadline', () => {
     const retry = await runStep(handler(), 'createSecret', user.secretArn, token);
     expect(retry.error).toBeUndefined();
     await new Promise((resolve) => setTimeout(resolve, heldMs));
-    for (const step of STEPS.slice(1)) {
-      expect((await runStep(handler(), step, user.secretArn, token)).error).toBeUndefined();
-    }
-    await completeRotation(stack.client, user.secretArn, token);
-    const current = await readStage(stack.client, user.secretArn, 'AWSCURRENT');
-    watch.secret(current?.password);
-    expect(
-      verifyPasswordAgainstVerifier(
-        current?.password ?? '',
-        (await stack.postgres.storedPassword(user.username)) ?? '',
-      ),
-    ).toBe(true);
+    await expectRetryCompletes(user, token);
   });
 
   it('fails at once, naming nothing in flight, when the time left is already inside the margin', async () => {
