@@ -1,9 +1,11 @@
 /**
- * SASLprep (RFC 4013) as PostgreSQL applies it to a SCRAM password, for the
- * command-line tools and tests that hash passwords the function never
- * generates. Kept apart from `scram.ts` so the deployed function, which only
- * hashes printable ASCII, does not carry the SASLprep tables (about 9 KB of
- * its bundle budget, see `bench/budget.ts`).
+ * SASLprep (RFC 4013) exactly as PostgreSQL's server applies it to a SCRAM
+ * password, prohibition checks and raw-bytes fallback included, for the
+ * command-line tools (`npm run hash` checks what psql and libpq users type)
+ * and the tests. Kept apart from `scram.ts`, whose default is node-postgres'
+ * lighter preparation (`clientPassword`), so the deployed function does not
+ * carry the SASLprep tables (about 9 KB of its bundle budget, see
+ * `bench/budget.ts`).
  *
  * @example
  * ```ts

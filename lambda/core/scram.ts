@@ -123,7 +123,7 @@ export interface ScramVerifierOptions {
   /**
    * The bytes PBKDF2 hashes for the password. Give `preparePassword` from
    * `saslprep.ts` to hash any password as PostgreSQL does.
-   * @default {@link asciiPassword}: ASCII as it is, anything else refused
+   * @default {@link clientPassword}: what node-postgres hashes
    */
   readonly prepare?: (password: string) => Buffer;
 }
@@ -137,25 +137,31 @@ export function isAscii(text: string): boolean {
 }
 
 /**
- * The bytes fed to PBKDF2 when no SASLprep is given: a printable-or-control
- * ASCII password as it is, which is what PostgreSQL, CockroachDB, libpq and
- * node-postgres all hash for ASCII. Anything else needs SASLprep, and the
- * four disagree at its edges, so it is refused rather than guessed: pass
- * `prepare: preparePassword` from `saslprep.ts` to hash it as PostgreSQL does.
- * The function itself only ever hashes printable ASCII (its own generated
- * passwords, and a pending one checked to be printable ASCII), which keeps the
- * SASLprep tables out of the deployed bundle.
+ * The bytes fed to PBKDF2 unless told otherwise: what node-postgres, the
+ * function's own login client, derives its SCRAM proof from (its
+ * `lib/crypto/sasl.js`), so that the function's test login proves what it
+ * stores, whoever set the password (AWSCURRENT may have been typed by hand,
+ * and a roll-back puts it back). RFC 4013's mappings and NFKC, without its
+ * prohibition checks: non-ASCII spaces become U+0020, "commonly mapped to
+ * nothing" characters are dropped. ASCII is left as it is, as by every
+ * client and server. PostgreSQL's server differs only where SASLprep
+ * prohibits a character (it then hashes the raw bytes): pass
+ * `prepare: preparePassword` from `saslprep.ts` to hash exactly as it does.
  *
- * @throws {@link PasswordPolicyError} for a password with a non-ASCII character
+ * @example
+ * ```ts
+ * clientPassword('pass\u00A0word').equals(Buffer.from('pass word')); // true
+ * ```
  */
-export function asciiPassword(password: string): Buffer {
-  if (!isAscii(password)) {
-    throw new PasswordPolicyError(
-      'non-ASCII characters need SASLprep',
-      'pass prepare: preparePassword (lambda/core/saslprep.ts)',
-    );
-  }
-  return Buffer.from(password, 'utf8');
+export function clientPassword(password: string): Buffer {
+  return Buffer.from(
+    password
+      .replace(/[\u00A0\u1680\u2000-\u200B\u202F\u205F\u3000]/g, ' ')
+      // biome-ignore lint/suspicious/noMisleadingCharacterClass: joiners and variation selectors are what RFC 3454 B.1 maps to nothing
+      .replace(/[\u00AD\u034F\u1806\u180B-\u180D\u200C\u200D\u2060\uFE00-\uFE0F\uFEFF]/g, '')
+      .normalize('NFKC'),
+    'utf8',
+  );
 }
 
 function checkIterations(iterations: number): void {
@@ -183,7 +189,7 @@ function plan(password: string, options: ScramVerifierOptions): Plan {
   const salt =
     options.salt === undefined ? randomBytes(SCRAM_SALT_BYTES) : Buffer.from(options.salt);
   if (salt.length === 0) throw violation('salt');
-  return { password: (options.prepare ?? asciiPassword)(password), salt, iterations };
+  return { password: (options.prepare ?? clientPassword)(password), salt, iterations };
 }
 
 function keysFrom(saltedPassword: Buffer): { storedKey: Buffer; serverKey: Buffer } {
@@ -374,7 +380,7 @@ export function verifyPasswordAgainstVerifier(
   const parsed = parseScramVerifier(verifier);
   if (parsed.iterations > SCRAM_ITERATIONS.max) throw violation('iterations-above-maximum');
   const salted = pbkdf2Sync(
-    (options.prepare ?? asciiPassword)(password),
+    (options.prepare ?? clientPassword)(password),
     parsed.salt,
     parsed.iterations,
     SCRAM_KEY_BYTES,

@@ -188,7 +188,7 @@ describe('a testSecret failure after setSecret changed the user AWSCURRENT names
     const outcome = await rotate(user.secretArn, sabotaged);
     expect(outcome).toMatchObject({ ok: false, failedStep: 'testSecret' });
     expect(outcome.errorMessage).toBe(
-      `Rotation rolled back: ${user.username} did not log in with the pending password (Authentication failed: user ${user.username} could not log in at ${current.host}:${current.port}), so its password was set back to AWSCURRENT's, which logs in again. The pending version was withdrawn (AWSPENDING removed), so the next rotation generates a new password. Fix the cause before the next rotation`,
+      `Rotation rolled back: ${user.username} did not log in with the pending password (Authentication failed: user ${user.username} could not log in at ${current.host}:${current.port}), so its password was set back to AWSCURRENT's, which logs in again. AWSPENDING was removed, so the next rotation generates a new password. Fix the cause before the next rotation`,
     );
     expect(await logsIn(current)).toBe(true);
     expect(await logsIn(failed as DatabaseSecret)).toBe(false);
@@ -207,6 +207,43 @@ describe('a testSecret failure after setSecret changed the user AWSCURRENT names
     expect(next.password).not.toBe(failed?.password);
     expect(next.password).not.toBe(current.password);
     expect(await logsIn(next)).toBe(true);
+  });
+
+  it('admin mode: puts back a hand-set AWSCURRENT password that is not ASCII, and it logs in again', async () => {
+    const admin = await stack.createApplicationUser({ createRole: true });
+    const user = await stack.createApplicationUser({
+      managedBy: admin.username,
+      extraKeys: { masterarn: admin.secretArn },
+    });
+    // Set by an operator as psql would: the server hashes it (its own
+    // SASLprep maps the no-break space), and the secret is updated by hand.
+    const handSet = `Kaffee\u00A0f\u00FCr ${randomBytes(6).toString('hex')} \uFB01`;
+    watch.secret(handSet);
+    await stack.postgres.withAdmin((c) =>
+      c.query(
+        `ALTER ROLE ${c.escapeIdentifier(user.username)} PASSWORD ${c.escapeLiteral(handSet)}`,
+      ),
+    );
+    const before = await read(user.secretArn);
+    await stack.client.send(
+      new PutSecretValueCommand({
+        SecretId: user.secretArn,
+        SecretString: JSON.stringify({ ...before.raw, password: handSet }),
+      }),
+    );
+    const current = await read(user.secretArn);
+    expect(await logsIn(current)).toBe(true);
+
+    const outcome = await rotate(
+      user.secretArn,
+      rotationFunction({
+        env: { ROTATION_MODE: 'admin' },
+        afterSetSecret: async () => scramble(user.username),
+      }),
+    );
+    expect(outcome).toMatchObject({ ok: false, failedStep: 'testSecret' });
+    expect(outcome.errorMessage).toMatch(/^Rotation rolled back: /);
+    expect(await logsIn(current)).toBe(true);
   });
 
   it('single-user mode: sets AWSCURRENT back through the pending login when the test failed for a moment', async () => {
