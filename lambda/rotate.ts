@@ -1,8 +1,8 @@
 import type { RotationStep } from './core/event.js';
-import { checkRotationStage } from './core/stages.js';
 import type { StepContext } from './steps/context.js';
 import { createSecret } from './steps/create-secret.js';
 import { finishSecret } from './steps/finish-secret.js';
+import { describeStage } from './steps/load.js';
 import { setSecret } from './steps/set-secret.js';
 import { testSecret } from './steps/test-secret.js';
 
@@ -18,14 +18,8 @@ export type StepOutcome =
  * nothing left to do).
  */
 export async function rotate(ctx: StepContext): Promise<StepOutcome> {
-  const { Step: step, SecretId, ClientRequestToken } = ctx.event;
-  const description = await ctx.secrets.describe(SecretId);
-  const stage = checkRotationStage({
-    rotationEnabled: description.rotationEnabled,
-    versionIdsToStages: description.versionIdsToStages,
-    token: ClientRequestToken,
-    secretId: SecretId,
-  });
+  const step = ctx.event.Step;
+  const { description, stage } = await describeStage(ctx);
   if (stage.kind === 'already-current') {
     ctx.logger.info('the token already holds AWSCURRENT; nothing to do');
     return { step, kind: 'already-current' };

@@ -1,6 +1,8 @@
 import type { LoginTarget } from '../adapters/database.js';
+import type { SecretDescription } from '../adapters/secrets-manager.js';
 import type { RotationConfig } from '../config.js';
 import { type DatabaseSecret, parseDatabaseSecret } from '../core/secret.js';
+import { checkRotationStage, type RotationStageDecision } from '../core/stages.js';
 import { MalformedSecretError } from '../errors.js';
 import type { StepContext } from './context.js';
 
@@ -70,4 +72,26 @@ export function loginTarget(
     ca: secret.ca ?? fallbackCa ?? config.caBundle,
     options: secret.options,
   };
+}
+
+/**
+ * DescribeSecret, and where the event's token stands in it (see
+ * {@link checkRotationStage}): rotate() asks before a step, setSecret again
+ * before a retry.
+ *
+ * @throws {@link RotationNotEnabledError}, {@link TokenNotFoundError} or
+ *   {@link TokenNotPendingError}
+ */
+export async function describeStage(
+  ctx: StepContext,
+): Promise<{ description: SecretDescription; stage: RotationStageDecision }> {
+  const { SecretId, ClientRequestToken } = ctx.event;
+  const description = await ctx.secrets.describe(SecretId);
+  const stage = checkRotationStage({
+    rotationEnabled: description.rotationEnabled,
+    versionIdsToStages: description.versionIdsToStages,
+    token: ClientRequestToken,
+    secretId: SecretId,
+  });
+  return { description, stage };
 }

@@ -28,6 +28,9 @@ export function backoffMs(retry: number, random: () => number = Math.random): nu
   return Math.round(step / 2 + random() * (step / 2));
 }
 
+/** When each step (its context) stops retrying transient failures. */
+const retryDeadlines = new WeakMap<StepContext, number>();
+
 /**
  * Runs `attempt`, and again after a jittered pause each time it fails with
  * a transient error ({@link isTransientError}: a server at capacity,
@@ -44,12 +47,18 @@ export function backoffMs(retry: number, random: () => number = Math.random): nu
 export async function retryTransient<T>(
   ctx: StepContext,
   activity: string,
-  attempt: () => Promise<T>,
+  attempt: (retries: number) => Promise<T>,
 ): Promise<T> {
-  const giveUpAt = Date.now() + Math.min(ctx.config.transientRetryMs, timeLeftMs(ctx));
+  // One budget per step: a retried login inside a retried change, and each
+  // of testSecret's login attempts, share it rather than start their own.
+  let giveUpAt = retryDeadlines.get(ctx);
+  if (giveUpAt === undefined) {
+    giveUpAt = Date.now() + Math.min(ctx.config.transientRetryMs, timeLeftMs(ctx));
+    retryDeadlines.set(ctx, giveUpAt);
+  }
   for (let retry = 1; ; retry++) {
     try {
-      return await attempt();
+      return await attempt(retry - 1);
     } catch (error) {
       const delayMs = backoffMs(retry);
       const room = Math.min(giveUpAt - Date.now(), timeLeftMs(ctx)) - delayMs;

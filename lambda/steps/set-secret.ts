@@ -5,7 +5,7 @@ import type { Engine } from '../engines/engine.js';
 import { PasswordPolicyError } from '../errors.js';
 import { type ChangeStrategy, strategyFor } from '../strategies/index.js';
 import type { StepContext } from './context.js';
-import { loadCurrent, requirePending } from './load.js';
+import { describeStage, loadCurrent, requirePending } from './load.js';
 import { retryTransient } from './retry.js';
 
 /**
@@ -40,7 +40,23 @@ export async function setSecret(ctx: StepContext): Promise<void> {
   assertPortable(pending);
   // An interrupted ALTER may have landed: the retry finds that (the pending
   // password logs in) or repeats it with a fresh salt.
-  await retryTransient(ctx, 'setSecret', () => changePassword(ctx, strategy, current, pending));
+  await retryTransient(ctx, 'setSecret', async (retries) => {
+    if (retries > 0 && !(await stillPending(ctx))) return;
+    await changePassword(ctx, strategy, current, pending);
+  });
+}
+
+/**
+ * Whether the token still holds AWSPENDING, asked again before a retry. A
+ * retry may come seconds after the step began, when a duplicated delivery's
+ * testSecret has rolled the rotation back (AWSPENDING withdrawn) or its
+ * finishSecret has made it current: a late ALTER would then leave the role
+ * with a password no staged version holds, or repeat one already done.
+ *
+ * @throws {@link TokenNotPendingError} when the token lost AWSPENDING
+ */
+async function stillPending(ctx: StepContext): Promise<boolean> {
+  return (await describeStage(ctx)).stage.kind === 'proceed';
 }
 
 /** One attempt: log in, then let the strategy confine and apply the change. */
@@ -82,7 +98,7 @@ function assertPortable(pending: DatabaseSecret): void {
   if (!isPortablePassword(pending.password)) {
     throw new PasswordPolicyError(
       'the AWSPENDING password has characters outside printable ASCII, which clients may hash differently',
-      'store a pending password of printable ASCII only, or remove the pending version and let createSecret generate one; nothing was changed',
+      'store a printable-ASCII pending password, or remove the pending version and let createSecret generate one; nothing was changed',
     );
   }
 }

@@ -5,6 +5,7 @@
  * steps that log in ride out the transient ones within their time, log each
  * retry, and give the others their own advice at once.
  */
+import { UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SdkSecretStore } from '../../lambda/adapters/secrets-manager.js';
@@ -13,6 +14,7 @@ import {
   DatabaseUnreachableError,
   ReadOnlyDatabaseError,
   type RotationErrorCode,
+  TokenNotFoundError,
 } from '../../lambda/errors.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
 import { handlerFor, LogLines, readStage, runStep, stagePending } from '../fixtures/drive.js';
@@ -149,6 +151,31 @@ describe('transient failures are retried within the step', () => {
       'setSecret: the pending password already logs in; nothing to do',
     );
     expect(await storedMatches(user.username, pending)).toBe(true);
+  });
+
+  it('setSecret asks again before a retry, and changes nothing once the rotation was rolled back', async () => {
+    const { user, token, current } = await userAt('setSecret');
+    const release = await takeEverySlot();
+    // While setSecret waits for a slot, a duplicated delivery's testSecret
+    // rolls the rotation back: AWSPENDING is withdrawn.
+    const withdrawn = new Promise((resolve) => setTimeout(resolve, 300)).then(() =>
+      stack.client.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: user.secretArn,
+          VersionStage: 'AWSPENDING',
+          RemoveFromVersionId: token,
+        }),
+      ),
+    );
+    const freed = withdrawn
+      .then(() => new Promise((resolve) => setTimeout(resolve, 300)))
+      .then(release);
+    const { run, retries } = await logged('setSecret', user.secretArn, token);
+    await freed;
+    expect(retries.length).toBeGreaterThan(0);
+    // A version left without labels is no longer listed (AWS deprecates it).
+    expect(run.error).toBeInstanceOf(TokenNotFoundError);
+    expect(await storedMatches(user.username, current)).toBe(true);
   });
 
   it('retries an ALTER that another transaction updated concurrently (tuple concurrently updated)', async () => {
