@@ -290,7 +290,7 @@ export class PgConnector implements DatabaseConnector {
   async login(
     target: LoginTarget,
     limits: LoginLimits,
-    { signal }: CallOptions = {},
+    { signal, onUnsettled }: CallOptions = {},
   ): Promise<DatabaseSession> {
     signal?.throwIfAborted();
     const maxScramIterations =
@@ -301,6 +301,7 @@ export class PgConnector implements DatabaseConnector {
       username: target.username,
       maxScramIterations,
     };
+    const where = `${target.host}:${target.port}`;
     const ssl: VerifyFull = {
       ca: target.ca ?? [...rootCertificates],
       // SNI carries host names only (RFC 6066); for an IP address Node
@@ -324,7 +325,7 @@ export class PgConnector implements DatabaseConnector {
           request.kind !== 'sasl' ||
           !request.mechanisms.some((m) => m.startsWith('SCRAM-SHA-256'))
         ) {
-          throw new AuthenticationMethodRefusedError(request.kind, `${target.host}:${target.port}`);
+          throw new AuthenticationMethodRefusedError(request.kind, where);
         }
         return target.password;
       },
@@ -347,10 +348,7 @@ export class PgConnector implements DatabaseConnector {
     // Destroying the socket first means nothing more is written to it.
     const refuse = (kind: 'cleartext' | 'md5') => {
       auth.request = { kind };
-      connection.emit(
-        'error',
-        new AuthenticationMethodRefusedError(kind, `${target.host}:${target.port}`),
-      );
+      connection.emit('error', new AuthenticationMethodRefusedError(kind, where));
       connection.stream.destroy();
     };
     connection.on('authenticationCleartextPassword', () => refuse('cleartext'));
@@ -369,7 +367,7 @@ export class PgConnector implements DatabaseConnector {
           'error',
           new AuthenticationMethodRefusedError(
             auth.request.kind === 'none' ? 'trust' : auth.request.kind,
-            `${target.host}:${target.port}`,
+            where,
           ),
         );
       }
@@ -395,14 +393,14 @@ export class PgConnector implements DatabaseConnector {
       // AuthenticationOk at all: a server that skipped authentication.
       await client.end().catch(() => undefined);
       signal?.throwIfAborted();
-      throw new AuthenticationMethodRefusedError('trust', `${target.host}:${target.port}`);
+      throw new AuthenticationMethodRefusedError('trust', where);
     }
     const request = auth.request;
     const mechanism: ScramMechanism =
       request.kind === 'sasl' && request.mechanisms.includes('SCRAM-SHA-256-PLUS')
         ? 'SCRAM-SHA-256-PLUS'
         : 'SCRAM-SHA-256';
-    return new PgSession(client, mechanism, { ...at, ssl, signal });
+    return new PgSession(client, mechanism, { ...at, ssl, signal, onUnsettled });
   }
 }
 
@@ -417,6 +415,7 @@ interface VerifyFull {
 interface SessionContext extends FailureContext {
   readonly ssl: VerifyFull;
   readonly signal: AbortSignal | undefined;
+  readonly onUnsettled: ((what: string) => void) | undefined;
 }
 
 /** The most a cancelled statement is waited for before its connection is dropped anyway. */
@@ -435,7 +434,7 @@ class PgSession implements DatabaseSession {
   readonly #at: SessionContext;
   #closed = false;
   /** The statement running now, settled or not. */
-  #running: Promise<unknown> | undefined;
+  #running: { readonly done: Promise<unknown>; readonly text: string } | undefined;
   /** The cancel and teardown started by the signal. */
   #stopping: Promise<void> | undefined;
 
@@ -456,26 +455,32 @@ class PgSession implements DatabaseSession {
       processID: number | null;
       secretKey: number | null;
     };
-    if (running !== undefined && client.processID !== null && client.secretKey !== null) {
-      const settled = running.then(
-        () => undefined,
-        () => undefined,
+    if (running !== undefined) {
+      const settled = running.done.then(
+        () => true,
+        () => true,
       );
-      const cancel = sendCancelRequest(
-        { host: this.#at.host, port: this.#at.port, ssl: this.#at.ssl },
-        client.processID,
-        client.secretKey,
-        CANCEL_WAIT_MS,
-      ).catch(() => undefined);
+      const cancel =
+        client.processID !== null && client.secretKey !== null
+          ? sendCancelRequest(
+              { host: this.#at.host, port: this.#at.port, ssl: this.#at.ssl },
+              client.processID,
+              client.secretKey,
+              CANCEL_WAIT_MS,
+            ).catch(() => undefined)
+          : undefined;
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
+      const ended = await Promise.race([
         settled,
-        new Promise((resolve) => {
-          timer = setTimeout(resolve, CANCEL_WAIT_MS);
+        new Promise<false>((resolve) => {
+          timer = setTimeout(() => resolve(false), CANCEL_WAIT_MS);
         }),
       ]);
       clearTimeout(timer);
       await cancel;
+      // Dropping the connection does not stop a statement the server runs
+      // on (waiting for a lock, say): it may still commit. Say so.
+      if (!ended) this.#at.onUnsettled?.(statementName(running.text));
     }
     this.#closed = true;
     (this.#client as unknown as { connection: PgConnectionEvents }).connection.stream.destroy();
@@ -487,10 +492,11 @@ class PgSession implements DatabaseSession {
   ): Promise<Row[]> {
     const { signal } = this.#at;
     signal?.throwIfAborted();
-    const running = this.#client.query<Row>(text, values);
+    const done = this.#client.query<Row>(text, values);
+    const running = { done, text };
     this.#running = running;
     try {
-      const result = await running;
+      const result = await done;
       return result.rows;
     } catch (error) {
       if (signal?.aborted) {

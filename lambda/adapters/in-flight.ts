@@ -21,6 +21,11 @@ export interface CallOptions {
    * with the signal's reason.
    */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Told what the abort could not stop in time (a statement still running
+   * when its connection was dropped), which may then still complete.
+   */
+  readonly onUnsettled?: ((what: string) => void) | undefined;
 }
 
 /**
@@ -36,6 +41,8 @@ export interface CallOptions {
 export class InFlight {
   /** Fires at the deadline; every tracked call receives it. */
   readonly signal: AbortSignal;
+  /** What an abort could not stop in time: it may still complete. */
+  readonly unsettled: string[] = [];
   readonly #running = new Map<number, string>();
   #next = 0;
 
@@ -162,7 +169,10 @@ export function trackConnector(connector: DatabaseConnector, flight: InFlight): 
     async login(target: LoginTarget, limits: LoginLimits): Promise<DatabaseSession> {
       const where = `${target.host}:${target.port}`;
       const session = await flight.run(`login as ${target.username} at ${where}`, () =>
-        connector.login(target, limits, { signal: flight.signal }),
+        connector.login(target, limits, {
+          signal: flight.signal,
+          onUnsettled: (what) => flight.unsettled.push(`${what} at ${where}`),
+        }),
       );
       return new Proxy(session, {
         get: (inner, property) => {

@@ -68,8 +68,13 @@ export async function withDeadline<T>(
     }
     // A step that finished despite the signal (it fired after the last call) succeeded.
     if (outcome.ok) return outcome.value;
-    if (reached === undefined || outcome.error === reached) throw outcome.error;
-    throw new DeadlineReachedError(step, reached.inFlight, true, { cause: outcome.error });
+    if (reached === undefined) throw outcome.error;
+    // Everything stopped, unless a statement outlived its dropped connection.
+    const settledAll = flight.unsettled.length === 0;
+    if (outcome.error === reached && settledAll) throw reached;
+    throw new DeadlineReachedError(step, reached.inFlight, settledAll, {
+      cause: outcome.error === reached ? undefined : outcome.error,
+    });
   } finally {
     clearTimeout(timer);
     clearTimeout(lateTimer);

@@ -8,7 +8,12 @@ import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { IterationLimitError, SecretMismatchError, TargetRoleError } from '../../lambda/errors.js';
+import {
+  DeadlineReachedError,
+  IterationLimitError,
+  SecretMismatchError,
+  TargetRoleError,
+} from '../../lambda/errors.js';
 import {
   createSecretsManagerClient,
   SecretsManagerEndpoint,
@@ -21,7 +26,13 @@ import {
   type ScriptedServer,
   startScriptedServer,
 } from '../fixtures/scripted-server.js';
-import { pendingWith, quietHandler, runStep, stagePending } from '../fixtures/steps.js';
+import {
+  lambdaContext,
+  pendingWith,
+  quietHandler,
+  runStep,
+  stagePending,
+} from '../fixtures/steps.js';
 
 const watch = new LeakWatch();
 let endpoint: SecretsManagerEndpoint;
@@ -52,8 +63,11 @@ const isAlter = (s: ReceivedStatement) => /^\s*ALTER\s/i.test(s.sql);
  * stores a secret for it, stages a pending version and runs setSecret.
  */
 async function setSecretAgainst(
-  answer: (statement: ReceivedStatement, user: string) => ScriptedAnswer | undefined,
-  options: { iterations?: number; env?: Record<string, string> } = {},
+  answer: (
+    statement: ReceivedStatement,
+    user: string,
+  ) => ScriptedAnswer | undefined | Promise<ScriptedAnswer | undefined>,
+  options: { iterations?: number; env?: Record<string, string>; remainingMs?: number } = {},
 ) {
   const username = `app_${randomBytes(3).toString('hex')}`;
   const password = randomBytes(18).toString('base64url');
@@ -80,7 +94,13 @@ async function setSecretAgainst(
   const pending = await pendingWith(client, arn);
   watch.secret(pending.password);
   const token = await stagePending(client, endpoint, arn, pending.value);
-  const error = await runStep(quietHandler(client, options.env), arn, 'setSecret', token);
+  const error = await runStep(
+    quietHandler(client, options.env),
+    arn,
+    'setSecret',
+    token,
+    lambdaContext(options.remainingMs),
+  );
   watch.error(error);
   return { error, statements: server.statements, username };
 }
@@ -118,7 +138,7 @@ describe('setSecret against a hostile server', () => {
         : undefined,
     );
     expect(error).toBeInstanceOf(SecretMismatchError);
-    expect((error as Error).message).toContain('a name the server truncates or folds');
+    expect((error as Error).message).toContain('(a name it truncates or folds)');
     expect(inspect(error, { depth: 20, showHidden: true })).not.toContain(claim);
     expect(statements.some(isAlter)).toBe(false);
   });
@@ -208,6 +228,20 @@ describe('setSecret against a hostile server', () => {
     expect(error).toBeInstanceOf(IterationLimitError);
     expect((error as Error).message).toContain('asks for 2147483647 iterations');
     expect(statements).toEqual([]);
+  });
+
+  it('at the deadline, says an ALTER the server neither answered nor cancelled may still complete', async () => {
+    // The script never answers the ALTER and ignores the cancel request: once
+    // the connection is dropped, nothing tells whether the server runs it on.
+    const { error } = await setSecretAgainst(
+      (statement) => (isAlter(statement) ? new Promise<never>(() => undefined) : undefined),
+      { remainingMs: 2_500 },
+    );
+    expect(error).toBeInstanceOf(DeadlineReachedError);
+    const reached = error as DeadlineReachedError;
+    expect(reached.settled).toBe(false);
+    expect(reached.inFlight.some((name) => name.startsWith('ALTER USER'))).toBe(true);
+    expect(reached.message).toMatch(/it did not stop in time and may still complete/);
   });
 
   it('sends the ALTER once every answer is sound (the script itself is not the refusal)', async () => {
