@@ -197,7 +197,7 @@ export class TokenNotPendingError extends RotationError {
     super(
       'TokenNotPendingError',
       `version ${token} of ${secretLabel(secretId)} has ${held}, not AWSPENDING; ` +
-        'start a new rotation with RotateSecret (a rotation that was cancelled or superseded cannot resume)',
+        'start a new rotation with RotateSecret (a cancelled or superseded rotation cannot resume)',
       options,
     );
     this.token = token;
@@ -357,7 +357,7 @@ const TLS_FIXES = {
     "set the secret's host to a name in the server certificate's subjectAltName, or reissue the certificate",
   'expired-certificate': "renew the server certificate (and check the server's clock)",
   'not-offered': 'enable TLS on the server: this function never logs in without verify-full TLS',
-  other: 'see the cause for the TLS error; this function only connects with verify-full TLS',
+  other: 'see the cause; this function only connects with verify-full TLS',
 } as const satisfies Record<TlsFailureReason, string>;
 
 /** The server failed verify-full TLS; nothing was sent to it. */
@@ -384,7 +384,7 @@ export class TlsError extends RotationError {
 export const REFUSED_AUTH_METHODS = {
   cleartext: 'asked for the password in cleartext (method password)',
   md5: 'asked for an MD5 password hash (method md5)',
-  trust: 'let the client in without SCRAM (method trust): it never proved it knows the password',
+  trust: 'let the client in without SCRAM (method trust)',
   sasl: 'offered no SCRAM-SHA-256 mechanism',
   none: 'asked for a password without a SCRAM authentication request',
 } as const;
@@ -442,8 +442,8 @@ export class InsufficientPrivilegeError extends RotationError {
     super(
       'InsufficientPrivilegeError',
       `user ${username} at ${where} may not change this password; ` +
-        'rotate through an admin secret (masterarn) whose role has CREATEROLE (CockroachDB: CREATEROLE and CREATELOGIN, or admin), ' +
-        'or on CockroachDB enable sql.auth.change_own_password.enabled for single-user rotation',
+        'rotate through an admin secret (masterarn) whose role has CREATEROLE (CockroachDB: and CREATELOGIN, or admin), ' +
+        'or on CockroachDB enable sql.auth.change_own_password.enabled',
       options,
     );
     this.username = username;
@@ -459,6 +459,7 @@ const PRIVILEGED_ATTRIBUTES = 'SUPERUSER, CREATEROLE, BYPASSRLS and REPLICATION'
 const NOT_PENDING_LOGIN = 'did not log in with the pending password';
 const NOTHING_CHANGED = 'nothing was changed';
 const RETRIED = 'retried while time allowed';
+const FOLDS = '(it folds names to lower case and NFC)';
 
 /**
  * Network errors that a restarting server or a brief DNS hiccup also
@@ -663,7 +664,7 @@ export class DatabaseServerError extends RotationError {
   constructor(where: string, sqlstate: string, during: string, options?: ErrorOptions) {
     super(
       'DatabaseServerError',
-      `${where} answered SQLSTATE ${sqlstate} during ${during}; the cause has the server's message (e.g. 3D000: no such dbname)`,
+      `${where} answered SQLSTATE ${sqlstate} during ${during}; see the cause (e.g. 3D000: no such dbname)`,
       options,
     );
     this.where = where;
@@ -777,7 +778,7 @@ export class VerifierNotStoredError extends RotationError {
 /** Why the role a rotation would change is refused, by what the user has to fix. */
 export const TARGET_ROLE_PROBLEMS = {
   missing: 'does not exist on the server under exactly this name',
-  folded: 'is not a name this server keeps as written (it folds names to lower case and NFC)',
+  folded: `is not a name this server keeps as written ${FOLDS}`,
   changer: "is the role that logs in to change it (the admin secret's own user)",
   'member-of-changer': 'is a member of the admin role, so it could act as the admin',
   privileged: 'holds a privileged attribute',
@@ -873,7 +874,7 @@ export class DeadlineError extends RotationError {
     super(
       'DeadlineError',
       `${activity} needs about ${Math.ceil(neededMs)} ms but ${Math.max(0, Math.floor(leftMs))} ms are left; ` +
-        'it was not started and nothing was changed. Raise the function timeout, or lower the iteration count',
+        'it was not started; nothing was changed. Raise the function timeout, or lower the iteration count',
       options,
     );
     this.activity = activity;
@@ -934,7 +935,7 @@ export class UnprovenVersionError extends RotationError {
 /** Why a clone name cannot be used, by what the user has to fix. */
 export const CLONE_NAME_PROBLEMS = {
   'too-long': `is longer than 63 bytes, the identifier limit: PostgreSQL would cut it short and name another role`,
-  folded: 'is not a name CockroachDB keeps as written (it folds names to lower case and NFC)',
+  folded: `is not a name CockroachDB keeps as written ${FOLDS}`,
 } as const;
 
 /** One of the keys of {@link CLONE_NAME_PROBLEMS}. */
@@ -986,11 +987,11 @@ export const CLONE_FIXES = {
   'privileged-original': `rotate privileged roles in admin mode, or remove ${PRIVILEGED_ATTRIBUTES} (and memberships giving them) from the original`,
   'privileged-clone': `remove ${PRIVILEGED_ATTRIBUTES} from the clone (or drop it: the next rotation creates it again)`,
   'not-a-clone':
-    'if it is meant to be the clone, run GRANT <original> TO <clone>; if it is another role, set CLONE_SUFFIX to a suffix no other role uses',
+    'if it is the clone, run GRANT <original> TO <clone>; if not, set CLONE_SUFFIX to a suffix no other role uses',
   'original-missing':
     "set the secret's username to the original user (without the suffix), or set CLONE_SUFFIX to the suffix actually in use",
   'clone-missing':
-    "put the original user back in the secret's username (with its password), then rotate again: the clone is created again",
+    'put the original user (and its password) back in the secret, then rotate again: the clone is created again',
 } as const satisfies Record<CloneProblem, string>;
 
 /**
@@ -1027,8 +1028,8 @@ export class CloneRefusedError extends RotationError {
 /** What withdrawing the failed pending version came to, for messages. */
 function withdrawnNote(withdrawn: boolean): string {
   return withdrawn
-    ? 'The pending version was withdrawn (AWSPENDING removed), so the next rotation generates a new password.'
-    : 'The pending version could not be withdrawn: remove AWSPENDING from it before the next rotation, or that rotation retries the same password.';
+    ? 'AWSPENDING was removed, so the next rotation generates a new password.'
+    : 'AWSPENDING could not be removed: remove it before the next rotation, or that rotation retries the same password.';
 }
 
 /**
@@ -1162,9 +1163,9 @@ export function summarizeError(error: unknown, depth = 0): ErrorSummary {
   for (const pattern of UNSAFE_TEXT) text = text.replace(pattern, '[redacted]');
   const summary = new ErrorSummary(kind, code, text.slice(0, 300));
   if (err.cause !== undefined && depth < 5) {
+    // Not enumerable (defineProperty's default), as Error's own cause is.
     Object.defineProperty(summary, 'cause', {
       value: summarizeError(err.cause, depth + 1),
-      enumerable: false,
       configurable: true,
       writable: true,
     });

@@ -91,14 +91,19 @@ const SECRET_SCHEMA = v.object({
 
 type SecretKey = keyof v.InferOutput<typeof SECRET_SCHEMA>;
 
+/** What a secret string must be, for error messages. */
+const JSON_SHAPE = 'a JSON object with engine, host, username and password';
+/** How to make an optional key fall back, for error messages. */
+const OR_DEFAULT = 'or remove it for the engine default';
+
 /** What to put in each key, for error messages. */
 const KEY_FIXES = {
   engine: `set it to one of ${DATABASE_ENGINES.join(', ')}`,
   host: 'set it to the database host name or IP address, without spaces',
   username: `set it to the database user name exactly as the server stores it: 1 to ${MAX_IDENTIFIER_BYTES} bytes, no control characters (a longer one is cut short and names another role)`,
   password: "set it to the user's current password (a non-empty string)",
-  dbname: `set it to the database name (1 to ${MAX_IDENTIFIER_BYTES} bytes, no control characters), or remove it for the engine default`,
-  port: 'set it to a port from 1 to 65535 (a number or digits), or remove it for the engine default',
+  dbname: `set it to the database name (1 to ${MAX_IDENTIFIER_BYTES} bytes, no control characters), ${OR_DEFAULT}`,
+  port: `set it to a port from 1 to 65535 (a number or digits), ${OR_DEFAULT}`,
   masterarn: 'set it to the ARN of the admin secret, or remove it',
   ca: 'set it to a PEM bundle with at least one -----BEGIN CERTIFICATE----- block, or remove it',
   options: 'set it to a startup options string such as --cluster=<routing-id>, or remove it',
@@ -168,14 +173,14 @@ export function parseDatabaseSecret(
     throw new MalformedSecretError(
       WHOLE_SECRET_KEY,
       label,
-      'the secret string is not valid JSON; store a JSON object with engine, host, username and password',
+      `the secret string is not valid JSON; store ${JSON_SHAPE}`,
     );
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new MalformedSecretError(
       WHOLE_SECRET_KEY,
       label,
-      'the secret string must be a JSON object with engine, host, username and password',
+      `the secret string must be ${JSON_SHAPE}`,
     );
   }
   const raw = parsed as Record<string, unknown>;

@@ -100,7 +100,7 @@ export async function readClusterSetting(
 }
 
 /** Says where the fault lies when CockroachDB does not read our verifier as SCRAM. */
-const VERIFIER_BUG = '; this is a bug in the verifier, please report it';
+const VERIFIER_BUG = '; a bug in the verifier, please report it';
 
 /** Reads a setting the change cannot do without; unreadable is an error that says what to grant. */
 async function requireSetting(
@@ -112,7 +112,7 @@ async function requireSetting(
   if (value === undefined) {
     throw new DatabaseSettingError(
       setting,
-      `cannot be read by ${username}, and rotation cannot be made safe without it`,
+      `cannot be read by ${username}, and rotation is not safe without it`,
       `run ${viewSettingsGrant(username)}`,
     );
   }
@@ -194,7 +194,7 @@ export async function checkVerifierFormat(
     if (!(error instanceof DatabaseServerError)) throw error;
     throw new ScramVerifierError(
       'cockroachdb-format',
-      `CockroachDB refused the verifier format (crdb_internal.check_password_hash_format)${VERIFIER_BUG}`,
+      `CockroachDB refused the verifier format${VERIFIER_BUG}`,
       { cause: error },
     );
   }

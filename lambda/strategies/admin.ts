@@ -78,7 +78,7 @@ export async function openAdmin(
       adminSecret,
       fields,
       ADMIN_LABEL,
-      "the admin's credentials are used only on the server AWSCURRENT names: make the admin secret's connection fields equal AWSCURRENT's, or set ALLOW_ADMIN_TARGET_MISMATCH=true if the admin reaches the same server another way",
+      "the admin logs in only to the server AWSCURRENT names: make the admin secret's connection fields equal AWSCURRENT's, or set ALLOW_ADMIN_TARGET_MISMATCH=true if it reaches that server another way",
     );
   }
   ctx.logger.info('logging in as the admin user');

@@ -133,8 +133,8 @@ export async function confirmSessionUser(
     throw new SecretMismatchError(
       ['username'],
       // The server's answer is not quoted: it is the server's text, not ours.
-      `the server logged ${versus}'s username in as another role: a name the server truncates or folds. ` +
-        "Set the username to the role's exact name as the server stores it; nothing was changed",
+      `the server logged ${versus}'s username in as another role (a name it truncates or folds). ` +
+        "Set the username to the role's exact name; nothing was changed",
       { versus },
     );
   }

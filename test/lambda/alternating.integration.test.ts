@@ -528,7 +528,7 @@ describe.each(servers)('alternating users on $name', (server) => {
     expect(outcome).toMatchObject({ ok: false, failedStep: 'testSecret' });
     expect(outcome.errorMessage).toMatch(
       new RegExp(
-        `^Pending password failed its test: ${user.clone} did not log in with the pending password \\(Authentication failed: .*\\); nothing needed rolling back: alternating mode changed only ${user.clone}; ${user.username}, the user AWSCURRENT names, was not touched\\. The pending version was withdrawn`,
+        `^Pending password failed its test: ${user.clone} did not log in with the pending password \\(Authentication failed: .*\\); nothing needed rolling back: alternating mode changed only ${user.clone}; ${user.username}, the user AWSCURRENT names, was not touched\\. AWSPENDING was removed`,
       ),
     );
     await withLogin(await read(user.secretArn), async () => undefined);

@@ -265,7 +265,7 @@ describe('messages', () => {
 
   it('name the SQLSTATE and what was in flight for other server errors', () => {
     expect(new DatabaseServerError(where, '3D000', 'login as app').message).toBe(
-      "Database error: db.example.com:5432 answered SQLSTATE 3D000 during login as app; the cause has the server's message (e.g. 3D000: no such dbname)",
+      'Database error: db.example.com:5432 answered SQLSTATE 3D000 during login as app; see the cause (e.g. 3D000: no such dbname)',
     );
   });
 
@@ -325,7 +325,9 @@ describe('messages', () => {
     const withdrawn = new RolledBackError('app', 'Authentication failed: x', true);
     expect(withdrawn.message).toContain("set back to AWSCURRENT's");
     expect(withdrawn.message).toContain('the next rotation generates a new password');
-    expect(new RolledBackError('app', 'x', false).message).toContain('could not be withdrawn');
+    expect(new RolledBackError('app', 'x', false).message).toContain(
+      'AWSPENDING could not be removed',
+    );
     const nothing = new PendingTestFailedError('app_clone', 'app was not touched', 'x', true);
     expect(nothing.message).toContain('nothing needed rolling back: app was not touched');
     expect(new RollbackFailedError('app', 'x', 'y').message).toContain('AWSPENDING was kept');
