@@ -7,7 +7,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SdkSecretStore } from '../../lambda/adapters/secrets-manager.js';
 import { verifyPasswordAgainstVerifier } from '../../lambda/core/scram.js';
 import { DeadlineReachedError } from '../../lambda/errors.js';
@@ -23,20 +23,12 @@ import {
   STEPS,
   stagePending,
 } from '../fixtures/drive.js';
-import { LeakWatch } from '../fixtures/leaks.js';
+import { LeakWatch, watchAround } from '../fixtures/leaks.js';
 
 const watch = new LeakWatch();
 let stack: LocalStack;
 
-beforeAll(async () => {
-  watch.start();
-  stack = await startLocalStack();
-});
-
-afterAll(async () => {
-  await stack?.stop();
-  watch.stop();
-});
+watchAround(watch, async () => (stack = await startLocalStack()));
 
 /** The handler as deployed, over the stack's endpoint. */
 const handler = () => handlerFor({ secrets: new SdkSecretStore(stack.client) });

@@ -5,7 +5,7 @@
  * AWSCURRENT logging in. The races are forced in their worst order by
  * holding one delivery at the call where it would lose.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PgConnector } from '../../lambda/adapters/database.js';
 import { SdkSecretStore, type SecretStore } from '../../lambda/adapters/secrets-manager.js';
 import { verifyPasswordAgainstVerifier } from '../../lambda/core/scram.js';
@@ -20,21 +20,13 @@ import {
   STEPS,
   stagePending,
 } from '../fixtures/drive.js';
-import { LeakWatch } from '../fixtures/leaks.js';
+import { LeakWatch, watchAround } from '../fixtures/leaks.js';
 import { createRotatableUser, MODES, modeEnv } from '../fixtures/modes.js';
 
 const watch = new LeakWatch();
 let stack: LocalStack;
 
-beforeAll(async () => {
-  watch.start();
-  stack = await startLocalStack();
-});
-
-afterAll(async () => {
-  await stack?.stop();
-  watch.stop();
-});
+watchAround(watch, async () => (stack = await startLocalStack()));
 
 type StoreMethod = keyof SecretStore;
 

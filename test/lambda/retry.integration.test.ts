@@ -7,7 +7,7 @@
  */
 import { UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SdkSecretStore } from '../../lambda/adapters/secrets-manager.js';
 import { verifyPasswordAgainstVerifier } from '../../lambda/core/scram.js';
 import {
@@ -18,7 +18,7 @@ import {
 } from '../../lambda/errors.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
 import { handlerFor, LogLines, readStage, runStep, stagePending } from '../fixtures/drive.js';
-import { LeakWatch } from '../fixtures/leaks.js';
+import { LeakWatch, watchAround } from '../fixtures/leaks.js';
 
 /** Slots PostgreSQL keeps for superusers (its default), on top of the ordinary ones. */
 const RESERVED = 3;
@@ -28,15 +28,11 @@ const ORDINARY = 4;
 const watch = new LeakWatch();
 let stack: LocalStack;
 
-beforeAll(async () => {
-  watch.start();
-  stack = await startLocalStack({ postgres: { maxConnections: ORDINARY + RESERVED } });
-});
-
-afterAll(async () => {
-  await stack?.stop();
-  watch.stop();
-});
+watchAround(
+  watch,
+  async () =>
+    (stack = await startLocalStack({ postgres: { maxConnections: ORDINARY + RESERVED } })),
+);
 
 /** A user whose rotation has reached `step` (the steps before it have run). */
 async function userAt(step: 'setSecret' | 'testSecret', env: Record<string, string> = {}) {

@@ -12,7 +12,7 @@ import {
   RotateSecretCommand,
 } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type DatabaseConnector,
   type DatabaseSession,
@@ -33,7 +33,7 @@ import {
 import { createHandler } from '../../lambda/index.js';
 import { Logger } from '../../lambda/telemetry.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
-import { LeakWatch } from '../fixtures/leaks.js';
+import { LeakWatch, watchAround } from '../fixtures/leaks.js';
 
 const limits = { connectTimeoutMs: 5_000, statementTimeoutMs: 5_000, maxScramIterations: 0 };
 
@@ -73,15 +73,7 @@ class FaultyConnector implements DatabaseConnector {
 const watch = new LeakWatch();
 let stack: LocalStack;
 
-beforeAll(async () => {
-  watch.start();
-  stack = await startLocalStack();
-});
-
-afterAll(async () => {
-  await stack?.stop();
-  watch.stop();
-});
+watchAround(watch, async () => (stack = await startLocalStack()));
 
 async function read(secretId: string, stage = 'AWSCURRENT'): Promise<DatabaseSecret> {
   const out = await stack.client.send(

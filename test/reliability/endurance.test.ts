@@ -5,10 +5,10 @@
  * before it exhausted a real environment).
  */
 import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SdkSecretStore } from '../../lambda/adapters/secrets-manager.js';
 import { handlerFor } from '../fixtures/drive.js';
-import { LeakWatch } from '../fixtures/leaks.js';
+import { LeakWatch, watchAround } from '../fixtures/leaks.js';
 import { checkInvariants, HARNESSES, type Harness } from './harness.js';
 import { PLAN } from './plan.js';
 import { count, summarize } from './report.js';
@@ -16,15 +16,7 @@ import { count, summarize } from './report.js';
 const watch = new LeakWatch();
 let harness: Harness;
 
-beforeAll(async () => {
-  watch.start();
-  harness = await HARNESSES.postgres({});
-});
-
-afterAll(async () => {
-  await harness?.stop();
-  watch.stop();
-});
+watchAround(watch, async () => (harness = await HARNESSES.postgres({})));
 
 /** Live handles and sockets by type, once pending callbacks have run. */
 async function resources(): Promise<Record<string, number>> {

@@ -7,13 +7,13 @@
  * 4 s. The step rides it out within its time, the rotation completes
  * without Secrets Manager's retries, and the invariants hold.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { PgConnector } from '../../lambda/adapters/database.js';
 import { SdkSecretStore } from '../../lambda/adapters/secrets-manager.js';
 import type { RotationStep } from '../../lambda/core/event.js';
 import type { ShutdownMode } from '../../local/postgres.js';
 import { completeRotation, handlerFor, runStep, STEPS, stagePending } from '../fixtures/drive.js';
-import { LeakWatch } from '../fixtures/leaks.js';
+import { LeakWatch, watchAround } from '../fixtures/leaks.js';
 import { MODES, modeEnv } from '../fixtures/modes.js';
 import { checkInvariants, HARNESSES, type Harness } from './harness.js';
 import { PLAN } from './plan.js';
@@ -32,15 +32,7 @@ const STEPS_UNDER_TEST: readonly RotationStep[] = ['setSecret', 'testSecret'];
 const watch = new LeakWatch();
 let harness: Harness;
 
-beforeAll(async () => {
-  watch.start();
-  harness = await HARNESSES.postgres({});
-});
-
-afterAll(async () => {
-  await harness?.stop();
-  watch.stop();
-});
+watchAround(watch, async () => (harness = await HARNESSES.postgres({})));
 
 function remember(value: unknown): void {
   if (typeof value === 'string') watch.secret(value);
