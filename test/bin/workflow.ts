@@ -7,6 +7,7 @@ import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/clien
 import { type LoginTarget, PgConnector } from '../../lambda/adapters/database.js';
 import { parseDatabaseSecret } from '../../lambda/core/secret.js';
 import type { LocalStack } from '../../local/stack.js';
+import { targetOf } from '../fixtures/drive.js';
 
 /** What a CLI run printed, and its exit code. */
 export interface CliRun {
@@ -88,15 +89,4 @@ export async function logsIn(target: LoginTarget): Promise<true | string> {
   }
 }
 
-/** A secret as a login target. */
-export function targetOf(secret: ReturnType<typeof parseDatabaseSecret>): LoginTarget {
-  return {
-    host: secret.host,
-    port: secret.port,
-    database: secret.dbname,
-    username: secret.username,
-    password: secret.password,
-    ca: secret.ca,
-    options: secret.options,
-  };
-}
+export { targetOf };

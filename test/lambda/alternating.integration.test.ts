@@ -32,6 +32,7 @@ import {
   createSecretsManagerClient,
   SecretsManagerEndpoint,
 } from '../../local/secrets-manager/index.js';
+import { targetOf } from '../fixtures/drive.js';
 import { LeakWatch } from '../fixtures/leaks.js';
 
 const ADMIN = 'alt_admin';
@@ -204,17 +205,7 @@ async function read(secretArn: string, stage = 'AWSCURRENT'): Promise<DatabaseSe
 }
 
 async function login(secret: DatabaseSecret): Promise<DatabaseSession> {
-  return new PgConnector().login(
-    {
-      host: secret.host,
-      port: secret.port,
-      database: secret.dbname,
-      username: secret.username,
-      password: secret.password,
-      ca: secret.ca,
-    },
-    limits,
-  );
+  return new PgConnector().login(targetOf(secret), limits);
 }
 
 async function withLogin<T>(

@@ -19,6 +19,7 @@ import {
   runStep,
   STEPS,
   stagePending,
+  targetOf,
 } from '../fixtures/drive.js';
 import { LeakWatch, watchAround } from '../fixtures/leaks.js';
 import { createRotatableUser, MODES, modeEnv } from '../fixtures/modes.js';
@@ -59,17 +60,11 @@ function latch(): { opened: Promise<void>; open: () => void } {
 async function logsIn(secret: DatabaseSecret | undefined): Promise<boolean> {
   if (secret === undefined) return false;
   const session = await new PgConnector()
-    .login(
-      {
-        host: secret.host,
-        port: secret.port,
-        database: secret.dbname,
-        username: secret.username,
-        password: secret.password,
-        ca: secret.ca,
-      },
-      { connectTimeoutMs: 5_000, statementTimeoutMs: 5_000, maxScramIterations: 0 },
-    )
+    .login(targetOf(secret), {
+      connectTimeoutMs: 5_000,
+      statementTimeoutMs: 5_000,
+      maxScramIterations: 0,
+    })
     .catch(() => undefined);
   await session?.close();
   return session !== undefined;

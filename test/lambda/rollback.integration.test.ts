@@ -33,6 +33,7 @@ import {
 import { createHandler } from '../../lambda/index.js';
 import { Logger } from '../../lambda/telemetry.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
+import { targetOf } from '../fixtures/drive.js';
 import { LeakWatch, watchAround } from '../fixtures/leaks.js';
 
 const limits = { connectTimeoutMs: 5_000, statementTimeoutMs: 5_000, maxScramIterations: 0 };
@@ -86,17 +87,7 @@ async function read(secretId: string, stage = 'AWSCURRENT'): Promise<DatabaseSec
 
 async function logsIn(secret: DatabaseSecret): Promise<boolean> {
   try {
-    const session = await new PgConnector().login(
-      {
-        host: secret.host,
-        port: secret.port,
-        database: secret.dbname,
-        username: secret.username,
-        password: secret.password,
-        ca: secret.ca,
-      },
-      limits,
-    );
+    const session = await new PgConnector().login(targetOf(secret), limits);
     await session.close();
     return true;
   } catch (error) {
