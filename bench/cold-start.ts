@@ -10,7 +10,6 @@
  * @module
  */
 import { spawn } from 'node:child_process';
-import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import type { LocalStack } from '../local/stack.js';
 import type { Bundles } from './bundles.js';
 import type { ColdStartSample } from './cold-start-child.js';
@@ -42,16 +41,7 @@ export async function stageColdStartEvent(
     if (event.Step === 'testSecret') throw new Error(STAGED);
     return handler(event, context);
   });
-  await stack.client.send(
-    new RotateSecretCommand({
-      SecretId: user.secretArn,
-      RotationLambdaARN: arn,
-      RotationRules: { AutomaticallyAfterDays: 30 },
-    }),
-  );
-  const outcome = await stack.secretsManager.waitForRotation(user.secretArn, {
-    timeoutMs: 30_000,
-  });
+  const outcome = await stack.rotate(user.secretArn, arn, { timeoutMs: 30_000 });
   if (outcome.failedStep !== 'testSecret' || !outcome.errorMessage?.includes(STAGED)) {
     throw new Error(
       `staging the cold-start rotation failed at ${outcome.failedStep}: ${outcome.errorMessage}`,

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import type pg from 'pg';
 import type { ApplicationUser, LocalStack } from '../local/stack.js';
 import { ServerLogReader } from './counts.js';
@@ -111,16 +110,7 @@ export async function benchConcurrency(
         const outcomes = await Promise.all(
           users.map(async (user) => {
             const t = performance.now();
-            await stack.client.send(
-              new RotateSecretCommand({
-                SecretId: user.secretArn,
-                RotationLambdaARN: arn,
-                RotationRules: { AutomaticallyAfterDays: 30 },
-              }),
-            );
-            const outcome = await stack.secretsManager.waitForRotation(user.secretArn, {
-              timeoutMs: 300_000,
-            });
+            const outcome = await stack.rotate(user.secretArn, arn, { timeoutMs: 300_000 });
             return { ms: performance.now() - t, outcome };
           }),
         );

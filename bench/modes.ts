@@ -8,7 +8,6 @@
  *
  * @module
  */
-import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { STRATEGIES, type StrategyName } from '../lambda/strategies/strategy.js';
 import type { ApplicationUser, LocalStack } from '../local/stack.js';
 import { type OperationCounts, RequestCounter, ServerLogReader, total } from './counts.js';
@@ -145,16 +144,7 @@ export async function benchModes(
         trace.take();
         let token = '';
         const ms = await timed(async () => {
-          await stack.client.send(
-            new RotateSecretCommand({
-              SecretId: user.secretArn,
-              RotationLambdaARN: arn,
-              RotationRules: { AutomaticallyAfterDays: 30 },
-            }),
-          );
-          const outcome = await stack.secretsManager.waitForRotation(user.secretArn, {
-            timeoutMs: 60_000,
-          });
+          const outcome = await stack.rotate(user.secretArn, arn, { timeoutMs: 60_000 });
           if (!outcome.ok) {
             throw new Error(
               `${mode} rotation failed at ${outcome.failedStep}: ${outcome.errorMessage}`,

@@ -16,7 +16,7 @@
  */
 
 import { parseArgs } from 'node:util';
-import { GetSecretValueCommand, RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { PgConnector } from '../lambda/adapters/database.js';
 import { parseScramVerifier } from '../lambda/core/scram.js';
 import { parseDatabaseSecret } from '../lambda/core/secret.js';
@@ -80,14 +80,7 @@ try {
     );
   });
   say('RotateSecret ...');
-  await stack.client.send(
-    new RotateSecretCommand({
-      SecretId: user.secretArn,
-      RotationLambdaARN: lambdaArn,
-      RotationRules: { AutomaticallyAfterDays: 30 },
-    }),
-  );
-  const outcome = await stack.secretsManager.waitForRotation(user.secretArn, { timeoutMs: 60_000 });
+  const outcome = await stack.rotate(user.secretArn, lambdaArn, { timeoutMs: 60_000 });
   const steps = stack.secretsManager.invocations
     .filter((i) => i.secretArn === user.secretArn && i.outcome === 'succeeded')
     .map((i) => ({ step: i.step, ms: i.durationMs }));

@@ -8,7 +8,11 @@ import { createScramVerifier } from '../lambda/core/scram.js';
 import { createHandler } from '../lambda/index.js';
 import type { Logger } from '../lambda/telemetry.js';
 import { type LocalPostgres, type LocalPostgresOptions, startPostgres } from './postgres.js';
-import { createSecretsManagerClient, SecretsManagerEndpoint } from './secrets-manager/index.js';
+import {
+  createSecretsManagerClient,
+  type RotationOutcome,
+  SecretsManagerEndpoint,
+} from './secrets-manager/index.js';
 
 /** A database user created by the stack, with its secret. */
 export interface ApplicationUser {
@@ -225,6 +229,30 @@ export class LocalStack {
         `Enabling rotation of ${secretId} failed in ${outcome.failedStep ?? 'testSecret'}: ${outcome.errorMessage ?? 'unknown error'}`,
       );
     }
+  }
+
+  /**
+   * RotateSecret as `aws secretsmanager rotate-secret` sends it (with
+   * `lambdaArn` and a 30-day schedule), then the rotation's outcome once it
+   * has ended: what the demo, the bench and the tests run a rotation with.
+   *
+   * @param lambdaArn - a function registered with {@link registerRotationFunction}
+   */
+  async rotate(
+    secretId: string,
+    lambdaArn: string,
+    options: { readonly timeoutMs?: number; readonly automaticallyAfterDays?: number } = {},
+  ): Promise<RotationOutcome> {
+    await this.client.send(
+      new RotateSecretCommand({
+        SecretId: secretId,
+        RotationLambdaARN: lambdaArn,
+        RotationRules: { AutomaticallyAfterDays: options.automaticallyAfterDays ?? 30 },
+      }),
+    );
+    return this.secretsManager.waitForRotation(secretId, {
+      timeoutMs: options.timeoutMs ?? 60_000,
+    });
   }
 
   /** What `.local/stack.json` holds. */

@@ -17,7 +17,7 @@
  * @module
  */
 
-import { GetSecretValueCommand, RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { PgConnector } from '../../lambda/adapters/database.js';
 import { type DatabaseSecret, parseDatabaseSecret } from '../../lambda/core/secret.js';
 import { AuthenticationFailedError } from '../../lambda/errors.js';
@@ -199,16 +199,7 @@ export async function follow(
     for (let index = 1; index <= rotations; index++) {
       await sleep(Math.max(0, previousStart + intervalMs - now()));
       previousStart = now();
-      await stack.client.send(
-        new RotateSecretCommand({
-          SecretId: user.secretArn,
-          RotationLambdaARN: lambdaArn,
-          RotationRules: { AutomaticallyAfterDays: 30 },
-        }),
-      );
-      const outcome = await stack.secretsManager.waitForRotation(user.secretArn, {
-        timeoutMs: 60_000,
-      });
+      const outcome = await stack.rotate(user.secretArn, lambdaArn, { timeoutMs: 60_000 });
       const result: RotationResult = {
         index,
         ok: outcome.ok,

@@ -132,14 +132,7 @@ function rotationFunction(options: {
 }
 
 async function rotate(secretArn: string, lambdaArn: string) {
-  await stack.client.send(
-    new RotateSecretCommand({
-      SecretId: secretArn,
-      RotationLambdaARN: lambdaArn,
-      RotationRules: { AutomaticallyAfterDays: 30 },
-    }),
-  );
-  const outcome = await stack.secretsManager.waitForRotation(secretArn, { timeoutMs: 30_000 });
+  const outcome = await stack.rotate(secretArn, lambdaArn, { timeoutMs: 30_000 });
   watch.text(outcome.errorMessage ?? '');
   return outcome;
 }

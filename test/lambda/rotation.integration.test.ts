@@ -360,15 +360,9 @@ describe('refusals', () => {
       other.secretsManager.registerRotationFunction(arn, (event, context) =>
         handler(event, context),
       );
-      await other.client.send(
-        new RotateSecretCommand({
-          SecretId: user.secretArn,
-          RotationLambdaARN: arn,
-          RotationRules: { AutomaticallyAfterDays: 1 },
-        }),
-      );
-      const outcome = await other.secretsManager.waitForRotation(user.secretArn, {
+      const outcome = await other.rotate(user.secretArn, arn, {
         timeoutMs: 30_000,
+        automaticallyAfterDays: 1,
       });
       expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
       expect(outcome.errorMessage).toMatch(/host name/i);
