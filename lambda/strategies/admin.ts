@@ -3,7 +3,7 @@ import { assertSameServer, type DatabaseSecret, parseDatabaseSecret } from '../c
 import { MalformedSecretError, type TargetField } from '../errors.js';
 import { loginLimits, type StepContext } from '../steps/context.js';
 import { loginTarget, STAGES } from '../steps/load.js';
-import { setPassword } from './change.js';
+import { changePendingUser } from './change.js';
 import { type ChangeStrategy, type ChangingSession, confirmSessionUser } from './strategy.js';
 
 /** What the admin secret must share with AWSCURRENT: the server, not the user. */
@@ -39,12 +39,7 @@ export const admin: ChangeStrategy = {
     return { kind: 'open', changing: await openAdmin(ctx, current) };
   },
 
-  apply: (ctx, { engine, changing, current, pending }) =>
-    setPassword(ctx, engine, changing, {
-      role: pending.username,
-      password: pending.password,
-      restorePassword: current.password,
-    }),
+  apply: changePendingUser,
 
   rollback: {
     kind: 'restore-current',

@@ -16,7 +16,7 @@ import {
 import { createScramVerifierAsync, estimatePbkdf2Ms } from '../core/scram.js';
 import type { Engine } from '../engines/engine.js';
 import { type StepContext, timeLeftMs } from '../steps/context.js';
-import type { ChangeOutcome, ChangingSession } from './strategy.js';
+import type { Change, ChangeOutcome, ChangingSession } from './strategy.js';
 
 /** A verifier to send, and its iteration count (for logs). */
 export interface Verifier {
@@ -120,4 +120,20 @@ export async function setPassword(
     async () => (await verifierOf(change.restorePassword, iterations)).text,
   );
   return { role: change.role, iterations, storedHashConfirmed: confirmed };
+}
+
+/**
+ * The single-user and admin change: the pending user (the user AWSCURRENT
+ * names) gets the pending password, and AWSCURRENT's is put back if the
+ * server stores something else than the verifier sent.
+ */
+export function changePendingUser(
+  ctx: StepContext,
+  { engine, changing, current, pending }: Change,
+): Promise<ChangeOutcome> {
+  return setPassword(ctx, engine, changing, {
+    role: pending.username,
+    password: pending.password,
+    restorePassword: current.password,
+  });
 }

@@ -3,7 +3,7 @@ import { type DatabaseSecret, differingFields } from '../core/secret.js';
 import { AuthenticationFailedError, TARGET_FIELDS } from '../errors.js';
 import { loginLimits, type StepContext } from '../steps/context.js';
 import { loadPrevious, loginTarget } from '../steps/load.js';
-import { setPassword } from './change.js';
+import { changePendingUser } from './change.js';
 import { type ChangeStrategy, confirmSessionUser, type LoginSource } from './strategy.js';
 
 /** Logs in, or returns `undefined` when the password is wrong. */
@@ -74,12 +74,7 @@ export const singleUser: ChangeStrategy = {
     );
   },
 
-  apply: (ctx, { engine, changing, current, pending }) =>
-    setPassword(ctx, engine, changing, {
-      role: pending.username,
-      password: pending.password,
-      restorePassword: current.password,
-    }),
+  apply: changePendingUser,
 
   rollback: {
     kind: 'restore-current',
