@@ -60,7 +60,7 @@ export async function loadPrevious(ctx: StepContext): Promise<DatabaseSecret | u
  */
 export function loginTarget(
   secret: DatabaseSecret,
-  config: RotationConfig,
+  config: Pick<RotationConfig, 'caBundle'>,
   fallbackCa?: string,
 ): LoginTarget {
   return {
