@@ -39,7 +39,7 @@ import {
   TARGET_ROLE_PROBLEMS,
   type TargetField,
 } from '../../lambda/errors.js';
-import { loginTarget } from '../../lambda/steps/load.js';
+import { loginTarget } from '../../lambda/rotation/load.js';
 import { alternatingChecks } from './alternating.js';
 import { cockroachReleaseAndHashChecks } from './cockroach-release.js';
 
