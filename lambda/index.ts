@@ -9,8 +9,8 @@ import type { RotationEvent } from './core/event.js';
 import { rotationEvent } from './middleware/rotation-event.js';
 import { invocationTelemetry, stepTelemetry } from './middleware/step-telemetry.js';
 import { rotate } from './rotate.js';
-import { withDeadline } from './steps/deadline.js';
-import { ProvenVersions } from './steps/proofs.js';
+import { withDeadline } from './rotation/deadline.js';
+import { ProvenVersions } from './rotation/proofs.js';
 import { Logger, Metrics } from './telemetry.js';
 
 /** What {@link createHandler} can be given; production uses the defaults. */

@@ -1,8 +1,8 @@
 import type { RotationStep } from './core/event.js';
-import type { StepContext } from './steps/context.js';
+import type { StepContext } from './rotation/context.js';
+import { describeStage } from './rotation/load.js';
 import { createSecret } from './steps/create-secret.js';
 import { finishSecret } from './steps/finish-secret.js';
-import { describeStage } from './steps/load.js';
 import { setSecret } from './steps/set-secret.js';
 import { testSecret } from './steps/test-secret.js';
 

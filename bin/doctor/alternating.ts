@@ -19,7 +19,7 @@ import { type AlternatingPair, alternatingPair } from '../../lambda/core/alterna
 import type { DatabaseSecret } from '../../lambda/core/secret.js';
 import { ENGINES, type ServerEngine } from '../../lambda/engines/detect.js';
 import { CLONE_FIXES, CLONE_PROBLEMS, CloneNameError } from '../../lambda/errors.js';
-import type { CheckResult } from './checks.js';
+import type { CheckResult } from './result.js';
 
 /** Runs the alternating checks; `add` reports each. */
 export async function alternatingChecks(

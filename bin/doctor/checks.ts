@@ -39,26 +39,12 @@ import {
   TARGET_ROLE_PROBLEMS,
   type TargetField,
 } from '../../lambda/errors.js';
-import { loginTarget } from '../../lambda/steps/load.js';
+import { loginTarget } from '../../lambda/rotation/load.js';
 import { alternatingChecks } from './alternating.js';
 import { cockroachReleaseAndHashChecks } from './cockroach-release.js';
+import type { CheckResult } from './result.js';
 
-/** The outcome of one check. */
-export const CHECK_STATUSES = ['pass', 'warn', 'fail', 'skip'] as const;
-
-/** One of {@link CHECK_STATUSES}. */
-export type CheckStatus = (typeof CHECK_STATUSES)[number];
-
-/** One line of the report. */
-export interface CheckResult {
-  /** Short stable name, e.g. `tls`. */
-  readonly check: string;
-  readonly status: CheckStatus;
-  /** What was found. Never a secret value. */
-  readonly detail: string;
-  /** What to do, for `warn` and `fail`. */
-  readonly fix?: string;
-}
+export { CHECK_STATUSES, type CheckResult, type CheckStatus } from './result.js';
 
 /** What the checks run against. */
 export interface DoctorInput {

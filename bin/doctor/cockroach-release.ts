@@ -16,7 +16,7 @@ import {
   storedHashKind,
   VIEWSYSTEMTABLE_SINCE,
 } from '../workflow/cockroach.js';
-import type { CheckResult } from './checks.js';
+import type { CheckResult } from './result.js';
 
 /** Adds the release, password-encryption and stored-hash lines. */
 export async function cockroachReleaseAndHashChecks(

@@ -21,7 +21,7 @@ import type {
 } from '../../lambda/adapters/database.js';
 import type { RotationConfig } from '../../lambda/config.js';
 import { type DatabaseSecret, parseDatabaseSecret } from '../../lambda/core/secret.js';
-import { loginTarget } from '../../lambda/steps/load.js';
+import { loginTarget } from '../../lambda/rotation/load.js';
 import { confirmSessionUser } from '../../lambda/strategies/strategy.js';
 
 /** Exit codes of the workflow commands. */

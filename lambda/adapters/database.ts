@@ -22,8 +22,8 @@ import {
   UNAVAILABLE_STATES,
   type UnavailableState,
 } from '../errors.js';
+import { type CallOptions, statementName } from './call.js';
 import { sendCancelRequest } from './cancel.js';
-import { type CallOptions, statementName } from './in-flight.js';
 
 /**
  * Where and as whom to log in. Built from a secret by the steps; the adapter

@@ -6,7 +6,7 @@ import {
   type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import type { CallOptions } from './in-flight.js';
+import type { CallOptions } from './call.js';
 
 /** The parts of DescribeSecret that the rotation guard reads. */
 export interface SecretDescription {

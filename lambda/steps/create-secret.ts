@@ -1,8 +1,8 @@
 import { generatePassword } from '../core/password.js';
 import { withPassword } from '../core/secret.js';
+import type { StepContext } from '../rotation/context.js';
+import { loadCurrent, loadPending } from '../rotation/load.js';
 import { strategyFor } from '../strategies/index.js';
-import type { StepContext } from './context.js';
-import { loadCurrent, loadPending } from './load.js';
 
 /**
  * createSecret: store a new password as the AWSPENDING version of this

@@ -1,9 +1,9 @@
 import type { SecretDescription } from '../adapters/secrets-manager.js';
 import { currentVersionId } from '../core/stages.js';
 import { isRotationError, UnprovenVersionError } from '../errors.js';
-import type { StepContext } from './context.js';
-import { requirePending } from './load.js';
-import { provePending } from './prove.js';
+import type { StepContext } from '../rotation/context.js';
+import { requirePending } from '../rotation/load.js';
+import { provePending } from '../rotation/prove.js';
 
 /**
  * finishSecret: move AWSCURRENT to this token's version. Secrets Manager

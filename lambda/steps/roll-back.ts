@@ -30,12 +30,12 @@ import {
   RotationError,
   summarizeError,
 } from '../errors.js';
+import { loginLimits, type StepContext } from '../rotation/context.js';
+import { loadCurrent, loginTarget } from '../rotation/load.js';
+import { retryLogin } from '../rotation/prove.js';
 import { setPassword } from '../strategies/change.js';
 import { strategyFor } from '../strategies/index.js';
 import { confirmSessionUser } from '../strategies/strategy.js';
-import { loginLimits, type StepContext } from './context.js';
-import { loadCurrent, loginTarget } from './load.js';
-import { retryLogin } from './prove.js';
 
 /**
  * A failure as a message may show it: a rotation error's message up to its

@@ -3,10 +3,10 @@ import { assertSameTarget, type DatabaseSecret } from '../core/secret.js';
 import { engineOf } from '../engines/detect.js';
 import type { Engine } from '../engines/engine.js';
 import { PasswordPolicyError } from '../errors.js';
+import type { StepContext } from '../rotation/context.js';
+import { describeStage, loadCurrent, requirePending } from '../rotation/load.js';
+import { retryTransient } from '../rotation/retry.js';
 import { type ChangeStrategy, strategyFor } from '../strategies/index.js';
-import type { StepContext } from './context.js';
-import { describeStage, loadCurrent, requirePending } from './load.js';
-import { retryTransient } from './retry.js';
 
 /**
  * setSecret: set the pending password on the database as a SCRAM-SHA-256

@@ -1,7 +1,7 @@
 import { DeadlineReachedError } from '../errors.js';
-import type { StepContext } from './context.js';
-import { requirePending } from './load.js';
-import { provePending } from './prove.js';
+import type { StepContext } from '../rotation/context.js';
+import { requirePending } from '../rotation/load.js';
+import { provePending } from '../rotation/prove.js';
 import { rollBack } from './roll-back.js';
 
 /**

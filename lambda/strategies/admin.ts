@@ -1,8 +1,8 @@
 import type { SecretStore } from '../adapters/secrets-manager.js';
 import { assertSameServer, type DatabaseSecret, parseDatabaseSecret } from '../core/secret.js';
 import { MalformedSecretError, type TargetField } from '../errors.js';
-import { loginLimits, type StepContext } from '../steps/context.js';
-import { loginTarget, STAGES } from '../steps/load.js';
+import { loginLimits, type StepContext } from '../rotation/context.js';
+import { loginTarget, STAGES } from '../rotation/load.js';
 import { changePendingUser } from './change.js';
 import { type ChangeStrategy, type ChangingSession, confirmSessionUser } from './strategy.js';
 

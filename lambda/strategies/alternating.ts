@@ -29,9 +29,9 @@ import { assertTargetRole, type RoleFacts } from '../core/confinement.js';
 import { type DatabaseSecret, differingFields, TARGET_FIELDS } from '../core/secret.js';
 import type { Engine } from '../engines/engine.js';
 import { CloneRefusedError, isRotationError } from '../errors.js';
-import { loginLimits, type StepContext } from '../steps/context.js';
-import { loadPrevious, loginTarget } from '../steps/load.js';
-import { retryLogin } from '../steps/prove.js';
+import { loginLimits, type StepContext } from '../rotation/context.js';
+import { loadPrevious, loginTarget } from '../rotation/load.js';
+import { retryLogin } from '../rotation/prove.js';
 import { openAdmin } from './admin.js';
 import { chooseIterations, verifierOf } from './change.js';
 import {

@@ -15,7 +15,7 @@ import {
 } from '../core/confinement.js';
 import { createScramVerifierAsync, estimatePbkdf2Ms } from '../core/scram.js';
 import type { Engine } from '../engines/engine.js';
-import { type StepContext, timeLeftMs } from '../steps/context.js';
+import { type StepContext, timeLeftMs } from '../rotation/context.js';
 import type { Change, ChangeOutcome, ChangingSession } from './strategy.js';
 
 /** A verifier to send, and its iteration count (for logs). */

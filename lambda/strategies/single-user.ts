@@ -1,8 +1,8 @@
 import type { DatabaseSession } from '../adapters/database.js';
 import { type DatabaseSecret, differingFields } from '../core/secret.js';
 import { AuthenticationFailedError, TARGET_FIELDS } from '../errors.js';
-import { loginLimits, type StepContext } from '../steps/context.js';
-import { loadPrevious, loginTarget } from '../steps/load.js';
+import { loginLimits, type StepContext } from '../rotation/context.js';
+import { loadPrevious, loginTarget } from '../rotation/load.js';
 import { changePendingUser } from './change.js';
 import { type ChangeStrategy, confirmSessionUser, type LoginSource } from './strategy.js';
 

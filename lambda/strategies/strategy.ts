@@ -12,7 +12,7 @@ import type { RotationConfig } from '../config.js';
 import type { DatabaseSecret } from '../core/secret.js';
 import type { Engine } from '../engines/engine.js';
 import { SecretMismatchError } from '../errors.js';
-import type { StepContext } from '../steps/context.js';
+import type { StepContext } from '../rotation/context.js';
 
 /** The strategies, as configured by ROTATION_MODE (`auto` picks one). */
 export const STRATEGIES = ['single-user', 'admin', 'alternating'] as const;

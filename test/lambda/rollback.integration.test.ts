@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import type { CallOptions } from '../../lambda/adapters/call.js';
 import {
   type DatabaseConnector,
   type DatabaseSession,
@@ -20,7 +21,6 @@ import {
   type LoginTarget,
   PgConnector,
 } from '../../lambda/adapters/database.js';
-import type { CallOptions } from '../../lambda/adapters/in-flight.js';
 import { SdkSecretStore } from '../../lambda/adapters/secrets-manager.js';
 import type { RotationEvent } from '../../lambda/core/event.js';
 import { createScramVerifier } from '../../lambda/core/scram.js';

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServerEngine } from '../../lambda/engines/engine.js';
 import { SERVER_ENGINES } from '../../lambda/engines/engine.js';
-import { SAFETY_MARGIN_MS } from '../../lambda/steps/context.js';
+import { SAFETY_MARGIN_MS } from '../../lambda/rotation/context.js';
 import { LeakWatch } from '../fixtures/leaks.js';
 import { MODES } from '../fixtures/modes.js';
 import { explore } from './explore.js';

@@ -15,12 +15,12 @@
  * @module
  */
 import { InternalServiceError } from '@aws-sdk/client-secrets-manager';
+import { type CallOptions, statementName } from '../../lambda/adapters/call.js';
 import type {
   DatabaseConnector,
   DatabaseSession,
   LoginTarget,
 } from '../../lambda/adapters/database.js';
-import { type CallOptions, statementName } from '../../lambda/adapters/in-flight.js';
 import type { SecretStore, VersionSelector } from '../../lambda/adapters/secrets-manager.js';
 import type { RotationStep } from '../../lambda/core/event.js';
 import {

@@ -1,12 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DatabaseBusyError, ReadOnlyDatabaseError } from '../../../lambda/errors.js';
-import type { StepContext } from '../../../lambda/steps/context.js';
+import type { StepContext } from '../../../lambda/rotation/context.js';
 import {
   BASE_BACKOFF_MS,
   backoffMs,
   MAX_BACKOFF_MS,
   retryTransient,
-} from '../../../lambda/steps/retry.js';
+} from '../../../lambda/rotation/retry.js';
 
 describe('backoffMs', () => {
   it('doubles the step with each retry, up to the cap', () => {

@@ -8,13 +8,13 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { SdkSecretStore } from '../../lambda/adapters/secrets-manager.js';
-import { verifyPasswordAgainstVerifier } from '../../lambda/core/scram.js';
-import { DeadlineReachedError } from '../../lambda/errors.js';
-import { SAFETY_MARGIN_MS } from '../../lambda/steps/context.js';
-import { STOP_WITHIN_MS } from '../../lambda/steps/deadline.js';
-import { findFreePort } from '../../local/postgres.js';
-import { type LocalStack, startLocalStack } from '../../local/stack.js';
+import { SdkSecretStore } from '../../../lambda/adapters/secrets-manager.js';
+import { verifyPasswordAgainstVerifier } from '../../../lambda/core/scram.js';
+import { DeadlineReachedError } from '../../../lambda/errors.js';
+import { SAFETY_MARGIN_MS } from '../../../lambda/rotation/context.js';
+import { STOP_WITHIN_MS } from '../../../lambda/rotation/deadline.js';
+import { findFreePort } from '../../../local/postgres.js';
+import { type LocalStack, startLocalStack } from '../../../local/stack.js';
 import {
   completeRotation,
   handlerFor,
@@ -22,8 +22,8 @@ import {
   runStep,
   STEPS,
   stagePending,
-} from '../fixtures/drive.js';
-import { LeakWatch, watchAround } from '../fixtures/leaks.js';
+} from '../../fixtures/drive.js';
+import { LeakWatch, watchAround } from '../../fixtures/leaks.js';
 
 const watch = new LeakWatch();
 let stack: LocalStack;

@@ -8,17 +8,17 @@
 import { UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { SdkSecretStore } from '../../lambda/adapters/secrets-manager.js';
-import { verifyPasswordAgainstVerifier } from '../../lambda/core/scram.js';
+import { SdkSecretStore } from '../../../lambda/adapters/secrets-manager.js';
+import { verifyPasswordAgainstVerifier } from '../../../lambda/core/scram.js';
 import {
   DatabaseUnreachableError,
   ReadOnlyDatabaseError,
   type RotationErrorCode,
   TokenNotFoundError,
-} from '../../lambda/errors.js';
-import { type LocalStack, startLocalStack } from '../../local/stack.js';
-import { handlerFor, LogLines, readStage, runStep, stagePending } from '../fixtures/drive.js';
-import { LeakWatch, watchAround } from '../fixtures/leaks.js';
+} from '../../../lambda/errors.js';
+import { type LocalStack, startLocalStack } from '../../../local/stack.js';
+import { handlerFor, LogLines, readStage, runStep, stagePending } from '../../fixtures/drive.js';
+import { LeakWatch, watchAround } from '../../fixtures/leaks.js';
 
 /** Slots PostgreSQL keeps for superusers (its default), on top of the ordinary ones. */
 const RESERVED = 3;

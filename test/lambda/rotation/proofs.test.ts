@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ProvenVersions } from '../../../lambda/steps/proofs.js';
+import { ProvenVersions } from '../../../lambda/rotation/proofs.js';
 
 describe('ProvenVersions', () => {
   it('holds a proof per secret and token, and nothing for another of either', () => {
