@@ -1,5 +1,5 @@
 /**
- * The function's budget, as the README states it (a unit test keeps the
+ * The function's budget, as docs/performance.md states it (a unit test keeps the
  * two in step), and the checks that hold a bench run to it. A check that
  * fails names the figure that broke it.
  *

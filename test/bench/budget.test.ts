@@ -3,11 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { BUDGET, checkBudget } from '../../bench/budget.js';
 import { MODES } from '../../bench/modes.js';
 
-const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const PERFORMANCE = readFileSync(new URL('../../docs/performance.md', import.meta.url), 'utf8');
 
-/** The README's budget table: its rows, by first cell. */
-function readmeBudget(): Map<string, string> {
-  const section = README.slice(README.indexOf('### The budget'));
+/** The budget table of docs/performance.md: its rows, by first cell. */
+function statedBudget(): Map<string, string> {
+  const section = PERFORMANCE.slice(PERFORMANCE.indexOf('## The budget\n'));
   const rows = section
     .split('\n')
     .filter((line) => line.startsWith('| '))
@@ -32,8 +32,8 @@ const fine = {
 } as const;
 
 describe('the budget', () => {
-  it('is the one the README states', () => {
-    const table = readmeBudget();
+  it('is the one docs/performance.md states', () => {
+    const table = statedBudget();
     expect(table.get('bundle bytes')).toBe(`at most ${BUDGET.bundleRatio}x the floor's`);
     expect(table.get('cold start (import and first event, median)')).toBe(
       `at most ${BUDGET.coldStartRatio}x the floor's median`,
