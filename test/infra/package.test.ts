@@ -100,6 +100,20 @@ describe('npm pack', () => {
     }
   });
 
+  it('is as big as docs/deploy-and-operate.md says, within a quarter', () => {
+    // The page gives the tarball's size ("about N kB"); a figure that drifts
+    // further than this from what npm packs is out of date.
+    const page = readFileSync(join(ROOT, 'docs/deploy-and-operate.md'), 'utf8').replace(
+      /\s+/g,
+      ' ',
+    );
+    const stated = new RegExp(`${packed.filename.replace(/\./g, '\\.')}\` \\(about (\\d+) kB`).exec(
+      page,
+    )?.[1];
+    expect(stated).toBeDefined();
+    expect(Math.abs(Number(stated) * 1000 - packed.size)).toBeLessThanOrEqual(packed.size / 4);
+  });
+
   it('depends on nothing but its peers aws-cdk-lib and constructs', () => {
     const manifest = JSON.parse(
       execFileSync('tar', ['-xzOf', tarball, 'package/package.json'], { encoding: 'utf8' }),
