@@ -150,10 +150,13 @@ export async function runChecks(input: DoctorInput): Promise<CheckResult[]> {
         return results;
       }
       let admin: DatabaseSecret;
+      let namesServer = true;
       try {
         const text = await input.secrets.getSecretString(secret.masterarn, { stage: 'AWSCURRENT' });
         if (text === undefined) throw new Error('the admin secret has no AWSCURRENT value');
-        admin = adminLogin(secret, parseAdminSecret(text, { label: 'admin secret (masterarn)' }));
+        const parsed = parseAdminSecret(text, { label: 'admin secret (masterarn)' });
+        namesServer = Object.keys(parsed.named).length > 0;
+        admin = adminLogin(secret, parsed);
       } catch (error) {
         add({
           check: 'admin',
@@ -163,7 +166,7 @@ export async function runChecks(input: DoctorInput): Promise<CheckResult[]> {
         });
         return results;
       }
-      if (!adminServerCheck(input, secret, admin, add)) return results;
+      if (!adminServerCheck(input, secret, admin, namesServer, add)) return results;
       adminSession = await loginCheck(input, admin, 'admin login', add);
       if (adminSession === undefined) return results;
       changer = adminSession;
@@ -580,6 +583,7 @@ function adminServerCheck(
   input: DoctorInput,
   current: DatabaseSecret,
   admin: DatabaseSecret,
+  namesServer: boolean,
   add: (result: CheckResult) => CheckResult,
 ): boolean {
   const differing = differingFields(current, admin, ADMIN_SERVER_FIELDS);
@@ -587,7 +591,9 @@ function adminServerCheck(
     add({
       check: 'admin target',
       status: 'pass',
-      detail: "the admin secret names AWSCURRENT's server",
+      detail: namesServer
+        ? "the admin secret names AWSCURRENT's server"
+        : "the admin secret names no server (as an RDS-managed master secret): the admin logs in to AWSCURRENT's",
     });
     return true;
   }

@@ -303,7 +303,10 @@ describe('RDS master secrets as masterarn', () => {
       config,
       limits,
     });
-    expect(results.find((r) => r.check === 'admin target')).toMatchObject({ status: 'pass' });
+    expect(results.find((r) => r.check === 'admin target')).toMatchObject({
+      status: 'pass',
+      detail: expect.stringContaining("the admin logs in to AWSCURRENT's"),
+    });
     const adminLogin = results.find((r) => r.check === 'admin login');
     expect(adminLogin).toMatchObject({ status: 'pass' });
     expect(adminLogin?.detail).toContain("trusting the secret's ca key only");
