@@ -359,6 +359,19 @@ describe('rds.restrict_password_commands (simulated)', () => {
     });
   });
 
+  it('make doctor fail a value that is neither on nor off: unknown is not a pass', async () => {
+    const { admin, user } = await restrictedAdmin({ adminOption: true });
+    await stack.postgres.withAdmin((c) =>
+      c.query(
+        `ALTER ROLE ${c.escapeIdentifier(admin.username)} SET rds.restrict_password_commands = 'sometimes'`,
+      ),
+    );
+    const results = await doctorChecks(user.secretArn);
+    const check = results.find((r) => r.check === 'rds.restrict_password_commands');
+    expect(check).toMatchObject({ status: 'fail' });
+    expect(check?.detail).toMatch(/not on or off/);
+  });
+
   it('report nothing where the setting does not exist', async () => {
     const admin = await rotationAdmin(stack);
     const user = await stack.createApplicationUser({
