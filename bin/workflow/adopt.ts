@@ -35,7 +35,7 @@ import {
   TARGET_ROLE_PROBLEMS,
   VerifierNotStoredError,
 } from '../../lambda/errors.js';
-import { loginTarget } from '../../lambda/steps/load.js';
+import { loginTarget } from '../../lambda/rotation/load.js';
 import { limitsOf, loadSecret, loginAs, secretExists, serverTag, TAGS } from './common.js';
 import { RecordingSession } from './dry-run.js';
 import { defaultSecretName, userSecretValue, type WorkflowDeps } from './provision.js';

@@ -43,7 +43,7 @@ import type { Engine } from '../../lambda/engines/engine.js';
 import { POSTGRES_PRIVILEGED_ROLES } from '../../lambda/engines/postgres.js';
 import { WORKFLOW_STATEMENTS } from '../../lambda/engines/workflow.js';
 import { TARGET_ROLE_FIXES, TARGET_ROLE_PROBLEMS } from '../../lambda/errors.js';
-import { loginTarget } from '../../lambda/steps/load.js';
+import { loginTarget } from '../../lambda/rotation/load.js';
 import { limitsOf, loadSecret, loginAs, secretExists, serverTag, TAGS } from './common.js';
 import { RecordingSession } from './dry-run.js';
 import { rotateOnce } from './rotation.js';
