@@ -63,8 +63,24 @@ export interface RotationConfig {
    * (`ALLOW_PRIVILEGED_TARGET`). Off: such a role is refused.
    */
   readonly allowPrivilegedTarget: boolean;
-  /** PEM bundle from `CA_BUNDLE_PATH`, used when the secret has no `ca` key. */
+  /**
+   * PEM bundle from `CA_BUNDLE_PATH`, used when the secret has no `ca` key.
+   * It narrows trust to itself: neither the runtime bundle nor Node's roots
+   * are added to it.
+   */
   readonly caBundle: string | undefined;
+  /**
+   * Where the Lambda runtime keeps Amazon's CA certificates, the RDS ones
+   * included (`RUNTIME_CA_BUNDLE_PATH`, default `/var/runtime/ca-cert.pem`).
+   */
+  readonly runtimeCaBundlePath: string;
+  /**
+   * That file's PEM, read once when the configuration is read (a cold
+   * start), or `undefined` where the file does not exist (off Lambda).
+   * Trusted in addition to Node's bundled roots when neither the secret's
+   * `ca` nor `CA_BUNDLE_PATH` says which CAs to trust.
+   */
+  readonly runtimeCaBundle: string | undefined;
   /** Per-connection time allowed to connect and authenticate. */
   readonly connectTimeoutMs: number;
   /** Per-statement time allowed. */
@@ -98,6 +114,12 @@ export const CONFIG_DEFAULTS = {
   ALLOW_ADMIN_TARGET_MISMATCH: false,
   ALLOW_PRIVILEGED_TARGET: false,
   CA_BUNDLE_PATH: undefined,
+  /**
+   * The Node.js 20+ Lambda runtimes hold Amazon's CA certificates (RDS and
+   * Aurora included) here and no longer load them by default (AWS's Lambda
+   * Node.js guide).
+   */
+  RUNTIME_CA_BUNDLE_PATH: '/var/runtime/ca-cert.pem',
   CONNECT_TIMEOUT_MS: 5_000,
   STATEMENT_TIMEOUT_MS: 5_000,
   TEST_LOGIN_ATTEMPTS: 4,
@@ -124,6 +146,33 @@ function integer(
     throw new ConfigurationError(name, `an integer from ${range.min} to ${range.max}`);
   }
   return value;
+}
+
+/**
+ * Reads a PEM file of CA certificates. A file that exists but cannot be read
+ * or holds no certificate is an error either way: trusting fewer CAs than
+ * the operator meant would fail every login with a TLS error that hides why.
+ *
+ * @param presence - `where-present`: a missing file (ENOENT) gives `undefined`
+ */
+function readPemFile(
+  name: 'CA_BUNDLE_PATH' | 'RUNTIME_CA_BUNDLE_PATH',
+  path: string,
+  presence: 'required' | 'where-present',
+): string | undefined {
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (error) {
+    if (presence === 'where-present' && (error as NodeJS.ErrnoException).code === 'ENOENT') {
+      return undefined;
+    }
+    throw new ConfigurationError(name, 'the path of a readable PEM file', { cause: error });
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new ConfigurationError(name, 'a PEM file with at least one certificate');
+  }
+  return pem;
 }
 
 /**
@@ -171,19 +220,16 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
     );
   }
   const caPath = env.CA_BUNDLE_PATH?.trim();
-  let caBundle: string | undefined;
-  if (caPath) {
-    try {
-      caBundle = readFileSync(caPath, 'utf8');
-    } catch (error) {
-      throw new ConfigurationError('CA_BUNDLE_PATH', 'the path of a readable PEM file', {
-        cause: error,
-      });
-    }
-    if (!caBundle.includes('-----BEGIN CERTIFICATE-----')) {
-      throw new ConfigurationError('CA_BUNDLE_PATH', 'a PEM file with at least one certificate');
-    }
-  }
+  const caBundle = caPath ? readPemFile('CA_BUNDLE_PATH', caPath, 'required') : undefined;
+  const runtimeCaBundlePath =
+    env.RUNTIME_CA_BUNDLE_PATH?.trim() || CONFIG_DEFAULTS.RUNTIME_CA_BUNDLE_PATH;
+  // Off Lambda the default file does not exist, and that is no error; a
+  // path set by hand must exist.
+  const runtimeCaBundle = readPemFile(
+    'RUNTIME_CA_BUNDLE_PATH',
+    runtimeCaBundlePath,
+    env.RUNTIME_CA_BUNDLE_PATH?.trim() ? 'required' : 'where-present',
+  );
   return {
     passwordPolicy: passwordPolicyFromEnv(env),
     scramIterations,
@@ -206,6 +252,8 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
       CONFIG_DEFAULTS.ALLOW_PRIVILEGED_TARGET,
     ),
     caBundle,
+    runtimeCaBundlePath,
+    runtimeCaBundle,
     connectTimeoutMs: integer(env, 'CONNECT_TIMEOUT_MS', CONFIG_DEFAULTS.CONNECT_TIMEOUT_MS, {
       min: 100,
       max: 60_000,

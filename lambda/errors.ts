@@ -352,7 +352,7 @@ export type TlsFailureReason = keyof typeof TLS_FAILURES;
 
 const TLS_FIXES = {
   'untrusted-ca':
-    "put the PEM of the CA that issued the server certificate in the secret's ca key or in CA_BUNDLE_PATH",
+    "put the PEM of the CA that issued the server certificate in the secret's ca key or in CA_BUNDLE_PATH (either one is trusted alone; without them the Lambda runtime's bundle, RDS CAs included, and Node's roots are)",
   'hostname-mismatch':
     "set the secret's host to a name in the server certificate's subjectAltName, or reissue the certificate",
   'expired-certificate': "renew the server certificate (and check the server's clock)",
@@ -433,21 +433,41 @@ export class AuthenticationFailedError extends RotationError {
   }
 }
 
-/** The logged-in role may not change the password. */
+/**
+ * The logged-in role may not change the password. `requiredRole` is set
+ * only when the server proved which role is missing: on RDS and Aurora
+ * PostgreSQL with `rds.restrict_password_commands` on, a role outside
+ * `rds_password` may set no password at all.
+ */
 export class InsufficientPrivilegeError extends RotationError {
   readonly username: string;
   readonly where: string;
+  /** The role the server requires and the user is not a member of, where proven. */
+  readonly requiredRole: 'rds_password' | undefined;
 
-  constructor(username: string, where: string, options?: ErrorOptions) {
+  /**
+   * @param options.rdsPasswordGrant - the GRANT that fixes it, when the
+   *   server proved the role is not a member of `rds_password` while
+   *   `rds.restrict_password_commands` is on (built with escapeIdentifier)
+   */
+  constructor(
+    username: string,
+    where: string,
+    options?: ErrorOptions & { readonly rdsPasswordGrant?: string },
+  ) {
+    const { rdsPasswordGrant, ...errorOptions } = options ?? {};
     super(
       'InsufficientPrivilegeError',
       `user ${username} at ${where} may not change this password; ` +
-        'rotate through an admin secret (masterarn) whose role has CREATEROLE (CockroachDB: and CREATELOGIN, or admin), ' +
-        'or on CockroachDB enable sql.auth.change_own_password.enabled',
-      options,
+        (rdsPasswordGrant !== undefined
+          ? `rds.restrict_password_commands is on and ${username} is not a member of rds_password: as the master user run ${rdsPasswordGrant}`
+          : 'rotate through an admin secret (masterarn) whose role has CREATEROLE (CockroachDB: and CREATELOGIN, or admin), ' +
+            'or on CockroachDB enable sql.auth.change_own_password.enabled'),
+      errorOptions,
     );
     this.username = username;
     this.where = where;
+    this.requiredRole = rdsPasswordGrant === undefined ? undefined : 'rds_password';
   }
 }
 

@@ -20,9 +20,12 @@ import type { RotationConfig } from '../../lambda/config.js';
 import { targetRoleProblem } from '../../lambda/core/confinement.js';
 import { parseScramVerifier } from '../../lambda/core/scram.js';
 import {
+  ADMIN_SERVER_FIELDS,
+  adminLogin,
   type DatabaseSecret,
   differingFields,
   PENDING_FIELDS,
+  parseAdminSecret,
   parseDatabaseSecret,
 } from '../../lambda/core/secret.js';
 import {
@@ -33,15 +36,11 @@ import {
 } from '../../lambda/engines/cockroachdb.js';
 import { detectEngine, ENGINES, type ServerEngine } from '../../lambda/engines/detect.js';
 import { postgresEngine } from '../../lambda/engines/postgres.js';
-import {
-  TARGET_FIELDS,
-  TARGET_ROLE_FIXES,
-  TARGET_ROLE_PROBLEMS,
-  type TargetField,
-} from '../../lambda/errors.js';
+import { TARGET_FIELDS, TARGET_ROLE_FIXES, TARGET_ROLE_PROBLEMS } from '../../lambda/errors.js';
 import { loginTarget } from '../../lambda/rotation/load.js';
 import { alternatingChecks } from './alternating.js';
 import { cockroachReleaseAndHashChecks } from './cockroach-release.js';
+import { rdsPasswordCheck, trustStoreUsed } from './rds.js';
 import type { CheckResult } from './result.js';
 
 export { CHECK_STATUSES, type CheckResult, type CheckStatus } from './result.js';
@@ -123,17 +122,11 @@ export async function runChecks(input: DoctorInput): Promise<CheckResult[]> {
     status: 'pass',
     detail: `engine ${secret.engine}, ${secret.username}@${secret.host}:${secret.port}/${secret.dbname}${secret.masterarn ? ', admin secret in masterarn' : ''}`,
   });
-  const caSource = secret.ca
-    ? "the secret's ca key"
-    : input.config.caBundle
-      ? 'CA_BUNDLE_PATH'
-      : "the runtime's trusted roots";
-
   // Every other version the function may log in with names AWSCURRENT's target.
   await versionChecks(input, secret, stuck?.[0], add);
 
   // 2. The user's own login: verify-full TLS, SCRAM only.
-  const userSession = await loginCheck(input, secret, 'login', caSource, add);
+  const userSession = await loginCheck(input, secret, 'login', add);
   if (userSession === undefined) return results;
   let engine: ServerEngine;
   try {
@@ -157,21 +150,24 @@ export async function runChecks(input: DoctorInput): Promise<CheckResult[]> {
         return results;
       }
       let admin: DatabaseSecret;
+      let namesServer = true;
       try {
         const text = await input.secrets.getSecretString(secret.masterarn, { stage: 'AWSCURRENT' });
         if (text === undefined) throw new Error('the admin secret has no AWSCURRENT value');
-        admin = parseDatabaseSecret(text, { label: 'admin secret (masterarn)' });
+        const parsed = parseAdminSecret(text, { label: 'admin secret (masterarn)' });
+        namesServer = Object.keys(parsed.named).length > 0;
+        admin = adminLogin(secret, parsed);
       } catch (error) {
         add({
           check: 'admin',
           status: 'fail',
           detail: message(error),
-          fix: 'point masterarn at a readable secret of the same shape (secretsmanager:GetSecretValue)',
+          fix: 'point masterarn at a readable secret holding at least username and password (secretsmanager:GetSecretValue)',
         });
         return results;
       }
-      if (!adminServerCheck(input, secret, admin, add)) return results;
-      adminSession = await loginCheck(input, admin, 'admin login', caSource, add, secret.ca);
+      if (!adminServerCheck(input, secret, admin, namesServer, add)) return results;
+      adminSession = await loginCheck(input, admin, 'admin login', add);
       if (adminSession === undefined) return results;
       changer = adminSession;
       changerName = admin.username;
@@ -193,6 +189,8 @@ export async function runChecks(input: DoctorInput): Promise<CheckResult[]> {
       // 5. May the changer change the password, and will the change be safe?
       if (engine === 'postgres') {
         await postgresChecks(changer, changerName, secret, Boolean(adminSession), input, add);
+        const restricted = await rdsPasswordCheck(changer, changerName);
+        if (restricted) add(restricted);
       } else {
         await cockroachChecks(changer, changerName, Boolean(adminSession), input, add);
         await cockroachReleaseAndHashChecks(
@@ -217,19 +215,15 @@ async function loginCheck(
   input: DoctorInput,
   secret: DatabaseSecret,
   check: string,
-  caSource: string,
   add: (result: CheckResult) => CheckResult,
-  fallbackCa?: string,
 ): Promise<DatabaseSession | undefined> {
+  const trust = trustStoreUsed(secret, input.config);
   try {
-    const session = await input.database.login(
-      loginTarget(secret, input.config, fallbackCa),
-      input.limits,
-    );
+    const session = await input.database.login(loginTarget(secret, input.config), input.limits);
     add({
       check,
       status: 'pass',
-      detail: `${secret.username} logged in over verify-full TLS (CA from ${caSource}) by ${session.mechanism}`,
+      detail: `${secret.username} logged in over verify-full TLS (trusting ${trust.name}) by ${session.mechanism}`,
     });
     if (session.mechanism !== 'SCRAM-SHA-256-PLUS') {
       add({
@@ -245,12 +239,14 @@ async function loginCheck(
     add({
       check,
       status: 'fail',
-      detail: message(error),
+      detail: `${message(error)} (trusting ${trust.name})`,
       // Rotation errors end with their own fix; the generic one covers the rest.
       fix:
-        askedCleartext && secret.engine === 'cockroachdb'
-          ? `on CockroachDB this means ${secret.username}'s stored hash is crdb-bcrypt (clusters from before v22.2), or password_encryption is crdb-bcrypt with the downgrade on; npm run audit names them. Convert it: npm run hash, then ALTER USER ${secret.username} WITH PASSWORD '<verifier>' as an admin (or npm run adopt for a user)`
-          : 'see the message: it names the setting, certificate or rule to change',
+        (error as { reason?: string } | undefined)?.reason === 'untrusted-ca'
+          ? trust.untrustedFix
+          : askedCleartext && secret.engine === 'cockroachdb'
+            ? `on CockroachDB this means ${secret.username}'s stored hash is crdb-bcrypt (clusters from before v22.2), or password_encryption is crdb-bcrypt with the downgrade on; npm run audit names them. Convert it: npm run hash, then ALTER USER ${secret.username} WITH PASSWORD '<verifier>' as an admin (or npm run adopt for a user)`
+            : 'see the message: it names the setting, certificate or rule to change',
     });
     return undefined;
   }
@@ -587,16 +583,17 @@ function adminServerCheck(
   input: DoctorInput,
   current: DatabaseSecret,
   admin: DatabaseSecret,
+  namesServer: boolean,
   add: (result: CheckResult) => CheckResult,
 ): boolean {
-  const fields: TargetField[] = ['host', 'port', 'dbname', 'options'];
-  if (admin.ca !== undefined) fields.push('ca');
-  const differing = differingFields(current, admin, fields);
+  const differing = differingFields(current, admin, ADMIN_SERVER_FIELDS);
   if (differing.length === 0) {
     add({
       check: 'admin target',
       status: 'pass',
-      detail: "the admin secret names AWSCURRENT's server",
+      detail: namesServer
+        ? "the admin secret names AWSCURRENT's server"
+        : "the admin secret names no server (as an RDS-managed master secret): the admin logs in to AWSCURRENT's",
     });
     return true;
   }

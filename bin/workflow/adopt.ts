@@ -35,6 +35,7 @@ import {
   TARGET_ROLE_PROBLEMS,
   VerifierNotStoredError,
 } from '../../lambda/errors.js';
+import { loginTarget } from '../../lambda/rotation/load.js';
 import { limitsOf, loadSecret, loginAs, secretExists, serverTag, TAGS } from './common.js';
 import { RecordingSession } from './dry-run.js';
 import { defaultSecretName, userSecretValue, type WorkflowDeps } from './provision.js';
@@ -184,15 +185,7 @@ export async function adopt(options: AdoptOptions, deps: WorkflowDeps): Promise<
       }
       try {
         const proof = await deps.database.login(
-          {
-            host: admin.secret.host,
-            port: admin.secret.port,
-            database: admin.secret.dbname,
-            username: user,
-            password,
-            ca: admin.secret.ca ?? config.caBundle,
-            options: admin.secret.options,
-          },
+          { ...loginTarget(admin.secret, config), username: user, password },
           limitsOf(config),
         );
         await proof.close();

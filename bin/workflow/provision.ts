@@ -43,6 +43,7 @@ import type { Engine } from '../../lambda/engines/engine.js';
 import { POSTGRES_PRIVILEGED_ROLES } from '../../lambda/engines/postgres.js';
 import { WORKFLOW_STATEMENTS } from '../../lambda/engines/workflow.js';
 import { TARGET_ROLE_FIXES, TARGET_ROLE_PROBLEMS } from '../../lambda/errors.js';
+import { loginTarget } from '../../lambda/rotation/load.js';
 import { limitsOf, loadSecret, loginAs, secretExists, serverTag, TAGS } from './common.js';
 import { RecordingSession } from './dry-run.js';
 import { rotateOnce } from './rotation.js';
@@ -268,15 +269,7 @@ export async function provision(
       }
       // 3. The new password logs in by SCRAM over verify-full TLS.
       const user = await deps.database.login(
-        {
-          host: admin.secret.host,
-          port: admin.secret.port,
-          database: admin.secret.dbname,
-          username,
-          password,
-          ca: admin.secret.ca ?? config.caBundle,
-          options: admin.secret.options,
-        },
+        { ...loginTarget(admin.secret, config), username, password },
         limitsOf(config),
       );
       out(`  ${username} logged in over verify-full TLS by ${user.mechanism}`);

@@ -36,10 +36,15 @@ export interface LoginTarget {
   readonly username: string;
   readonly password: string;
   /**
-   * PEM bundle of the CAs to trust. Without it, the runtime's trusted roots
-   * are used: still verify-full, never weaker.
+   * PEM bundle of the CAs to trust, alone. Without it, Node's bundled roots
+   * are trusted, with `extraCa` added: still verify-full, never weaker.
    */
   readonly ca?: string | undefined;
+  /**
+   * PEM bundle trusted in addition to Node's bundled roots when there is no
+   * `ca` (the Lambda runtime's bundle of Amazon's CAs, RDS included).
+   */
+  readonly extraCa?: string | undefined;
   /** Startup `options` (CockroachDB Cloud routing, e.g. `--cluster=<id>`). */
   readonly options?: string | undefined;
 }
@@ -303,7 +308,14 @@ export class PgConnector implements DatabaseConnector {
     };
     const where = `${target.host}:${target.port}`;
     const ssl: VerifyFull = {
-      ca: target.ca ?? [...rootCertificates],
+      // Passing `ca` replaces Node's default store, so the bundled roots are
+      // listed explicitly beside the extra bundle (NODE_EXTRA_CA_CERTS would
+      // be ignored here).
+      ca:
+        target.ca ??
+        (target.extraCa === undefined
+          ? [...rootCertificates]
+          : [...rootCertificates, target.extraCa]),
       // SNI carries host names only (RFC 6066); for an IP address Node
       // checks the certificate's IP entries against the host instead.
       ...(isIP(target.host) === 0 ? { servername: target.host } : {}),

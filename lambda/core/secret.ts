@@ -89,10 +89,25 @@ const SECRET_SCHEMA = v.object({
   options: v.nullish(v.string()),
 });
 
+/**
+ * The admin secret (`masterarn`): only `username` and `password` are
+ * required. An RDS-managed master secret holds nothing else; CDK's
+ * generated one adds engine, host, port, dbname and dbInstanceIdentifier.
+ * A connection key it leaves out is taken from AWSCURRENT (see
+ * {@link adminLogin}), never from a default.
+ */
+const ADMIN_SCHEMA = v.object({
+  ...SECRET_SCHEMA.entries,
+  engine: v.nullish(SECRET_SCHEMA.entries.engine),
+  host: v.nullish(SECRET_SCHEMA.entries.host),
+});
+
 type SecretKey = keyof v.InferOutput<typeof SECRET_SCHEMA>;
 
 /** What a secret string must be, for error messages. */
 const JSON_SHAPE = 'a JSON object with engine, host, username and password';
+/** What an admin secret string must be, for error messages. */
+const ADMIN_JSON_SHAPE = 'a JSON object with at least username and password';
 /** How to make an optional key fall back, for error messages. */
 const OR_DEFAULT = 'or remove it for the engine default';
 
@@ -109,7 +124,13 @@ const KEY_FIXES = {
   options: 'set it to a startup options string such as --cluster=<routing-id>, or remove it',
 } as const satisfies Record<SecretKey, string>;
 
-const REQUIRED_KEYS = new Set<SecretKey>(['engine', 'host', 'username', 'password']);
+const REQUIRED_KEYS: ReadonlySet<SecretKey> = new Set<SecretKey>([
+  'engine',
+  'host',
+  'username',
+  'password',
+]);
+const ADMIN_REQUIRED_KEYS: ReadonlySet<SecretKey> = new Set<SecretKey>(['username', 'password']);
 
 /** Key names that differ only in case, to point out the usual mistake. */
 function sameKeyOtherCase(raw: Record<string, unknown>, key: string): string | undefined {
@@ -133,7 +154,9 @@ function keyWithUnsafeInteger(raw: Record<string, unknown>): string | undefined 
  * Keeps the password out of logs: JSON.stringify and util.inspect (used by
  * console.log and loggers) see the secret without `password` and `raw`.
  */
-function redactedForLogs(secret: DatabaseSecret): DatabaseSecret {
+function redactedForLogs<S extends { readonly password: string; readonly raw: unknown }>(
+  secret: S,
+): S {
   const shown = () => {
     const { raw: _raw, password: _password, ...rest } = secret;
     return { ...rest, password: '[redacted]' };
@@ -143,6 +166,67 @@ function redactedForLogs(secret: DatabaseSecret): DatabaseSecret {
     [inspect.custom]: { value: shown, enumerable: false },
   });
   return secret;
+}
+
+/**
+ * JSON-parses a secret string and checks it against `schema`, reporting the
+ * first key at fault. Neither the message nor a `cause` holds any part of
+ * the secret string: JSON.parse's and valibot's own messages would quote it.
+ */
+function validated<T>(
+  schema: v.GenericSchema<unknown, T>,
+  required: ReadonlySet<SecretKey>,
+  shape: string,
+  secretString: string,
+  label: string,
+): { raw: Record<string, unknown>; data: T } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(secretString);
+  } catch {
+    throw new MalformedSecretError(
+      WHOLE_SECRET_KEY,
+      label,
+      `the secret string is not valid JSON; store ${shape}`,
+    );
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new MalformedSecretError(WHOLE_SECRET_KEY, label, `the secret string must be ${shape}`);
+  }
+  const raw = parsed as Record<string, unknown>;
+  const result = v.safeParse(schema, raw, { abortEarly: true });
+  if (!result.success) {
+    // Every issue of these flat schemas sits on one of their keys; report
+    // the first, in the schema's order, and never valibot's message (it
+    // quotes the input).
+    const key = result.issues[0].path?.[0]?.key as SecretKey;
+    const absent = raw[key] === undefined || (raw[key] === null && required.has(key));
+    const otherCase = absent ? sameKeyOtherCase(raw, key) : undefined;
+    const problem = absent
+      ? `is missing${otherCase === undefined ? '' : ` (keys are case-sensitive; found ${otherCase})`}`
+      : 'is not valid';
+    throw new MalformedSecretError(key, label, `${problem}; ${KEY_FIXES[key]}`);
+  }
+  const unsafeKey = keyWithUnsafeInteger(raw);
+  if (unsafeKey !== undefined) {
+    throw new MalformedSecretError(
+      unsafeKey,
+      label,
+      'holds an integer too large to be written back exactly; store it as a string',
+    );
+  }
+  return { raw, data: result.output };
+}
+
+/** Refuses a CockroachDB username the server would store in another form. */
+function assertStoredForm(engine: DatabaseEngine, username: string, label: string): void {
+  if (engine === 'cockroachdb' && foldRoleName(username) !== username) {
+    throw new MalformedSecretError(
+      'username',
+      label,
+      'is not as CockroachDB stores it (folded to lower case and NFC, even when quoted); set it to that form',
+    );
+  }
 }
 
 /**
@@ -165,53 +249,15 @@ export function parseDatabaseSecret(
   secretString: string,
   context: { readonly label: string },
 ): DatabaseSecret {
+  const { raw, data } = validated(
+    SECRET_SCHEMA,
+    REQUIRED_KEYS,
+    JSON_SHAPE,
+    secretString,
+    context.label,
+  );
   const { label } = context;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(secretString);
-  } catch {
-    throw new MalformedSecretError(
-      WHOLE_SECRET_KEY,
-      label,
-      `the secret string is not valid JSON; store ${JSON_SHAPE}`,
-    );
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new MalformedSecretError(
-      WHOLE_SECRET_KEY,
-      label,
-      `the secret string must be ${JSON_SHAPE}`,
-    );
-  }
-  const raw = parsed as Record<string, unknown>;
-  const result = v.safeParse(SECRET_SCHEMA, raw, { abortEarly: true });
-  if (!result.success) {
-    // Every issue of this flat schema sits on one of its keys; report the
-    // first, in the schema's order, and never valibot's message (it quotes the input).
-    const key = result.issues[0].path?.[0]?.key as SecretKey;
-    const absent = raw[key] === undefined || (raw[key] === null && REQUIRED_KEYS.has(key));
-    const otherCase = absent ? sameKeyOtherCase(raw, key) : undefined;
-    const problem = absent
-      ? `is missing${otherCase === undefined ? '' : ` (keys are case-sensitive; found ${otherCase})`}`
-      : 'is not valid';
-    throw new MalformedSecretError(key, label, `${problem}; ${KEY_FIXES[key]}`);
-  }
-  const unsafeKey = keyWithUnsafeInteger(raw);
-  if (unsafeKey !== undefined) {
-    throw new MalformedSecretError(
-      unsafeKey,
-      label,
-      'holds an integer too large to be written back exactly; store it as a string',
-    );
-  }
-  const data = result.output;
-  if (data.engine === 'cockroachdb' && foldRoleName(data.username) !== data.username) {
-    throw new MalformedSecretError(
-      'username',
-      label,
-      'is not as CockroachDB stores it (folded to lower case and NFC, even when quoted); set it to that form',
-    );
-  }
+  assertStoredForm(data.engine, data.username, label);
   const defaults = ENGINE_DEFAULTS[data.engine];
   return redactedForLogs({
     engine: data.engine,
@@ -224,6 +270,106 @@ export function parseDatabaseSecret(
     ca: data.ca ?? undefined,
     options: data.options ?? undefined,
     raw,
+  });
+}
+
+/**
+ * What an admin secret that names a server must share with AWSCURRENT: the
+ * server and how it is trusted, not the user.
+ */
+export const ADMIN_SERVER_FIELDS = [
+  'host',
+  'port',
+  'dbname',
+  'options',
+  'ca',
+] as const satisfies readonly TargetField[];
+
+/** The connection keys an admin secret may leave out, AWSCURRENT's then being used. */
+const ADMIN_CONNECTION_KEYS = ['engine', ...ADMIN_SERVER_FIELDS] as const;
+
+/** One of {@link ADMIN_CONNECTION_KEYS}. */
+type AdminConnectionKey = (typeof ADMIN_CONNECTION_KEYS)[number];
+
+/**
+ * A parsed admin secret (`masterarn`): a login, and the connection keys it
+ * holds. Keys it does not know (dbInstanceIdentifier, dbClusterIdentifier,
+ * anything else) are ignored: it is read, never written.
+ */
+export interface AdminSecret {
+  readonly username: string;
+  readonly password: string;
+  /** The connection keys the secret holds; one it leaves out is AWSCURRENT's. */
+  readonly named: Readonly<Partial<Pick<DatabaseSecret, AdminConnectionKey>>>;
+  /** The JSON object as stored. */
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Parses the admin secret that `masterarn` names. Only `username` and
+ * `password` are required, so an RDS-managed master secret (which holds
+ * nothing else) and CDK's generated master secret (engine, host, port,
+ * dbname, dbInstanceIdentifier too) are both accepted. Keys it holds are
+ * checked as in {@link parseDatabaseSecret}.
+ *
+ * @throws {@link MalformedSecretError} naming the key, never its value
+ *
+ * @example
+ * ```ts
+ * const admin = parseAdminSecret('{"username":"postgres","password":"..."}', {
+ *   label: 'admin secret (masterarn)',
+ * });
+ * admin.named; // {}: it logs in to the server AWSCURRENT names
+ * ```
+ */
+export function parseAdminSecret(
+  secretString: string,
+  context: { readonly label: string },
+): AdminSecret {
+  const { raw, data } = validated(
+    ADMIN_SCHEMA,
+    ADMIN_REQUIRED_KEYS,
+    ADMIN_JSON_SHAPE,
+    secretString,
+    context.label,
+  );
+  if (data.engine != null) assertStoredForm(data.engine, data.username, context.label);
+  const named: Partial<Pick<DatabaseSecret, AdminConnectionKey>> = {};
+  for (const key of ADMIN_CONNECTION_KEYS) {
+    const value = data[key];
+    if (value !== null && value !== undefined) Object.assign(named, { [key]: value });
+  }
+  return redactedForLogs({ username: data.username, password: data.password, named, raw });
+}
+
+/**
+ * Where the admin logs in: AWSCURRENT's server, with each connection key the
+ * admin secret holds in place of AWSCURRENT's, as the admin's user. A key
+ * the admin secret leaves out (all of them, for an RDS-managed master
+ * secret) is AWSCURRENT's, never a default: an admin secret without `host`
+ * means "the server the user secret names". The result differs from
+ * AWSCURRENT in {@link ADMIN_SERVER_FIELDS} only where the admin secret
+ * holds another value: the function refuses to log in with it then, unless
+ * ALLOW_ADMIN_TARGET_MISMATCH.
+ *
+ * @example
+ * ```ts
+ * const login = adminLogin(current, admin);
+ * assertSameServer(current, login, ADMIN_SERVER_FIELDS, 'admin secret (masterarn)', fix);
+ * ```
+ */
+export function adminLogin(current: DatabaseSecret, admin: AdminSecret): DatabaseSecret {
+  return redactedForLogs<DatabaseSecret>({
+    engine: admin.named.engine ?? current.engine,
+    host: admin.named.host ?? current.host,
+    port: admin.named.port ?? current.port,
+    dbname: admin.named.dbname ?? current.dbname,
+    username: admin.username,
+    password: admin.password,
+    masterarn: undefined,
+    ca: admin.named.ca ?? current.ca,
+    options: admin.named.options ?? current.options,
+    raw: admin.raw,
   });
 }
 

@@ -18,6 +18,7 @@ import pg from 'pg';
 import type { DatabaseSession } from '../adapters/database.js';
 import { assertVerifierAcceptable, SCRAM_ITERATIONS } from '../core/scram.js';
 import type { ChangeInput, Engine, IterationChoice, RoleAttributes, RoleFacts } from './engine.js';
+import { settingPassword } from './rds.js';
 
 /** Predefined roles whose members can read or write server files or run programs. */
 export const POSTGRES_PRIVILEGED_ROLES = [
@@ -166,7 +167,7 @@ export const postgresEngine: Engine = {
 
   async setVerifier(session, role, verifier) {
     assertVerifierAcceptable(verifier, 'postgres');
-    await session.setPasswordVerifier(role, verifier);
+    await settingPassword(session, () => session.setPasswordVerifier(role, verifier));
     // pg_authid is for superusers only; the test login is the proof.
     return { confirmed: false };
   },
@@ -210,8 +211,10 @@ export const postgresEngine: Engine = {
   /** One statement, `CREATE ROLE ... IN ROLE original`: the membership comes with the role. */
   async createClone(session, { original, clone }, verifier) {
     assertVerifierAcceptable(verifier, 'postgres');
-    await session.execute(
-      `CREATE ROLE ${pg.escapeIdentifier(clone)} WITH LOGIN PASSWORD ${pg.escapeLiteral(verifier)} IN ROLE ${pg.escapeIdentifier(original)}`,
+    await settingPassword(session, () =>
+      session.execute(
+        `CREATE ROLE ${pg.escapeIdentifier(clone)} WITH LOGIN PASSWORD ${pg.escapeLiteral(verifier)} IN ROLE ${pg.escapeIdentifier(original)}`,
+      ),
     );
   },
 

@@ -1,8 +1,8 @@
 import type { LoginTarget } from '../adapters/database.js';
 import type { SecretDescription } from '../adapters/secrets-manager.js';
-import type { RotationConfig } from '../config.js';
 import { type DatabaseSecret, parseDatabaseSecret } from '../core/secret.js';
 import { checkRotationStage, type RotationStageDecision } from '../core/stages.js';
+import { chooseTrust, type TrustConfig } from '../core/trust.js';
 import { MalformedSecretError } from '../errors.js';
 import type { StepContext } from './context.js';
 
@@ -54,22 +54,31 @@ export async function loadPrevious(ctx: StepContext): Promise<DatabaseSecret | u
 }
 
 /**
- * Login settings for a secret. The CA comes from the secret's `ca` key, else
- * from `fallbackCa` (the rotated secret's, for an admin secret without one),
- * else the configured bundle, else the runtime's trusted roots.
+ * Login settings for a secret. The CAs it trusts are chosen by
+ * {@link chooseTrust}: the secret's `ca` key, else `fallbackCa` (the rotated
+ * secret's, for an admin secret without one), else CA_BUNDLE_PATH's bundle,
+ * else the Lambda runtime's bundle with Node's roots, else Node's roots.
  */
 export function loginTarget(
   secret: DatabaseSecret,
-  config: Pick<RotationConfig, 'caBundle'>,
+  config: Partial<TrustConfig>,
   fallbackCa?: string,
 ): LoginTarget {
+  const trust = chooseTrust(secret.ca ?? fallbackCa, {
+    caBundle: config.caBundle,
+    runtimeCaBundle: config.runtimeCaBundle,
+  });
   return {
     host: secret.host,
     port: secret.port,
     database: secret.dbname,
     username: secret.username,
     password: secret.password,
-    ca: secret.ca ?? fallbackCa ?? config.caBundle,
+    ...(trust.source === 'runtime-bundle'
+      ? { extraCa: trust.extraCa }
+      : trust.source === 'node-roots'
+        ? {}
+        : { ca: trust.ca }),
     options: secret.options,
   };
 }

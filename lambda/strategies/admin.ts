@@ -1,18 +1,17 @@
 import type { SecretStore } from '../adapters/secrets-manager.js';
-import { assertSameServer, type DatabaseSecret, parseDatabaseSecret } from '../core/secret.js';
-import { MalformedSecretError, type TargetField } from '../errors.js';
+import {
+  ADMIN_SERVER_FIELDS,
+  type AdminSecret,
+  adminLogin,
+  assertSameServer,
+  type DatabaseSecret,
+  parseAdminSecret,
+} from '../core/secret.js';
+import { MalformedSecretError } from '../errors.js';
 import { loginLimits, type StepContext } from '../rotation/context.js';
 import { loginTarget, STAGES } from '../rotation/load.js';
 import { changePendingUser } from './change.js';
 import { type ChangeStrategy, type ChangingSession, confirmSessionUser } from './strategy.js';
-
-/** What the admin secret must share with AWSCURRENT: the server, not the user. */
-const ADMIN_SERVER_FIELDS = [
-  'host',
-  'port',
-  'dbname',
-  'options',
-] as const satisfies readonly TargetField[];
 
 /** How the admin secret is named in messages. */
 const ADMIN_LABEL = 'admin secret (masterarn)';
@@ -21,10 +20,11 @@ const ADMIN_LABEL = 'admin secret (masterarn)';
  * The admin secret named by AWSCURRENT's `masterarn` logs in and changes the
  * user's password; its own secret is read, never changed.
  *
- * The admin's credentials are used only on the server AWSCURRENT names: its
- * secret's host, port, dbname and options must equal AWSCURRENT's, and so
- * must its CA where it has one (without one it trusts AWSCURRENT's), unless
- * ALLOW_ADMIN_TARGET_MISMATCH is set.
+ * The admin's credentials are used only on the server AWSCURRENT names:
+ * the admin secret may hold only `username` and `password` (an RDS-managed
+ * master secret), and each of host, port, dbname, options and ca it does
+ * hold must equal AWSCURRENT's, unless ALLOW_ADMIN_TARGET_MISMATCH is set
+ * (see `adminLogin`).
  *
  * The pending password is not tried first: a re-run after a successful
  * setSecret sets the same password again (with a fresh salt), which costs
@@ -64,29 +64,24 @@ export async function openAdmin(
       `ROTATION_MODE is ${ctx.config.mode}: add the admin secret ARN as masterarn`,
     );
   }
-  const adminSecret = await loadAdmin(ctx.secrets, arn);
+  const adminSecret = adminLogin(current, await loadAdmin(ctx.secrets, arn));
   if (!ctx.config.allowAdminTargetMismatch) {
-    const fields: TargetField[] = [...ADMIN_SERVER_FIELDS];
-    if (adminSecret.ca !== undefined) fields.push('ca');
     assertSameServer(
       current,
       adminSecret,
-      fields,
+      ADMIN_SERVER_FIELDS,
       ADMIN_LABEL,
-      "the admin logs in only to the server AWSCURRENT names: make the admin secret's connection fields equal AWSCURRENT's, or set ALLOW_ADMIN_TARGET_MISMATCH=true if it reaches that server another way",
+      "the admin logs in only to the server AWSCURRENT names: make the admin secret's connection fields equal AWSCURRENT's (or remove them: without host it logs in where AWSCURRENT does), or set ALLOW_ADMIN_TARGET_MISMATCH=true if it reaches that server another way",
     );
   }
   ctx.logger.info('logging in as the admin user');
-  const session = await ctx.database.login(
-    loginTarget(adminSecret, ctx.config, current.ca),
-    loginLimits(ctx),
-  );
+  const session = await ctx.database.login(loginTarget(adminSecret, ctx.config), loginLimits(ctx));
   await confirmSessionUser(session, adminSecret.username, ADMIN_LABEL);
   return { session, changer: adminSecret.username, via: 'admin secret', selfService: false };
 }
 
 /** Reads and parses the admin secret's AWSCURRENT version. */
-async function loadAdmin(secrets: SecretStore, arn: string): Promise<DatabaseSecret> {
+async function loadAdmin(secrets: SecretStore, arn: string): Promise<AdminSecret> {
   const text = await secrets.getSecretString(arn, { stage: STAGES.current });
   if (text === undefined) {
     throw new MalformedSecretError(
@@ -95,5 +90,5 @@ async function loadAdmin(secrets: SecretStore, arn: string): Promise<DatabaseSec
       'the admin secret it names has no value',
     );
   }
-  return parseDatabaseSecret(text, { label: ADMIN_LABEL });
+  return parseAdminSecret(text, { label: ADMIN_LABEL });
 }

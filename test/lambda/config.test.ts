@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -62,6 +62,9 @@ describe('configFromEnv', () => {
       allowAdminTargetMismatch: false,
       allowPrivilegedTarget: false,
       caBundle: undefined,
+      runtimeCaBundlePath: '/var/runtime/ca-cert.pem',
+      // Read where it exists: on a Lambda, not here.
+      runtimeCaBundle: existsSync('/var/runtime/ca-cert.pem') ? expect.any(String) : undefined,
       connectTimeoutMs: 5_000,
       statementTimeoutMs: 5_000,
       testLoginAttempts: 4,
@@ -81,6 +84,7 @@ describe('configFromEnv', () => {
       ALLOW_ADMIN_TARGET_MISMATCH: config.allowAdminTargetMismatch,
       ALLOW_PRIVILEGED_TARGET: config.allowPrivilegedTarget,
       CA_BUNDLE_PATH: config.caBundle,
+      RUNTIME_CA_BUNDLE_PATH: config.runtimeCaBundlePath,
       CONNECT_TIMEOUT_MS: config.connectTimeoutMs,
       STATEMENT_TIMEOUT_MS: config.statementTimeoutMs,
       TEST_LOGIN_ATTEMPTS: config.testLoginAttempts,
@@ -282,6 +286,46 @@ describe('the timeouts and testSecret retries', () => {
         `Invalid configuration: ${name} must be an integer from ${min} to ${max}`,
       );
     });
+  });
+});
+
+describe('RUNTIME_CA_BUNDLE_PATH', () => {
+  it('reads the bundle of the file it names, keeping the path for doctor', () => {
+    const path = tempFile('runtime.pem', PEM);
+    const config = configFromEnv({ RUNTIME_CA_BUNDLE_PATH: path });
+    expect(config.runtimeCaBundle).toBe(PEM);
+    expect(config.runtimeCaBundlePath).toBe(path);
+    expect(config.caBundle).toBeUndefined();
+  });
+
+  it('reads the file when the configuration is read, not at each login', () => {
+    const path = tempFile('read-once.pem', PEM);
+    const config = configFromEnv({ RUNTIME_CA_BUNDLE_PATH: path });
+    rmSync(path);
+    expect(config.runtimeCaBundle).toBe(PEM);
+  });
+
+  it('refuses a path set by hand that does not exist, naming the variable', () => {
+    const error = configurationErrorOf({ RUNTIME_CA_BUNDLE_PATH: join(dir, 'absent.pem') });
+    expect(error.variable).toBe('RUNTIME_CA_BUNDLE_PATH');
+    expect(error.cause).toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('refuses a file with no certificate, and a directory', () => {
+    const empty = tempFile('runtime-empty.pem', 'not a certificate\n');
+    expect(configurationErrorOf({ RUNTIME_CA_BUNDLE_PATH: empty }).message).toBe(
+      'Invalid configuration: RUNTIME_CA_BUNDLE_PATH must be a PEM file with at least one certificate',
+    );
+    expect(configurationErrorOf({ RUNTIME_CA_BUNDLE_PATH: dir }).variable).toBe(
+      'RUNTIME_CA_BUNDLE_PATH',
+    );
+  });
+
+  it('reads both bundles when CA_BUNDLE_PATH is set too (the trust store then is CA_BUNDLE_PATH alone)', () => {
+    const runtime = tempFile('runtime-both.pem', PEM);
+    const bundle = tempFile('bundle-both.pem', PEM + PEM);
+    const config = configFromEnv({ RUNTIME_CA_BUNDLE_PATH: runtime, CA_BUNDLE_PATH: bundle });
+    expect(config).toMatchObject({ caBundle: PEM + PEM, runtimeCaBundle: PEM });
   });
 });
 

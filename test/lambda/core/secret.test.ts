@@ -1,6 +1,8 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import {
+  ADMIN_SERVER_FIELDS,
+  adminLogin,
   assertSameServer,
   assertSameTarget,
   connectionIdentity,
@@ -8,6 +10,7 @@ import {
   differingFields,
   foldRoleName,
   MAX_IDENTIFIER_BYTES,
+  parseAdminSecret,
   parseDatabaseSecret,
   withPassword,
 } from '../../../lambda/core/secret.js';
@@ -387,6 +390,114 @@ describe('assertSameServer', () => {
       'Secret mismatch: host, dbname differ between AWSCURRENT and admin secret; fix it',
     );
     expect((error as Error).message).not.toContain('evil');
+  });
+});
+
+describe('parseAdminSecret', () => {
+  const ADMIN_PASSWORD = 'Adm1n!distinctive-password-value';
+  const admin = (value: unknown) =>
+    parseAdminSecret(typeof value === 'string' ? value : JSON.stringify(value), {
+      label: 'admin secret (masterarn)',
+    });
+  const current = parse({ ...base, port: 5433, dbname: 'app', ca: PEM, options: '-c x=1' });
+
+  it('reads an RDS-managed master secret (username and password only), naming no server', () => {
+    const secret = admin({ username: 'postgres', password: ADMIN_PASSWORD });
+    expect(secret).toMatchObject({ username: 'postgres', password: ADMIN_PASSWORD, named: {} });
+  });
+
+  it("reads CDK's generated master secret, ignoring dbInstanceIdentifier and keys it does not know", () => {
+    const secret = admin({
+      dbname: 'app',
+      engine: 'postgres',
+      port: 5433,
+      dbInstanceIdentifier: 'mydb-abc123',
+      host: 'db.example.com',
+      username: 'postgres',
+      password: ADMIN_PASSWORD,
+      somethingNew: { nested: true },
+    });
+    expect(secret.named).toEqual({
+      engine: 'postgres',
+      host: 'db.example.com',
+      port: 5433,
+      dbname: 'app',
+    });
+  });
+
+  it('logs in to the server AWSCURRENT names for every key the admin secret leaves out', () => {
+    const login = adminLogin(current, admin({ username: 'postgres', password: ADMIN_PASSWORD }));
+    expect(login).toMatchObject({
+      engine: 'postgres',
+      host: 'db.example.com',
+      port: 5433,
+      dbname: 'app',
+      username: 'postgres',
+      password: ADMIN_PASSWORD,
+      ca: PEM,
+      options: '-c x=1',
+    });
+    expect(differingFields(current, login, ADMIN_SERVER_FIELDS)).toEqual([]);
+  });
+
+  it('never takes a default for a key it leaves out: no host is never localhost, no port never 5432', () => {
+    const login = adminLogin(
+      current,
+      admin({ host: 'db.example.com', username: 'p', password: 'x' }),
+    );
+    expect(login.port).toBe(5433);
+    expect(login.dbname).toBe('app');
+  });
+
+  it('keeps what the admin secret names, so confinement sees each difference', () => {
+    const login = adminLogin(
+      current,
+      admin({
+        host: 'other.example.com',
+        port: 5432,
+        username: 'postgres',
+        password: ADMIN_PASSWORD,
+      }),
+    );
+    expect(differingFields(current, login, ADMIN_SERVER_FIELDS)).toEqual(['host', 'port']);
+  });
+
+  it.each([
+    ['no username', { password: ADMIN_PASSWORD }, 'username', /is missing/],
+    ['no password', { username: 'postgres' }, 'password', /is missing/],
+    [
+      'an engine it does not rotate',
+      { engine: 'mysql', username: 'a', password: 'b' },
+      'engine',
+      /is not valid/,
+    ],
+    ['a host with spaces', { host: 'a b', username: 'a', password: 'b' }, 'host', /is not valid/],
+    ['a port out of range', { port: 70000, username: 'a', password: 'b' }, 'port', /is not valid/],
+  ])(
+    'refuses a secret with %s, naming the key and never the password',
+    (_, value, key, problem) => {
+      let error: unknown;
+      try {
+        admin(value);
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(MalformedSecretError);
+      expect(error).toMatchObject({ key, label: 'admin secret (masterarn)' });
+      expect((error as Error).message).toMatch(problem);
+      expect((error as Error).message).not.toContain(ADMIN_PASSWORD);
+    },
+  );
+
+  it('refuses a string that is not a JSON object, saying only username and password are needed', () => {
+    expect(() => admin('[]')).toThrow(/at least username and password/);
+  });
+
+  it('keeps the password out of JSON.stringify and util.inspect', () => {
+    const secret = admin({ username: 'postgres', password: ADMIN_PASSWORD });
+    expect(JSON.stringify(secret)).not.toContain(ADMIN_PASSWORD);
+    expect(inspect(secret)).not.toContain(ADMIN_PASSWORD);
+    expect(JSON.stringify(adminLogin(current, secret))).not.toContain(ADMIN_PASSWORD);
   });
 });
 
