@@ -99,7 +99,7 @@ function dnsForm<S extends Pick<DatabaseSecret, 'host' | 'port'>>(secret: S): S 
 }
 
 /** A host's addresses as this machine resolves them; none when it cannot. */
-type Resolver = (host: string) => Promise<ReadonlySet<string>>;
+export type Resolver = (host: string) => Promise<ReadonlySet<string>>;
 
 /** A {@link Resolver} that asks each host once. */
 function cachedResolver(): Resolver {
@@ -284,10 +284,13 @@ async function survey(
  * the whole account unreadable.
  *
  * @param server - the admin secret: its host and port name the server
+ * @param resolve - a host's addresses; default: this machine's resolver
+ *   (`dns.lookup`), each host asked once
  */
 export async function surveySecrets(
   client: SecretsManagerClient,
   server: DatabaseSecret,
+  resolve: Resolver = cachedResolver(),
 ): Promise<SecretSurvey> {
   const entries: SecretListEntry[] = [];
   try {
@@ -313,7 +316,6 @@ export async function surveySecrets(
   }
   const claims: UserClaim[] = [];
   const unreadable: UnreadableSecret[] = [];
-  const resolve = cachedResolver();
   for (let i = 0; i < entries.length; i += READ_CONCURRENCY) {
     const batch = entries.slice(i, i + READ_CONCURRENCY);
     for (const found of await Promise.all(batch.map((e) => survey(client, e, server, resolve)))) {
