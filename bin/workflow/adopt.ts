@@ -55,7 +55,7 @@ import {
   TAGS,
 } from './common.js';
 import { RecordingSession } from './dry-run.js';
-import { claimsOn, surveySecrets, type UserClaim } from './managing-secrets.js';
+import { claimsOn, EVERY_SECRET, surveySecrets, type UserClaim } from './managing-secrets.js';
 import { defaultSecretName, userSecretValue, type WorkflowDeps } from './provision.js';
 import { rotateOnce } from './rotation.js';
 
@@ -118,7 +118,9 @@ export async function adopt(options: AdoptOptions, deps: WorkflowDeps): Promise<
     const found = await surveySecrets(deps.secrets, admin.secret);
     for (const secret of found.unreadable) {
       out(
-        `cannot read secret ${secret.name}${secret.arn === secret.name ? '' : ` (${secret.arn})`}: ${secret.reason}`,
+        secret.arn === EVERY_SECRET
+          ? `cannot list the secrets: ${secret.reason}`
+          : `cannot read secret ${secret.name}${secret.arn === secret.name ? '' : ` (${secret.arn})`}: ${secret.reason}`,
       );
     }
     const ignoreUnreadable = options.ignoreUnreadableSecrets === true;

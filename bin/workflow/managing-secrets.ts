@@ -65,6 +65,9 @@ const READ_CONCURRENCY = 8;
 /** Tags RDS puts on the master secret it manages (ManageMasterUserPassword). */
 const RDS_TAGS = ['aws:rds:primaryDBInstanceArn', 'aws:rds:primaryDBClusterArn'] as const;
 
+/** The ARN an {@link UnreadableSecret} has when ListSecrets itself failed: every secret is unknown. */
+export const EVERY_SECRET = '*';
+
 /** A secret that names a user on this server, or on a server adopt cannot tell. */
 export interface UserClaim {
   readonly arn: string;
@@ -307,7 +310,7 @@ export async function surveySecrets(
       claims: [],
       unreadable: [
         {
-          arn: '*',
+          arn: EVERY_SECRET,
           name: 'every secret',
           reason: `ListSecrets answered ${(error as Error).name}`,
         },

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TAGS } from '../../../bin/workflow/common.js';
 import {
   claimsOn,
+  EVERY_SECRET,
   type SecretSurvey,
   surveySecrets,
 } from '../../../bin/workflow/managing-secrets.js';
@@ -151,6 +152,23 @@ describe('surveySecrets', () => {
     expect(on('app_user')).toEqual([]);
     expect(on('app_user', cockroach)).toEqual([['zz/upper', 'same-server']]);
     expect(on(' same_user')).toEqual([]);
+  });
+
+  it('makes every secret unreadable when ListSecrets itself is denied', async () => {
+    endpoint.injectFault({
+      operation: 'ListSecrets',
+      error: { type: 'AccessDeniedException', message: 'not authorized' },
+    });
+    expect(await surveySecrets(client, server, async () => new Set())).toEqual({
+      claims: [],
+      unreadable: [
+        {
+          arn: EVERY_SECRET,
+          name: 'every secret',
+          reason: 'ListSecrets answered AccessDeniedException',
+        },
+      ],
+    });
   });
 
   it('never carries a secret value', () => {
