@@ -397,6 +397,37 @@ describe('npm run adopt', () => {
     expect(await logsIn(pgTarget(good.username, good.password))).toBe('AuthenticationFailedError');
   });
 
+  it('fails only the user whose checks break on an unexpected error, and adopts the next one', async () => {
+    const admin = await stack.createApplicationUser({ createRole: true });
+    const first = await legacyUser('adopt_err', admin.username);
+    const second = await legacyUser('adopt_next', admin.username);
+    // The first DescribeSecret (the first user's secret-name check) is denied.
+    stack.secretsManager.injectFault({
+      operation: 'DescribeSecret',
+      error: { type: 'AccessDeniedException', message: 'not authorized' },
+    });
+    try {
+      const run = await runCli(stack, 'adopt', [
+        '--admin-secret-id',
+        admin.secretName,
+        '--users',
+        `${first.username},${second.username}`,
+        '--json',
+      ]);
+      expect(run.code, run.stdout + run.stderr).toBe(1);
+      expect(run.stdout).toMatch(
+        new RegExp(`FAILED +${first.username} +AccessDeniedException: not authorized`),
+      );
+      expect(run.stdout).toMatch(new RegExp(`STORED +${second.username} `));
+      expect(run.stdout).toContain(
+        'adopt: 0 rotated, 1 stored without rotation, 0 skipped, 1 failed',
+      );
+      expect(await logsIn(pgTarget(first.username, first.password))).toBe(true);
+    } finally {
+      stack.secretsManager.clearFaults();
+    }
+  });
+
   it('goes on with the secret a CreateSecret made when its answer was lost, and leaves exactly one', async () => {
     const admin = await stack.createApplicationUser({ createRole: true });
     const user = await legacyUser('adopt_lost', admin.username);
