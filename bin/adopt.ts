@@ -13,8 +13,11 @@
  *   --secret-prefix <prefix>      secret names <prefix><user>; default beside the admin secret
  *   --rotation-lambda-arn <arn> | --stack-outputs <file>
  *   --schedule <expr>             default rate(30 days)
+ *   --ignore-unreadable-secrets   go on when some secrets cannot be read (by default
+ *                                 every user is refused: such a secret may manage it)
  *   --dry-run, --json, --region, --endpoint-url
  *
+ * User names are taken exactly as given between the commas: ` app` is not `app`.
  * Exit 0 when every user was adopted (or passed over), 1 if any failed, 64 bad usage.
  */
 import { PgConnector } from '../lambda/adapters/database.js';
@@ -32,13 +35,10 @@ import {
 import { logsClient } from './workflow/rotation.js';
 
 const USAGE =
-  'npm run adopt -- --admin-secret-id <id> (--users <a,b,c> | --all-login-users [--exclude <a,b>]) [--secret-prefix <p>] [--rotation-lambda-arn <arn> | --stack-outputs <file>] [--dry-run] [--json] [--region <r>] [--endpoint-url <url>]';
+  'npm run adopt -- --admin-secret-id <id> (--users <a,b,c> | --all-login-users [--exclude <a,b>]) [--secret-prefix <p>] [--rotation-lambda-arn <arn> | --stack-outputs <file>] [--ignore-unreadable-secrets] [--dry-run] [--json] [--region <r>] [--endpoint-url <url>]';
 
-const list = (text: string | undefined) =>
-  (text ?? '')
-    .split(',')
-    .map((item) => item.trim())
-    .filter((item) => item !== '');
+/** Names between commas, exactly as given: a space is part of a name, never trimmed. */
+const list = (text: string | undefined) => (text ?? '').split(',').filter((item) => item !== '');
 
 async function main(): Promise<number> {
   const values = parseOptions(process.argv.slice(2), {
@@ -52,6 +52,7 @@ async function main(): Promise<number> {
     'stack-outputs': { type: 'string' },
     schedule: { type: 'string', default: 'rate(30 days)' },
     'rotation-timeout': { type: 'string', default: '120' },
+    'ignore-unreadable-secrets': { type: 'boolean', default: false },
     'dry-run': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   });
@@ -85,6 +86,7 @@ async function main(): Promise<number> {
         schedule: values.schedule ?? 'rate(30 days)',
         rotationTimeoutMs: Number(values['rotation-timeout']) * 1000,
         dryRun: values['dry-run'] === true,
+        ignoreUnreadableSecrets: values['ignore-unreadable-secrets'] === true,
       },
       { secrets, logs, database: new PgConnector(), config, out: say },
     );

@@ -95,6 +95,51 @@ export async function secretExists(client: SecretsManagerClient, secretId: strin
   }
 }
 
+/**
+ * What became of a CreateSecret that answered an error: `created` when a
+ * secret of that name holds a version whose id is our ClientRequestToken
+ * (the call took effect and its answer was lost), `absent` when not (no
+ * secret, or another's of the same name), `unknown` when Secrets Manager
+ * could not be asked.
+ */
+export type CreateOutcome =
+  | { readonly state: 'created'; readonly arn: string }
+  | { readonly state: 'absent' }
+  | { readonly state: 'unknown' };
+
+/**
+ * After a failed CreateSecret, finds out whether it took effect anyway: the
+ * request token tells a secret this call created from one another created
+ * under the same name.
+ */
+export async function createOutcome(
+  client: SecretsManagerClient,
+  name: string,
+  token: string,
+): Promise<CreateOutcome> {
+  let described: Awaited<ReturnType<typeof secretExists>>;
+  try {
+    described = await secretExists(client, name);
+  } catch {
+    return { state: 'unknown' };
+  }
+  return described && Object.keys(described.VersionIdsToStages ?? {}).includes(token)
+    ? { state: 'created', arn: described.ARN ?? name }
+    : { state: 'absent' };
+}
+
+/**
+ * Why a secret cannot be called `name`, or `undefined` when it can: the
+ * CreateSecret reference allows 1 to 512 characters, ASCII letters and
+ * digits and `/_+=.@-` only.
+ */
+export function secretNameProblem(name: string): string | undefined {
+  if (name.length < 1 || name.length > 512) return 'a secret name is 1 to 512 characters';
+  return /^[A-Za-z0-9/_+=.@-]+$/.test(name)
+    ? undefined
+    : 'a secret name holds only ASCII letters, digits and /_+=.@-';
+}
+
 /** Login limits from the function's configuration. */
 export function limitsOf(config: RotationConfig): LoginLimits {
   return {

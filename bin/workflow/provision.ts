@@ -44,7 +44,15 @@ import { POSTGRES_PRIVILEGED_ROLES } from '../../lambda/engines/postgres.js';
 import { WORKFLOW_STATEMENTS } from '../../lambda/engines/workflow.js';
 import { TARGET_ROLE_FIXES, TARGET_ROLE_PROBLEMS } from '../../lambda/errors.js';
 import { loginTarget } from '../../lambda/rotation/load.js';
-import { limitsOf, loadSecret, loginAs, secretExists, serverTag, TAGS } from './common.js';
+import {
+  createOutcome,
+  limitsOf,
+  loadSecret,
+  loginAs,
+  secretExists,
+  serverTag,
+  TAGS,
+} from './common.js';
 import { RecordingSession } from './dry-run.js';
 import { rotateOnce } from './rotation.js';
 
@@ -359,18 +367,14 @@ async function removeSecretIfOurs(
   name: string,
   token: string,
 ): Promise<string | undefined> {
-  let described: Awaited<ReturnType<typeof secretExists>>;
-  try {
-    described = await secretExists(client, name);
-  } catch {
+  const outcome = await createOutcome(client, name, token);
+  if (outcome.state === 'unknown') {
     return `if a secret named ${name} was created, delete it: aws secretsmanager delete-secret --secret-id ${name} --force-delete-without-recovery`;
   }
-  if (!described || !Object.keys(described.VersionIdsToStages ?? {}).includes(token)) {
-    return undefined;
-  }
+  if (outcome.state === 'absent') return undefined;
   try {
     await client.send(
-      new DeleteSecretCommand({ SecretId: name, ForceDeleteWithoutRecovery: true }),
+      new DeleteSecretCommand({ SecretId: outcome.arn, ForceDeleteWithoutRecovery: true }),
     );
     return undefined;
   } catch {

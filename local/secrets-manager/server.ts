@@ -86,6 +86,18 @@ export interface FaultSpec {
   readonly error?: InjectedError;
   /** Hold the request this long, then serve it (or answer `error`). */
   readonly delayMs?: number;
+  /**
+   * Only requests whose `SecretId` names this secret (by name or ARN), as an
+   * IAM or resource policy denies one secret (`AccessDeniedException`) or
+   * its KMS key fails (`DecryptionFailure`) while others are served.
+   */
+  readonly secretId?: string;
+  /**
+   * Serve the request, then answer `error` instead of its result: the call
+   * took effect but its answer was lost (a connection cut after the write).
+   * @default false
+   */
+  readonly served?: boolean;
 }
 
 /** One Secrets Manager request as the endpoint received it, for {@link SecretsManagerEndpoint.onRequest}. */
@@ -264,6 +276,32 @@ export class SecretsManagerEndpoint {
     return () => this.#requestListeners.delete(listener);
   }
 
+  /**
+   * Creates a secret as another AWS service does for itself (RDS's
+   * `ManageMasterUserPassword` master secret: name `rds!db-<id>`,
+   * `OwningService` `rds`, `aws:rds:...` tags), which no customer API call
+   * can: see {@link SecretStore.createServiceSecret}.
+   *
+   * @returns the secret's ARN
+   */
+  createServiceSecret(input: {
+    readonly name: string;
+    readonly owningService: string;
+    readonly secretString: string;
+    readonly description?: string;
+    readonly tags?: readonly { readonly Key: string; readonly Value: string }[];
+  }): string {
+    const out = this.#store.createServiceSecret({
+      Name: input.name,
+      OwningService: input.owningService,
+      ClientRequestToken: randomUUID(),
+      SecretString: input.secretString,
+      ...(input.description === undefined ? {} : { Description: input.description }),
+      ...(input.tags === undefined ? {} : { Tags: input.tags }),
+    });
+    return String(out.ARN);
+  }
+
   /** Removes every fault not yet used up. */
   clearFaults(): void {
     this.#faults = [];
@@ -329,16 +367,20 @@ export class SecretsManagerEndpoint {
           // An observer's fault is not the request's.
         }
       }
-      const fault = this.#takeFault(operation);
+      const fault = this.#takeFault(operation, body);
       if (fault?.delayMs !== undefined) await sleep(fault.delayMs);
-      if (fault?.error !== undefined) {
-        const { type, message, status } = fault.error;
-        throw new AwsServiceError(type, message ?? 'Injected fault.', {
-          status: status ?? (type === 'InternalServiceError' ? 500 : 400),
-        });
-      }
+      const injected =
+        fault?.error === undefined
+          ? undefined
+          : new AwsServiceError(fault.error.type, fault.error.message ?? 'Injected fault.', {
+              status:
+                fault.error.status ?? (fault.error.type === 'InternalServiceError' ? 500 : 400),
+            });
+      if (injected !== undefined && fault?.served !== true) throw injected;
       const input = decodeInput(operation, parseJson(body));
-      send(res, requestId, 200, this.#dispatch(operation, input));
+      const result = this.#dispatch(operation, input);
+      if (injected !== undefined) throw injected;
+      send(res, requestId, 200, result);
     } catch (thrown) {
       const error =
         thrown instanceof AwsServiceError
@@ -376,8 +418,24 @@ export class SecretsManagerEndpoint {
     };
   }
 
-  #takeFault(operation: Operation): FaultSpec | undefined {
-    const active = this.#faults.find((fault) => fault.spec.operation === operation);
+  #takeFault(operation: Operation, body: string): FaultSpec | undefined {
+    let requested: string | undefined;
+    const names = (spec: FaultSpec) => {
+      if (spec.secretId === undefined) return true;
+      if (requested === undefined) {
+        try {
+          const parsed = JSON.parse(body) as { SecretId?: unknown };
+          requested = typeof parsed.SecretId === 'string' ? parsed.SecretId : '';
+        } catch {
+          requested = '';
+        }
+      }
+      const arn = this.#store.arnOf(spec.secretId);
+      return arn !== undefined && arn === this.#store.arnOf(requested);
+    };
+    const active = this.#faults.find(
+      (fault) => fault.spec.operation === operation && names(fault.spec),
+    );
     if (active === undefined) return undefined;
     active.remaining -= 1;
     if (active.remaining === 0) this.#faults = this.#faults.filter((fault) => fault !== active);

@@ -39,6 +39,11 @@ export const AWSPREVIOUS = 'AWSPREVIOUS';
 
 /** Characters a secret name may hold (recorded AWS validation message lists them). */
 const NAME_PATTERN = /^[A-Za-z0-9/_+=.@-]+$/;
+/**
+ * Names a SecretId may give: a customer's, or a service's, which AWS starts
+ * with the service and `!` (RDS's `rds!db-<id>`, read as `--secret-id 'rds!db-...'`).
+ */
+const SECRET_ID_NAME_PATTERN = /^[A-Za-z0-9/_+=.@!-]+$/;
 const ARN_SUFFIX_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
@@ -64,6 +69,8 @@ interface SecretRecord {
   readonly description: string | undefined;
   readonly kmsKeyId: string | undefined;
   tags: readonly TagInput[] | undefined;
+  /** The service that created it (`OwningService`, e.g. `rds`); undefined for CreateSecret's. */
+  readonly owningService: string | undefined;
   readonly createdDate: Date;
   lastChangedDate: Date;
   lastAccessedDate: Date | undefined;
@@ -219,7 +226,7 @@ export class SecretStore {
       }
       return undefined;
     }
-    if (!NAME_PATTERN.test(secretId)) throw invalidName();
+    if (!SECRET_ID_NAME_PATTERN.test(secretId)) throw invalidName();
     return this.#secrets.get(secretId);
   }
 
@@ -305,6 +312,28 @@ export class SecretStore {
   createSecret(input: OperationInputs['CreateSecret']): Record<string, unknown> {
     this.#purgeExpired();
     if (!NAME_PATTERN.test(input.Name)) throw invalidName();
+    return this.#create(input, undefined);
+  }
+
+  /**
+   * A secret another AWS service creates for itself, as RDS does with
+   * `ManageMasterUserPassword`: no API call of a customer makes one. It
+   * carries `OwningService`, and may have a name with `!` (`rds!db-<id>`)
+   * and `aws:` tags (`aws:rds:primaryDBInstanceArn`), which CreateSecret
+   * reserves to AWS.
+   */
+  createServiceSecret(
+    input: OperationInputs['CreateSecret'] & { readonly OwningService: string },
+  ): Record<string, unknown> {
+    this.#purgeExpired();
+    if (!SECRET_ID_NAME_PATTERN.test(input.Name)) throw invalidName();
+    return this.#create(input, input.OwningService);
+  }
+
+  #create(
+    input: OperationInputs['CreateSecret'],
+    owningService: string | undefined,
+  ): Record<string, unknown> {
     const value = requestValue(input);
     const existing = this.#secrets.get(input.Name);
     if (existing !== undefined) {
@@ -329,6 +358,7 @@ export class SecretStore {
       description: input.Description,
       kmsKeyId: input.KmsKeyId,
       tags: input.Tags,
+      owningService,
       createdDate: now,
       lastChangedDate: now,
       lastAccessedDate: undefined,
@@ -387,15 +417,19 @@ export class SecretStore {
     if (secret.deletionDate !== undefined) out.DeletedDate = epoch(secret.deletionDate);
     if (secret.tags !== undefined) out.Tags = secret.tags.map((tag) => ({ ...tag }));
     if (Object.keys(stagesById).length > 0) out.VersionIdsToStages = stagesById;
+    if (secret.owningService !== undefined) out.OwningService = secret.owningService;
     out.CreatedDate = epoch(secret.createdDate);
     return out;
   }
 
   /**
    * ListSecrets: secrets in name order, without their values, filtered as
-   * AWS documents (`Filters`: each key's values are prefixes, any may match,
-   * a leading `!` negates; every key must match; keys `name`, `description`,
-   * `tag-key`, `tag-value`, `all`), paged by `MaxResults` (default 100).
+   * the API reference's `Filter` documents: each key's values are prefixes,
+   * any may match, a leading `!` negates; every key must match; keys `name`,
+   * `tag-key`, `tag-value`, `owning-service`, `primary-region` (no secret
+   * here is replicated, so it has none) case-sensitive, `description` not;
+   * `all` (AWS splits it into words; here a case-sensitive prefix of any
+   * field). Paged by `MaxResults` (default 100).
    * Secrets scheduled for deletion only with `IncludePlannedDeletion`.
    */
   listSecrets(input: OperationInputs['ListSecrets']): Record<string, unknown> {
@@ -412,10 +446,11 @@ export class SecretStore {
     const matches = (secret: SecretRecord) =>
       filters.every((filter) => {
         const fields = listFilterFields(secret, filter.Key ?? '');
+        const fold = (text: string) => (filter.Key === 'description' ? text.toLowerCase() : text);
         return (filter.Values ?? []).some((value) => {
           const negated = value.startsWith('!');
-          const prefix = negated ? value.slice(1) : value;
-          const hit = fields.some((field) => field.startsWith(prefix));
+          const prefix = fold(negated ? value.slice(1) : value);
+          const hit = fields.some((field) => fold(field).startsWith(prefix));
           return negated ? !hit : hit;
         });
       });
@@ -805,7 +840,15 @@ export class SecretStore {
 }
 
 /** ListSecrets filter keys this endpoint serves. */
-const LIST_FILTER_KEYS = ['name', 'description', 'tag-key', 'tag-value', 'all'] as const;
+const LIST_FILTER_KEYS = [
+  'description',
+  'name',
+  'tag-key',
+  'tag-value',
+  'primary-region',
+  'owning-service',
+  'all',
+] as const;
 
 /** The texts of a secret one ListSecrets filter key matches against. */
 function listFilterFields(secret: SecretRecord, key: string): string[] {
@@ -819,6 +862,10 @@ function listFilterFields(secret: SecretRecord, key: string): string[] {
       return tags.map((tag) => tag.Key ?? '');
     case 'tag-value':
       return tags.map((tag) => tag.Value ?? '');
+    case 'owning-service':
+      return secret.owningService === undefined ? [] : [secret.owningService];
+    case 'primary-region':
+      return [];
     default:
       return [
         secret.name,

@@ -1,5 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { CreateSecretCommand, DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
+import {
+  CreateSecretCommand,
+  DeleteSecretCommand,
+  DescribeSecretCommand,
+} from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SETTINGS } from '../../local/cockroach/behaviours.js';
 import { type CockroachDouble, startCockroachDouble } from '../../local/cockroach/double.js';
@@ -12,6 +16,13 @@ import { type CliRun, runCli } from './workflow.js';
  * audit reports the phase the cluster is in, and moving it to the next
  * phase changes the report. Read-only except `--mark-phase2`.
  */
+
+/** Deletes a fixture's secret, so that its user is one no secret manages. */
+async function forgetSecret(stack: LocalStack, secretArn: string): Promise<void> {
+  await stack.client.send(
+    new DeleteSecretCommand({ SecretId: secretArn, ForceDeleteWithoutRecovery: true }),
+  );
+}
 
 type Line = { check: string; status: string; detail: string; fix?: string };
 const line = (run: CliRun, check: string) =>
@@ -93,7 +104,10 @@ describe('npm run audit on CockroachDB (the double)', () => {
     expect(line(two, 'strict hba since')).toMatchObject({ status: 'pass' });
     expect(line(two, `user ${app.username}`)?.fix).toContain(`--users ${app.username}`);
 
-    // Phase 3: every login user adopted (rotated after the mark).
+    // Phase 3: every login user adopted (rotated after the mark). adopt
+    // passes over a user a secret manages, so app's fixture secret goes:
+    // app is then a legacy user whose password lives outside Secrets Manager.
+    await forgetSecret(stack, app.secretArn);
     const adopted = await runCli(stack, 'adopt', [
       '--admin-secret-id',
       auditor.secretArn,
@@ -192,6 +206,8 @@ describe('npm run audit on PostgreSQL', () => {
     ]);
     expect(mark.json).toMatchObject({ phase: 2 });
 
+    // adopt passes over a user a secret manages: md5 becomes a legacy user.
+    await forgetSecret(stack, md5.secretArn);
     const adopted = await runCli(stack, 'adopt', [
       '--admin-secret-id',
       superSecret,

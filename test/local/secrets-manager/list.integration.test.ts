@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import {
   CreateSecretCommand,
   DeleteSecretCommand,
   DescribeSecretCommand,
+  GetSecretValueCommand,
   ListSecretsCommand,
   type SecretsManagerClient,
   TagResourceCommand,
@@ -101,6 +103,65 @@ describe('ListSecrets', () => {
       }),
     );
     expect(all.SecretList).toHaveLength(3);
+  });
+
+  it('shows OwningService on a secret RDS created for itself, filters by owning-service, and reads it by its rds! name (API reference: SecretListEntry, Filter)', async () => {
+    const id = randomUUID();
+    const instance = `arn:aws:rds:us-east-1:123456789012:db:${uniqueName('db')}`;
+    const arn = endpoint.createServiceSecret({
+      name: `rds!db-${id}`,
+      owningService: 'rds',
+      secretString: '{"username":"postgres","password":"not-listed"}',
+      description: `Secret associated with primary RDS DB instance: ${instance}`,
+      tags: [
+        { Key: 'aws:rds:primaryDBInstanceArn', Value: instance },
+        { Key: 'aws:secretsmanager:owningService', Value: 'rds' },
+      ],
+    });
+    const ours = uniqueName('customer');
+    await client.send(new CreateSecretCommand({ Name: ours, SecretString: 'x' }));
+    const byService = await client.send(
+      new ListSecretsCommand({ Filters: [{ Key: 'owning-service', Values: ['rds'] }] }),
+    );
+    expect(byService.SecretList?.map((s) => [s.ARN, s.OwningService])).toEqual([[arn, 'rds']]);
+    expect(byService.SecretList?.[0]?.Tags).toContainEqual({
+      Key: 'aws:rds:primaryDBInstanceArn',
+      Value: instance,
+    });
+    expect(JSON.stringify(byService)).not.toContain('not-listed');
+    const notService = await client.send(
+      new ListSecretsCommand({ Filters: [{ Key: 'owning-service', Values: ['!rds'] }] }),
+    );
+    expect(notService.SecretList?.map((s) => s.ARN)).not.toContain(arn);
+    expect(notService.SecretList?.find((s) => s.Name === ours)?.OwningService).toBeUndefined();
+    const read = await client.send(new GetSecretValueCommand({ SecretId: `rds!db-${id}` }));
+    expect(read.ARN).toBe(arn);
+    expect((await client.send(new DescribeSecretCommand({ SecretId: arn }))).OwningService).toBe(
+      'rds',
+    );
+    // A customer cannot create such a name.
+    const refused = await caught(
+      client.send(new CreateSecretCommand({ Name: `rds!db-${randomUUID()}`, SecretString: 'x' })),
+    );
+    expect(refused.name).toBe('ValidationException');
+  });
+
+  it('matches description prefixes without regard to case, and names case-sensitively (API reference: Filter)', async () => {
+    const name = uniqueName('Described');
+    const marker = uniqueName('Marker');
+    await client.send(
+      new CreateSecretCommand({ Name: name, SecretString: 'x', Description: `${marker} db` }),
+    );
+    const byDescription = await client.send(
+      new ListSecretsCommand({
+        Filters: [{ Key: 'description', Values: [marker.toLowerCase()] }],
+      }),
+    );
+    expect(byDescription.SecretList?.map((s) => s.Name)).toEqual([name]);
+    const byName = await client.send(
+      new ListSecretsCommand({ Filters: [{ Key: 'name', Values: [name.toLowerCase()] }] }),
+    );
+    expect(byName.SecretList).toEqual([]);
   });
 
   it('refuses an unknown filter key', async () => {

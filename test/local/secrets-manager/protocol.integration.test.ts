@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import {
+  CreateSecretCommand,
   GetSecretValueCommand,
   PutSecretValueCommand,
   SecretsManagerClient,
@@ -194,6 +195,49 @@ describe('injected faults', () => {
     const again = performance.now();
     await client.send(new GetSecretValueCommand({ SecretId: arn }));
     expect(performance.now() - again).toBeLessThan(200);
+  });
+
+  it('answers an injected error for one secret only when the fault names it, as a policy that denies one secret does (endpoint hook)', async () => {
+    const denied = await createSecret(client, uniqueName('denied'), 'hidden');
+    const open = await createSecret(client, uniqueName('open'), 'shown');
+    endpoint.injectFault({
+      operation: 'GetSecretValue',
+      secretId: denied.arn,
+      times: 2,
+      error: { type: 'AccessDeniedException', message: 'not authorized' },
+    });
+    expect(
+      (await client.send(new GetSecretValueCommand({ SecretId: open.arn }))).SecretString,
+    ).toBe('shown');
+    const name = String(endpoint.inspect(denied.arn)?.name);
+    for (const id of [denied.arn, name]) {
+      expect(await caught(client.send(new GetSecretValueCommand({ SecretId: id })))).toEqual({
+        name: 'AccessDeniedException',
+        message: 'not authorized',
+        status: 400,
+      });
+    }
+    expect(
+      (await client.send(new GetSecretValueCommand({ SecretId: denied.arn }))).SecretString,
+    ).toBe('hidden');
+  });
+
+  it('serves the request and then answers the error with served: the call took effect, its answer was lost (endpoint hook)', async () => {
+    const name = uniqueName('lost');
+    const token = randomUUID();
+    endpoint.injectFault({
+      operation: 'CreateSecret',
+      served: true,
+      error: { type: 'InternalServiceError' },
+    });
+    const create = () =>
+      client.send(
+        new CreateSecretCommand({ Name: name, ClientRequestToken: token, SecretString: 'v' }),
+      );
+    expect((await caught(create())).name).toBe('InternalServiceError');
+    expect(endpoint.inspect(name)?.versions.map((v) => v.versionId)).toEqual([token]);
+    // A retry with the same token is the same request (CreateSecret's idempotency).
+    expect((await create()).VersionId).toBe(token);
   });
 
   it('forgets unused faults on clearFaults (endpoint hook)', async () => {
