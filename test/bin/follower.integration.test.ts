@@ -107,7 +107,11 @@ describe.concurrent('the follower', () => {
     });
   });
 
-  it('runs as a CLI that ends with the JSON report, and refuses a bad strategy', async () => {
+  // Two CLI processes start (tsx compiles on the way): minutes, not seconds,
+  // on a machine whose cores are busy.
+  it('runs as a CLI that ends with the JSON report, and refuses a bad strategy', {
+    timeout: 300_000,
+  }, async () => {
     const { stdout } = await run(
       'npx',
       [
@@ -121,7 +125,7 @@ describe.concurrent('the follower', () => {
         '0',
         '--json',
       ],
-      { timeout: 60_000 },
+      { timeout: 240_000 },
     );
     const last = stdout.trim().split('\n').at(-1) ?? '';
     const report = JSON.parse(last) as Record<string, unknown>;
