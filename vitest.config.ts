@@ -1,4 +1,6 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
+import { RELIABILITY_REPEATS } from './vitest.reliability.config.js';
 
 /**
  * Three projects so that each kind of test can run on its own:
@@ -7,9 +9,22 @@ import { defineConfig } from 'vitest/config';
  *   endpoint (`*.integration.test.ts`), driven also with psql and the AWS
  *   CLI, which test/setup/clients.ts finds or installs first;
  * - infra: CDK synthesis and assertions (`test/infra/**`).
+ *
+ * SKIP_RELIABILITY_REPEATS=1 leaves out the files the reliability run
+ * (vitest.reliability.config.ts) runs too; CI sets it and runs that right
+ * after, on the same Node.js, so each file still runs once there.
  */
 export default defineConfig({
   test: {
+    // Vitest's default is one worker fewer than the cores: a single worker
+    // on a 2-core CI machine. Most files here wait on other processes
+    // (PostgreSQL, the CLIs, cdk, tsc, npm pack), so a second worker uses
+    // the core the first leaves idle.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
+    exclude: [
+      '**/node_modules/**',
+      ...(process.env.SKIP_RELIABILITY_REPEATS === '1' ? RELIABILITY_REPEATS : []),
+    ],
     // The function's JSON logs and metrics are printed only for failed tests,
     // where they help; the leak checks spy on them either way. The setup
     // file routes direct stdout/stderr writes through the console for that.

@@ -14,6 +14,12 @@
  * replaced password): what a rotation does to a client. Other failures (a
  * timeout on a loaded machine) are counted apart, in `otherErrors`.
  *
+ * Time is the wall clock by default: what a real run measures, and what a
+ * loaded machine stretches (a rotation slower than the interval minus the
+ * cache changes the outcome). With `clock: 'stepped'` time is counted, not
+ * measured (see {@link SteppedClock}), so the outcome depends on the
+ * schedule alone: what tests assert.
+ *
  * @module
  */
 
@@ -48,12 +54,20 @@ export interface FollowerOptions {
   readonly loginEveryMs?: number;
   /** Called after each rotation, for progress lines. */
   readonly onRotation?: (done: RotationResult) => void;
+  /**
+   * `wall`: real time. `stepped`: time moves `loginEveryMs` at a time, once
+   * every client has made its login for the moment, and stands still while
+   * a rotation runs (see {@link SteppedClock}).
+   * @default 'wall'
+   */
+  readonly clock?: 'wall' | 'stepped';
 }
 
 /** One rotation, as the follower saw it end. */
 export interface RotationResult {
   readonly index: number;
   readonly ok: boolean;
+  /** Wall-clock time the rotation took, whatever the run's clock. */
   readonly durationMs: number;
   readonly errorMessage?: string;
 }
@@ -79,10 +93,115 @@ export interface FollowerDetails {
   readonly rotationResults: readonly RotationResult[];
   /** Login failures of other kinds (timeouts, resets), by error name. */
   readonly otherErrors: Readonly<Record<string, number>>;
+  /** Wall-clock time of the whole run, whatever its clock. */
   readonly durationMs: number;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The follower's time, as the clients and the rotations see it. */
+interface FollowerClock {
+  /** Milliseconds since the run started. */
+  now(): number;
+  /** The rotations wait `ms`. */
+  sleep(ms: number): Promise<void>;
+  /** A client waits for its next login, due `everyMs` after `since` (its last one's start). */
+  nextLogin(since: number, everyMs: number): Promise<void>;
+  /** A client has stopped (the run is over, or it failed). */
+  leave(): void;
+  /** The run is over: no client waits any longer. */
+  stop(): void;
+}
+
+/** Real time: what `npm run follower` measures. */
+function wallClock(): FollowerClock {
+  const started = performance.now();
+  const now = () => performance.now() - started;
+  return {
+    now,
+    sleep,
+    nextLogin: (since, everyMs) => sleep(Math.max(0, since + everyMs - now())),
+    leave: () => {},
+    stop: () => {},
+  };
+}
+
+/** A promise and the function that settles it (Promise.withResolvers is Node 22+). */
+function gate(): { readonly opened: Promise<void>; readonly open: () => void } {
+  let open = () => {};
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { opened, open };
+}
+
+/**
+ * Counted time. It moves `stepMs` at a time, and only once every client has
+ * made its login for the current moment and waits for the next; it stands
+ * still while a rotation runs (the rotations wait for the clients before they
+ * start one, and the clients wait for time to move). Every client thus makes
+ * one login per step, the cache expiries and the rotations fall on the same
+ * steps on any machine, and how long a login or a rotation really takes
+ * changes nothing but how long the run lasts.
+ */
+export class SteppedClock implements FollowerClock {
+  #now = 0;
+  #members: number;
+  #waiting = 0;
+  #stopped = false;
+  #tick = gate();
+  #settled = gate();
+  readonly #stepMs: number;
+
+  /** `members`: the clients taking part; `stepMs`: how far time moves at a time. */
+  constructor(members: number, stepMs: number) {
+    this.#members = members;
+    this.#stepMs = Math.max(1, stepMs);
+    this.#checkSettled();
+  }
+
+  now(): number {
+    return this.#now;
+  }
+
+  /** Waits for every client's login at the current moment, then moves time `ms` on, a step at a time. */
+  async sleep(ms: number): Promise<void> {
+    await this.#settled.opened;
+    for (let left = ms; left > 0 && !this.#stopped; left -= this.#stepMs) {
+      this.#now += Math.min(this.#stepMs, left);
+      this.#waiting = 0;
+      this.#settled = gate();
+      const tick = this.#tick;
+      this.#tick = gate();
+      this.#checkSettled();
+      tick.open();
+      await this.#settled.opened;
+    }
+  }
+
+  nextLogin(): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    const next = this.#tick.opened;
+    this.#waiting++;
+    this.#checkSettled();
+    return next;
+  }
+
+  leave(): void {
+    this.#members--;
+    this.#checkSettled();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#tick.open();
+    this.#settled.open();
+  }
+
+  #checkSettled(): void {
+    if (this.#waiting >= this.#members) this.#settled.open();
+  }
+}
 const limits = { connectTimeoutMs: 5_000, statementTimeoutMs: 5_000, maxScramIterations: 0 };
 
 /** One client's logins, in order. */
@@ -154,10 +273,19 @@ export async function follow(
   };
   const connector = new PgConnector();
   const started = performance.now();
-  const now = () => performance.now() - started;
+  const clock =
+    options.clock === 'stepped' ? new SteppedClock(clientCount, loginEveryMs) : wallClock();
+  const now = () => clock.now();
   let stop = false;
 
   const client = async (index: number): Promise<Attempt[]> => {
+    try {
+      return await clientLogins(index);
+    } finally {
+      clock.leave();
+    }
+  };
+  const clientLogins = async (index: number): Promise<Attempt[]> => {
     const attempts: Attempt[] = [];
     let cached = await readCurrent();
     // Each cache starts at a different age, so the clients refresh at different moments.
@@ -187,7 +315,7 @@ export async function follow(
         const refused = error instanceof AuthenticationFailedError;
         attempts.push({ at, ok: false, refused, error: (error as Error).name });
       }
-      await sleep(Math.max(0, loopStart + loginEveryMs - now()));
+      await clock.nextLogin(loopStart, loginEveryMs);
     }
     return attempts;
   };
@@ -197,13 +325,14 @@ export async function follow(
   try {
     let previousStart = now();
     for (let index = 1; index <= rotations; index++) {
-      await sleep(Math.max(0, previousStart + intervalMs - now()));
+      await clock.sleep(Math.max(0, previousStart + intervalMs - now()));
       previousStart = now();
+      const began = performance.now();
       const outcome = await stack.rotate(user.secretArn, lambdaArn, { timeoutMs: 60_000 });
       const result: RotationResult = {
         index,
         ok: outcome.ok,
-        durationMs: Math.round(now() - previousStart),
+        durationMs: Math.round(performance.now() - began),
         ...(outcome.errorMessage ? { errorMessage: outcome.errorMessage } : {}),
       };
       rotationResults.push(result);
@@ -211,9 +340,10 @@ export async function follow(
     }
     // Clients that still hold a replaced password fail until their cache
     // refreshes: keep following them that long.
-    await sleep(cacheMs + 4 * loginEveryMs);
+    await clock.sleep(cacheMs + 4 * loginEveryMs);
   } finally {
     stop = true;
+    clock.stop();
   }
   const perClient = await Promise.all(running);
   const end = now();
@@ -239,6 +369,6 @@ export async function follow(
     clients: clientCount,
     rotationResults,
     otherErrors,
-    durationMs: Math.round(end),
+    durationMs: Math.round(performance.now() - started),
   };
 }

@@ -102,10 +102,12 @@ describe.each(MODES)('racing deliveries, %s', (mode) => {
   it('createSecret: the delivery that loses the write keeps the value that won', async () => {
     const { user, token } = await staged();
     const other = latch();
+    const arrived = latch();
     // A has read "no value yet" and is about to write when B writes first.
     const logs = new LogLines();
     const slow = handlerFor({
       secrets: around(plain(), 'putPending', async (call) => {
+        arrived.open();
         await other.opened;
         return call();
       }),
@@ -113,7 +115,7 @@ describe.each(MODES)('racing deliveries, %s', (mode) => {
       logs,
     });
     const first = runStep(slow, 'createSecret', user.secretArn, token);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await arrived.opened; // A is at the write: now B runs, whatever the machine's speed
     const second = await runStep(
       handlerFor({ secrets: plain(), env }),
       'createSecret',
@@ -195,9 +197,11 @@ describe.each(MODES)('racing deliveries, %s', (mode) => {
     }
     // A has read the stages (AWSCURRENT on the old version) when B moves the label.
     const other = latch();
+    const arrived = latch();
     const logs = new LogLines();
     const slow = handlerFor({
       secrets: around(plain(), 'promoteToCurrent', async (call) => {
+        arrived.open();
         await other.opened;
         return call();
       }),
@@ -205,7 +209,7 @@ describe.each(MODES)('racing deliveries, %s', (mode) => {
       logs,
     });
     const first = runStep(slow, 'finishSecret', user.secretArn, token);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await arrived.opened; // A is at the write: now B runs, whatever the machine's speed
     const second = await runStep(handler, 'finishSecret', user.secretArn, token);
     other.open();
     expect(second.error).toBeUndefined();

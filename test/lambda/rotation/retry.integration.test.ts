@@ -50,22 +50,50 @@ async function userAt(step: 'setSecret' | 'testSecret', env: Record<string, stri
   return { user, token, pending: pending?.password ?? '', current: current?.password ?? '' };
 }
 
-/** Runs one step with its log lines kept, and returns them with the outcome. */
+const isRetry = (line: Record<string, unknown>) =>
+  String(line.message).includes('retrying after a transient database failure');
+
+/**
+ * Runs one step with its log lines kept, and returns them with the outcome.
+ * `atFirstRetry` runs once the step logs its first retry (so what a test
+ * then frees, the step has met first, at any machine speed), or after the
+ * step if it never retried.
+ */
 async function logged(
   step: 'setSecret' | 'testSecret',
   secretArn: string,
   token: string,
-  env: Record<string, string> = {},
+  {
+    atFirstRetry,
+    env = {},
+  }: { atFirstRetry?: () => Promise<unknown>; env?: Record<string, string> } = {},
 ) {
-  const logs = new LogLines();
+  let acted: Promise<unknown> | undefined;
+  const logs = new LogLines((line) => {
+    if (atFirstRetry && !acted && isRetry(line)) acted = atFirstRetry();
+  });
   const handler = handlerFor({ secrets: new SdkSecretStore(stack.client), env, logs });
   const run = await runStep(handler, step, secretArn, token);
+  await (acted ?? atFirstRetry?.());
   watch.error(run.error);
   for (const line of logs.lines) watch.text(JSON.stringify(line));
-  const retries = logs.lines.filter((line) =>
-    String(line.message).includes('retrying after a transient database failure'),
-  );
+  const retries = logs.lines.filter(isRetry);
   return { run, logs, retries };
+}
+
+/** Resolves once a backend of the function waits for a lock (its ALTER USER queued behind another). */
+async function rotatorWaitsForLock(): Promise<void> {
+  for (let polls = 0; polls < 3_000; polls++) {
+    const waiting = await stack.postgres.withAdmin(async (client) => {
+      const { rows } = await client.query(
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'scram-rotator' AND wait_event_type = 'Lock'",
+      );
+      return Number(rows[0]?.n ?? 0);
+    });
+    if (waiting > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error('the function never waited for the lock');
 }
 
 async function storedMatches(username: string, password: string): Promise<boolean> {
@@ -97,11 +125,9 @@ describe('transient failures are retried within the step', () => {
   it('setSecret rides out a restart of the database at its start', async () => {
     const { user, token, pending } = await userAt('setSecret');
     await stack.postgres.shutdown('fast');
-    const back = new Promise((resolve) => setTimeout(resolve, 1_000)).then(() =>
-      stack.postgres.start(),
-    );
-    const { run, retries } = await logged('setSecret', user.secretArn, token);
-    await back;
+    const { run, retries } = await logged('setSecret', user.secretArn, token, {
+      atFirstRetry: () => stack.postgres.start(),
+    });
     expect(run.error).toBeUndefined();
     expect(retries.length).toBeGreaterThan(0);
     expect(retries[0]).toMatchObject({
@@ -115,11 +141,11 @@ describe('transient failures are retried within the step', () => {
   it('testSecret rides out a crash and a recovery of about 4 s', async () => {
     const { user, token } = await userAt('testSecret');
     await stack.postgres.shutdown('immediate');
-    const back = new Promise((resolve) => setTimeout(resolve, 4_000)).then(() =>
-      stack.postgres.start(),
-    );
-    const { run, retries } = await logged('testSecret', user.secretArn, token);
-    await back;
+    // Down for 4 s from the step's first failed login.
+    const { run, retries } = await logged('testSecret', user.secretArn, token, {
+      atFirstRetry: () =>
+        new Promise((resolve) => setTimeout(resolve, 4_000)).then(() => stack.postgres.start()),
+    });
     expect(run.error).toBeUndefined();
     expect(retries.length).toBeGreaterThan(1);
     // Each retry waits a little longer, never past the cap.
@@ -131,9 +157,9 @@ describe('transient failures are retried within the step', () => {
   it('single user: a full server at the AWSCURRENT login is waited out, not taken for a wrong password', async () => {
     const { user, token, pending } = await userAt('setSecret');
     const release = await takeEverySlot();
-    const freed = new Promise((resolve) => setTimeout(resolve, 600)).then(release);
-    const { run, logs, retries } = await logged('setSecret', user.secretArn, token);
-    await freed;
+    const { run, logs, retries } = await logged('setSecret', user.secretArn, token, {
+      atFirstRetry: release,
+    });
     expect(run.error).toBeUndefined();
     expect(retries.map((line) => line.errorCode)).toContain(
       'DATABASE_BUSY' satisfies RotationErrorCode,
@@ -153,21 +179,19 @@ describe('transient failures are retried within the step', () => {
     const { user, token, current } = await userAt('setSecret');
     const release = await takeEverySlot();
     // While setSecret waits for a slot, a duplicated delivery's testSecret
-    // rolls the rotation back: AWSPENDING is withdrawn.
-    const withdrawn = new Promise((resolve) => setTimeout(resolve, 300)).then(() =>
-      stack.client.send(
-        new UpdateSecretVersionStageCommand({
-          SecretId: user.secretArn,
-          VersionStage: 'AWSPENDING',
-          RemoveFromVersionId: token,
-        }),
-      ),
-    );
-    const freed = withdrawn
-      .then(() => new Promise((resolve) => setTimeout(resolve, 300)))
-      .then(release);
-    const { run, retries } = await logged('setSecret', user.secretArn, token);
-    await freed;
+    // rolls the rotation back: AWSPENDING is withdrawn, then a slot frees up.
+    const { run, retries } = await logged('setSecret', user.secretArn, token, {
+      atFirstRetry: async () => {
+        await stack.client.send(
+          new UpdateSecretVersionStageCommand({
+            SecretId: user.secretArn,
+            VersionStage: 'AWSPENDING',
+            RemoveFromVersionId: token,
+          }),
+        );
+        await release();
+      },
+    });
     expect(retries.length).toBeGreaterThan(0);
     // A version left without labels is no longer listed (AWS deprecates it).
     expect(run.error).toBeInstanceOf(TokenNotFoundError);
@@ -185,7 +209,7 @@ describe('transient failures are retried within the step', () => {
       `ALTER ROLE ${blocker.escapeIdentifier(user.username)} CONNECTION LIMIT 50`,
     );
     // The function's ALTER USER waits on the row, then fails once this commits.
-    const committed = new Promise((resolve) => setTimeout(resolve, 500)).then(async () => {
+    const committed = rotatorWaitsForLock().finally(async () => {
       await blocker.query('COMMIT');
       await blocker.end();
     });
@@ -217,7 +241,7 @@ describe('failures that do not clear up by themselves fail at once, with their o
     await stack.postgres.shutdown('fast');
     try {
       const { run, retries } = await logged('setSecret', user.secretArn, token, {
-        TRANSIENT_RETRY_MS: '0',
+        env: { TRANSIENT_RETRY_MS: '0' },
       });
       expect(run.error).toBeInstanceOf(DatabaseUnreachableError);
       expect((run.error as Error).message).toMatch(/the server is stopped or restarting/);
