@@ -133,6 +133,7 @@ export async function adopt(options: AdoptOptions, deps: WorkflowDeps): Promise<
       );
     }
 
+    deps.progress?.(0, users.length);
     for (const user of users) {
       const result = await adoptOne(user).catch(
         (error: Error): AdoptResult => ({
@@ -142,6 +143,7 @@ export async function adopt(options: AdoptOptions, deps: WorkflowDeps): Promise<
         }),
       );
       results.push(result);
+      deps.progress?.(results.length, users.length);
       out(
         `${result.status.toUpperCase().padEnd(7)} ${shownName(user)}  ${result.detail}${result.fix ? `\n        fix: ${result.fix}` : ''}`,
       );

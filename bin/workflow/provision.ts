@@ -81,6 +81,8 @@ export interface WorkflowDeps {
   readonly config: RotationConfig;
   /** One line of the report. Never given a password, verifier or secret value. */
   readonly out: (line: string) => void;
+  /** Called as work over many users goes on: `done` of `total` (a progress line on a terminal). */
+  readonly progress?: (done: number, total: number) => void;
 }
 
 /** The outcome, for `--json`. */
