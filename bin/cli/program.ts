@@ -167,8 +167,10 @@ export function describeFailure(error: unknown): string {
     }
     return lines.join('\n');
   }
-  const known = e instanceof RotationError || e instanceof CliError;
-  return `${known ? '' : `${e.name}: `}${e.message}${known ? '' : ' (SCRAM_ROTATOR_DEBUG=1 prints the stack trace)'}`;
+  // Our own errors read as sentences; others keep their name, which says what failed.
+  if (e instanceof CliError) return e.message;
+  const hint = e instanceof RotationError ? '' : ' (SCRAM_ROTATOR_DEBUG=1 prints the stack trace)';
+  return `${e.name}: ${e.message}${hint}`;
 }
 
 /**
