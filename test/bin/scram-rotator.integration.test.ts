@@ -202,6 +202,29 @@ describe('scram-rotator, installed from the packed tarball', () => {
     expect(run.stdout + run.stderr).toContain(
       `Endpoint unreachable: cannot connect to ${closed} (connection refused). Is the local stack running?`,
     );
+
+    // The same failure stopping rotate: one line, and the stack trace only when asked for.
+    const args = [
+      'rotate',
+      '--secret-id',
+      secretName,
+      '--endpoint-url',
+      closed,
+      '--region',
+      'us-east-1',
+    ];
+    const [plain, debug] = await Promise.all([
+      scramRotator(args),
+      scramRotator(args, { SCRAM_ROTATOR_DEBUG: '1' }),
+    ]);
+    expect(plain.code).toBe(1);
+    expect(plain.stderr).toMatch(
+      /^scram-rotator rotate: Endpoint unreachable: cannot connect to \S+ \(connection refused\)\. Is the local stack running\?.*\n$/m,
+    );
+    expect(plain.stderr).not.toMatch(/^\s+at /m);
+    expect(debug.code).toBe(1);
+    expect(debug.stderr).toMatch(/rotate: EndpointUnreachableError: Endpoint unreachable: .*\n\s+at /);
+    expect(debug.stderr).toContain('caused by: Error: connect ECONNREFUSED');
   });
 
   it('says how to set a region when none is given, before any request', async () => {
