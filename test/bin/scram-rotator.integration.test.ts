@@ -223,7 +223,9 @@ describe('scram-rotator, installed from the packed tarball', () => {
     );
     expect(plain.stderr).not.toMatch(/^\s+at /m);
     expect(debug.code).toBe(1);
-    expect(debug.stderr).toMatch(/rotate: EndpointUnreachableError: Endpoint unreachable: .*\n\s+at /);
+    expect(debug.stderr).toMatch(
+      /rotate: EndpointUnreachableError: Endpoint unreachable: .*\n\s+at /,
+    );
     expect(debug.stderr).toContain('caused by: Error: connect ECONNREFUSED');
   });
 
@@ -241,6 +243,35 @@ describe('scram-rotator, installed from the packed tarball', () => {
       /^scram-rotator audit: No AWS region: .*--region <region>.*AWS_REGION.*aws configure set region/m,
     );
     expect(requests).toBe(0);
+  });
+
+  it('takes the region and credentials from --profile', async () => {
+    const config = join(work, 'aws-config');
+    const credentials = join(work, 'aws-credentials');
+    writeFileSync(config, '[profile ops]\nregion = eu-west-3\n');
+    writeFileSync(credentials, '[ops]\naws_access_key_id = AKIDOPS\naws_secret_access_key = ops\n');
+    const seen: string[] = [];
+    const onRequest = (request: { headers: Record<string, unknown> }) => {
+      seen.push(String(request.headers.authorization ?? ''));
+    };
+    listener.on('request', onRequest);
+    try {
+      const run = await scramRotator(
+        ['doctor', '--secret-id', secretName, '--endpoint-url', listenerUrl, '--profile', 'ops'],
+        {
+          AWS_CONFIG_FILE: config,
+          AWS_SHARED_CREDENTIALS_FILE: credentials,
+          AWS_ACCESS_KEY_ID: '',
+          AWS_SECRET_ACCESS_KEY: '',
+        },
+      );
+      expect(run.stderr).not.toMatch(/No AWS (region|credentials)/);
+      expect(seen.length).toBeGreaterThan(0);
+      // Signed with the profile's key, for the profile's region.
+      expect(seen[0]).toMatch(/Credential=AKIDOPS\/\d{8}\/eu-west-3\/secretsmanager\//);
+    } finally {
+      listener.off('request', onRequest);
+    }
   });
 
   it('never prints back an argument that may be a password, whatever the subcommand', async () => {
