@@ -92,9 +92,10 @@ describe('npm pack', () => {
         'dist/types/infra/index.d.ts',
         'dist/function/index.mjs',
         'dist/function/index.mjs.map',
+        'dist/cli.mjs',
       ]),
     );
-    // No local stack, tests, CLIs, benchmark or function sources.
+    // No local stack, tests, benchmark or sources (the CLI is bundled in dist/cli.mjs).
     for (const path of paths) {
       expect(path).toMatch(/^(package\.json|README\.md|dist\/.+)$/);
     }
