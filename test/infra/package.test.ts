@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeInstalledCli } from './installed-cli.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -233,3 +234,5 @@ describe('the installed package in a fresh CDK app', () => {
     expect(result.stdout).toBe('');
   });
 });
+
+describeInstalledCli(() => consumer);
