@@ -284,7 +284,9 @@ describe('npm run provision', () => {
       '--secret-name',
       `fresh/${other.username}`,
     ]);
-    expect(existing.stdout).toMatch(/exists already; to bring it under rotation run scram-rotator adopt/);
+    expect(existing.stdout).toMatch(
+      /exists already; to bring it under rotation run scram-rotator adopt/,
+    );
     const username = name('priv');
     const privileged = await runCli(stack, 'provision', [
       '--admin-secret-id',
