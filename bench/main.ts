@@ -27,7 +27,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { Option } from 'commander';
+import { OPTIONS } from '../bin/cli/options.js';
+import { newCommand, parseTool } from '../bin/cli/program.js';
 import { startLocalStack } from '../local/stack.js';
 import { BUDGET, checkBudget } from './budget.js';
 import { beyondFloor, buildBundles } from './bundles.js';
@@ -51,13 +53,20 @@ import { renderChart, renderReport } from './report.js';
 import type { BenchResults, ColdStartStats } from './results.js';
 import { stats, timed } from './stats.js';
 
-const { values } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    json: { type: 'boolean', default: false },
-  },
-});
-const quick = values.quick;
+const values = parseTool<{ quick?: boolean; json?: boolean }>(
+  newCommand(
+    'bench',
+    'the function against its floor: bundle size, cold start, rotations per mode, concurrency and SCRAM cost, checked against the budget',
+  )
+    .addOption(
+      new Option(
+        '--quick',
+        'CI mode: fewer rounds, concurrency 1 and 10 only, results in .local/bench/ instead of bench/',
+      ),
+    )
+    .addOption(OPTIONS.json()),
+);
+const quick = values.quick === true;
 
 /** How much of each section a run does. */
 const PLAN = quick

@@ -7,31 +7,43 @@
  * new password logs in by SCRAM over verify-full, that the old one is
  * rejected, and that the new cleartext password is nowhere in the server log.
  *
- * Options:
- *   --json           print one JSON object as the last line of stdout
- *   --mode <m>       single-user (default) or admin (an admin secret in masterarn)
- *   --verbose        show the function's own JSON log lines
+ * In alternating mode the proof differs: the previous user's password must
+ * still log in (clients that hold it keep working until the next rotation),
+ * and the new AWSCURRENT is the other user of the pair.
  *
- * Exit code 0 only when every proof holds.
+ * Options: see `npm run demo -- --help`. Exit code 0 only when every proof holds.
  */
 
-import { parseArgs } from 'node:util';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { Option } from 'commander';
 import { PgConnector } from '../lambda/adapters/database.js';
 import { parseScramVerifier } from '../lambda/core/scram.js';
 import { parseDatabaseSecret } from '../lambda/core/secret.js';
 import { AuthenticationFailedError } from '../lambda/errors.js';
+import { STRATEGIES, type StrategyName } from '../lambda/strategies/strategy.js';
 import { Logger } from '../lambda/telemetry.js';
 import { startLocalStack } from '../local/stack.js';
+import { OPTIONS } from './cli/options.js';
+import { newCommand, parseTool } from './cli/program.js';
 
-const { values } = parseArgs({
-  options: {
-    json: { type: 'boolean', default: false },
-    mode: { type: 'string', default: 'single-user' },
-    verbose: { type: 'boolean', default: false },
-  },
-});
-const mode = values.mode === 'admin' ? 'admin' : 'single-user';
+const values = parseTool<{ json?: boolean; mode: StrategyName; verbose?: boolean }>(
+  newCommand(
+    'demo',
+    'one real rotation on the local stack (embedded PostgreSQL over verify-full TLS, a local Secrets Manager), then the proofs',
+  )
+    .addOption(OPTIONS.json())
+    .addOption(
+      new Option(
+        '--mode <mode>',
+        'single-user; admin (an admin secret in masterarn changes the password); alternating (two users, the admin switches between them)',
+      )
+        .choices(STRATEGIES)
+        .default('single-user'),
+    )
+    .addOption(new Option('--verbose', "show the function's own JSON log lines")),
+);
+const mode = values.mode;
+const alternating = mode === 'alternating';
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 const started = performance.now();
@@ -43,7 +55,7 @@ try {
     `PostgreSQL ${stack.postgres.host}:${stack.postgres.port} (TLS verify-full, SCRAM only); Secrets Manager ${stack.secretsManager.url}`,
   );
   const extraKeys: Record<string, unknown> = {};
-  if (mode === 'admin') {
+  if (mode !== 'single-user') {
     const admin = await stack.createApplicationUser({
       username: 'rotation_admin',
       createRole: true,
@@ -56,7 +68,7 @@ try {
   const user = await stack.createApplicationUser({
     username: 'demo_app',
     extraKeys,
-    ...(mode === 'admin' ? { managedBy: 'rotation_admin' } : {}),
+    ...(mode !== 'single-user' ? { managedBy: 'rotation_admin' } : {}),
   });
   say(`user secret ${user.secretName} -> role ${user.username} (${mode})`);
 
@@ -67,6 +79,7 @@ try {
   const before = await readCurrent();
 
   const lambdaArn = stack.registerRotationFunction({
+    env: { ...process.env, ROTATION_MODE: mode },
     logger: new Logger({
       serviceName: 'scram-rotator',
       logLevel: values.verbose ? 'INFO' : 'SILENT',
@@ -88,11 +101,11 @@ try {
   const after = await readCurrent();
   const connector = new PgConnector();
   const limits = { connectTimeoutMs: 5_000, statementTimeoutMs: 5_000, maxScramIterations: 0 };
-  const target = (password: string) => ({
+  const target = (password: string, username = after.username) => ({
     host: after.host,
     port: after.port,
     database: after.dbname,
-    username: after.username,
+    username,
     password,
     ca: after.ca,
   });
@@ -101,7 +114,8 @@ try {
   let mechanism: string | undefined;
   try {
     const session = await connector.login(target(after.password), limits);
-    newPasswordAccepted = (await session.currentUser()) === user.username;
+    // An alternating pair's sessions run as the original user (ALTER ROLE ... SET role).
+    newPasswordAccepted = [user.username, after.username].includes(await session.currentUser());
     mechanism = session.mechanism;
     await session.close();
   } catch (error) {
@@ -109,21 +123,23 @@ try {
   }
   let oldPasswordRejected = false;
   try {
-    const session = await connector.login(target(before.password), limits);
+    const session = await connector.login(target(before.password, before.username), limits);
     await session.close();
   } catch (error) {
     oldPasswordRejected = error instanceof AuthenticationFailedError;
   }
   const serverLog = await stack.postgres.readServerLog();
   const cleartextInServerLog = serverLog.includes(after.password);
-  const stored = await stack.postgres.storedPassword(user.username);
+  const stored = await stack.postgres.storedPassword(after.username);
   const iterations = stored ? parseScramVerifier(stored).iterations : undefined;
 
+  // Alternating leaves the previous user's password working on purpose.
+  const oldPasswordAsExpected = alternating ? !oldPasswordRejected : oldPasswordRejected;
   const ok =
     outcome.ok &&
     after.password !== before.password &&
     newPasswordAccepted &&
-    oldPasswordRejected &&
+    oldPasswordAsExpected &&
     !cleartextInServerLog;
   const summary = {
     ok,
@@ -132,6 +148,7 @@ try {
     steps,
     newPasswordAccepted,
     oldPasswordRejected,
+    ...(alternating ? { previousUser: before.username, currentUser: after.username } : {}),
     authMethod: mechanism ?? null,
     channelBinding: mechanism === 'SCRAM-SHA-256-PLUS',
     cleartextInServerLog,
@@ -147,7 +164,13 @@ try {
   say(
     `  new password logs in (verify-full, ${mechanism ?? 'no login'}): ${newPasswordAccepted ? 'yes' : 'NO'}`,
   );
-  say(`  old password rejected:                ${oldPasswordRejected ? 'yes' : 'NO'}`);
+  if (alternating) {
+    say(
+      `  previous user ${before.username} still logs in: ${oldPasswordRejected ? 'NO' : 'yes'} (AWSCURRENT is now ${after.username})`,
+    );
+  } else {
+    say(`  old password rejected:                ${oldPasswordRejected ? 'yes' : 'NO'}`);
+  }
   say(
     `  new cleartext in PostgreSQL's log:    ${cleartextInServerLog ? 'YES' : 'no'} (log_statement=all)`,
   );

@@ -16,53 +16,51 @@
  * Exit codes: 0 every rotation completed (failed logins are a measurement,
  * not an error); 1 a rotation failed; 64 bad usage.
  */
-import { parseArgs } from 'node:util';
+import { Option } from 'commander';
 import { startLocalStack } from '../local/stack.js';
+import { EXIT } from './cli/exit-codes.js';
+import { OPTIONS, wholeNumber } from './cli/options.js';
+import { newCommand, parseTool, required } from './cli/program.js';
 import { FOLLOWER_STRATEGIES, type FollowerStrategy, follow } from './follower/follow.js';
 
-const EXIT = { ok: 0, failed: 1, usage: 64 } as const;
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
-function usage(message: string): never {
-  process.stderr.write(
-    `follower: ${message}\nusage: npm run follower -- --strategy <${FOLLOWER_STRATEGIES.join('|')}> --rotations N --cache-ms M [--interval-ms I] [--json]\n`,
-  );
-  process.exit(EXIT.usage);
-}
-
-/** A whole number from `min` up, or a usage error naming the option. */
-function whole(name: string, raw: string | undefined, min: number): number {
-  if (raw === undefined) return usage(`--${name} is required`);
-  const value = /^[0-9]+$/.test(raw) ? Number(raw) : Number.NaN;
-  if (!Number.isSafeInteger(value) || value < min) {
-    return usage(`--${name} must be a whole number from ${min}`);
-  }
-  return value;
-}
-
-const values = (() => {
-  try {
-    return parseArgs({
-      options: {
-        strategy: { type: 'string' },
-        rotations: { type: 'string' },
-        'cache-ms': { type: 'string' },
-        'interval-ms': { type: 'string' },
-        json: { type: 'boolean', default: false },
-      },
-    }).values;
-  } catch (error) {
-    return usage((error as Error).message);
-  }
-})();
-const strategy = values.strategy as FollowerStrategy;
-if (!FOLLOWER_STRATEGIES.includes(strategy)) {
-  usage(`--strategy must be one of ${FOLLOWER_STRATEGIES.join(', ')}`);
-}
-const rotations = whole('rotations', values.rotations, 1);
-const cacheMs = whole('cache-ms', values['cache-ms'], 0);
-const intervalMs =
-  values['interval-ms'] === undefined ? undefined : whole('interval-ms', values['interval-ms'], 0);
+const values = parseTool<{
+  strategy: FollowerStrategy;
+  rotations: number;
+  cacheMs: number;
+  intervalMs?: number;
+  json?: boolean;
+}>(
+  newCommand(
+    'follower',
+    'the logins clients lose while rotations run, for a strategy and a client-side secret cache, measured on the local stack',
+  )
+    .addOption(
+      required(
+        new Option('--strategy <strategy>', 'the rotation strategy').choices(FOLLOWER_STRATEGIES),
+      ),
+    )
+    .addOption(
+      required(new Option('--rotations <n>', 'how many rotations').argParser(wholeNumber(1))),
+    )
+    .addOption(
+      required(
+        new Option(
+          '--cache-ms <ms>',
+          'how long clients keep the secret they read (0: read before every login)',
+        ).argParser(wholeNumber(0)),
+      ),
+    )
+    .addOption(
+      new Option(
+        '--interval-ms <ms>',
+        'time from one rotation to the next (default 2 x cache, never less than a rotation takes)',
+      ).argParser(wholeNumber(0)),
+    )
+    .addOption(OPTIONS.json()),
+);
+const { strategy, rotations, cacheMs, intervalMs } = values;
 
 // The function's metrics would print an EMF line per step.
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';

@@ -6,23 +6,45 @@
  * The plain `aws secretsmanager rotate-secret --secret-id scram-rotator/local/app`
  * against the endpoint then rotates the seeded secret for real.
  *
- * Options: `--stack-file <path>` (default `.local/stack.json`).
+ * It refuses to start over a stack file whose stack still runs: run a
+ * second stack with its own `--stack-file`. Options: `npm run local:up -- --help`.
  */
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import exitHook from 'async-exit-hook';
+import { Option } from 'commander';
 import { startLocalStack } from '../local/stack.js';
+import { readStackFile, runningStack } from '../local/stack-file.js';
+import { EXIT } from './cli/exit-codes.js';
+import { newCommand, parseTool } from './cli/program.js';
 
-const { values } = parseArgs({
-  options: { 'stack-file': { type: 'string', default: '.local/stack.json' } },
-});
-const stackFile = resolve(values['stack-file'] ?? '.local/stack.json');
+const values = parseTool<{ stackFile: string }>(
+  newCommand(
+    'local:up',
+    'start the local stack (embedded PostgreSQL over verify-full TLS, a local Secrets Manager, the rotation function in process) with a seeded secret, and keep it up until Ctrl-C',
+  ).addOption(
+    new Option(
+      '--stack-file <path>',
+      'where to describe the stack (endpoints, CA, admin login), for the CLIs and the AWS CLI; one per running stack',
+    ).default('.local/stack.json'),
+  ),
+);
+const stackFile = resolve(values.stackFile);
+const running = await runningStack(stackFile);
+if (running !== undefined) {
+  process.stderr.write(
+    `local:up: ${stackFile} describes a stack that is still running (${running} answers). Stop that one (Ctrl-C where it runs), or start this one with its own file: npm run local:up -- --stack-file .local/stack-2.json\n`,
+  );
+  process.exit(EXIT.failed);
+}
 
 const stack = await startLocalStack();
 exitHook((done) => {
-  // The file describes servers that are about to disappear.
-  rmSync(stackFile, { force: true });
+  // The file describes servers that are about to disappear; leave it alone
+  // if another stack has written its own there since.
+  if (readStackFile(stackFile)?.secretsManager.endpoint === stack.secretsManager.url) {
+    rmSync(stackFile, { force: true });
+  }
   void stack.stop().finally(done);
 });
 

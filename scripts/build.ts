@@ -8,6 +8,7 @@
  * - dist/index.js: the construct and stack, with the few function modules
  *   they use at synth time (configuration checks) inlined; aws-cdk-lib and
  *   constructs stay imports (peer dependencies);
+ * - dist/cli.mjs: the `scram-rotator` command (scripts/build-cli.ts);
  * - dist/types/: declarations, from tsc.
  *
  * @module
@@ -17,6 +18,7 @@ import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { buildFunctionBundle, FUNCTION_BUILD_OPTIONS } from '../infra/function-code.js';
+import { buildCli } from './build-cli.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = `${root}dist`;
@@ -36,6 +38,7 @@ await build({
   banner: FUNCTION_BUILD_OPTIONS.banner,
   logLevel: 'warning',
 });
+await buildCli(root, dist);
 execFileSync(
   process.execPath,
   [`${root}node_modules/typescript/bin/tsc`, '-p', `${root}tsconfig.build.json`],

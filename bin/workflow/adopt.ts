@@ -133,6 +133,7 @@ export async function adopt(options: AdoptOptions, deps: WorkflowDeps): Promise<
       );
     }
 
+    deps.progress?.(0, users.length);
     for (const user of users) {
       const result = await adoptOne(user).catch(
         (error: Error): AdoptResult => ({
@@ -142,6 +143,7 @@ export async function adopt(options: AdoptOptions, deps: WorkflowDeps): Promise<
         }),
       );
       results.push(result);
+      deps.progress?.(results.length, users.length);
       out(
         `${result.status.toUpperCase().padEnd(7)} ${shownName(user)}  ${result.detail}${result.fix ? `\n        fix: ${result.fix}` : ''}`,
       );
@@ -182,7 +184,7 @@ export async function adopt(options: AdoptOptions, deps: WorkflowDeps): Promise<
           ? { user, status: 'skipped', detail }
           : fail(
               detail,
-              `rotate it through that secret (npm run rotate -- --secret-id ${proven[0]?.arn}), or remove that secret first`,
+              `rotate it through that secret (scram-rotator rotate --secret-id ${proven[0]?.arn}), or remove that secret first`,
             );
       }
       if (claims.length > 0) {
@@ -216,7 +218,7 @@ export async function adopt(options: AdoptOptions, deps: WorkflowDeps): Promise<
       if (existing) {
         return fail(
           `a secret named ${secretName} exists already`,
-          `if it manages ${user}, rotate it with npm run rotate -- --secret-id ${secretName}; else give --secret-prefix`,
+          `if it manages ${user}, rotate it with scram-rotator rotate --secret-id ${secretName}; else give --secret-prefix`,
         );
       }
       const password = generatePassword(config.passwordPolicy);
@@ -288,7 +290,7 @@ export async function adopt(options: AdoptOptions, deps: WorkflowDeps): Promise<
       } catch (error) {
         return fail(
           `the new password was set and stored in ${secretArn} but does not log in: ${(error as Error).message}`,
-          `fix the login (HBA rule, TLS), then run npm run doctor -- --secret-id ${secretArn}`,
+          `fix the login (HBA rule, TLS), then run scram-rotator doctor --secret-id ${secretArn}`,
         );
       }
       if (options.rotationLambdaArn === undefined) {
@@ -297,7 +299,7 @@ export async function adopt(options: AdoptOptions, deps: WorkflowDeps): Promise<
           status: 'stored',
           secretArn,
           detail: `password changed and stored in ${secretArn}; rotation not enabled`,
-          fix: `npm run rotate -- --secret-id ${secretArn} --rotation-lambda-arn <function ARN>, so that no password this machine saw stays`,
+          fix: `scram-rotator rotate --secret-id ${secretArn} --rotation-lambda-arn <function ARN>, so that no password this machine saw stays`,
         };
       }
       const rotation = await rotateOnce(deps.secrets, deps.logs, {
@@ -312,7 +314,7 @@ export async function adopt(options: AdoptOptions, deps: WorkflowDeps): Promise<
       if (!rotation.ok) {
         return fail(
           `password changed and stored in ${secretArn}, but the first rotation failed: ${rotation.reason}`,
-          `fix the cause, then npm run rotate -- --secret-id ${secretArn}`,
+          `fix the cause, then scram-rotator rotate --secret-id ${secretArn}`,
         );
       }
       const described = await deps.secrets.send(new DescribeSecretCommand({ SecretId: secretArn }));

@@ -501,7 +501,9 @@ export async function audit(options: AuditOptions, deps: WorkflowDeps): Promise<
       RotationEnabled: described.RotationEnabled,
       ...(described.LastRotatedDate ? { LastRotatedDate: described.LastRotatedDate } : {}),
     };
-    for (const user of await WORKFLOW_STATEMENTS[engine.name].loginRoles(session)) {
+    const logins = await WORKFLOW_STATEMENTS[engine.name].loginRoles(session);
+    for (const [index, user] of logins.entries()) {
+      deps.progress?.(index, logins.length);
       const facts = await engine.roleFacts(session, user, undefined);
       const ownSecret = user === who ? [loginSecretEntry] : [];
       results.push(
@@ -513,10 +515,11 @@ export async function audit(options: AuditOptions, deps: WorkflowDeps): Promise<
           secrets: managed === undefined ? undefined : [...(managed.get(user) ?? []), ...ownSecret],
           since,
           engine: engine.name,
-          adoptCommand: `npm run adopt -- --admin-secret-id <admin secret> --users ${user}`,
+          adoptCommand: `scram-rotator adopt --admin-secret-id <admin secret> --users ${user}`,
         }),
       );
     }
+    deps.progress?.(logins.length, logins.length);
     return {
       engine: engine.name,
       ...phaseOf(results, since),

@@ -1,6 +1,6 @@
 /**
- * What the workflow commands (hash, provision, adopt, audit) share: option
- * parsing with a usage exit, the Secrets Manager client, reading a database
+ * What the workflow commands (hash, provision, adopt, audit) share: the
+ * usage error, reading a database
  * secret with the function's own parser, logging in the way the function
  * does, the tags that mark a secret as managed, and where the rotation
  * function's ARN comes from.
@@ -8,11 +8,10 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { type ParseArgsConfig, parseArgs } from 'node:util';
 import {
   DescribeSecretCommand,
   GetSecretValueCommand,
-  SecretsManagerClient,
+  type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import type {
   DatabaseConnector,
@@ -24,41 +23,12 @@ import { type DatabaseSecret, parseDatabaseSecret } from '../../lambda/core/secr
 import { loginTarget } from '../../lambda/rotation/load.js';
 import { confirmSessionUser } from '../../lambda/strategies/strategy.js';
 
-/** Exit codes of the workflow commands. */
-export const EXIT = { ok: 0, failed: 1, usage: 64 } as const;
-
-/** Thrown for bad command-line usage; the command prints it with its usage line and exits 64. */
+/**
+ * Thrown for bad command-line usage; the command prints it on one line and
+ * exits 64. Its message names the option, never the value given.
+ */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
-}
-
-/** parseArgs, with its errors turned into {@link UsageError}. */
-export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(
-  args: readonly string[],
-  options: T,
-) {
-  try {
-    return parseArgs({ args: [...args], options, allowPositionals: false, strict: true }).values;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
-
-/** The options every command that talks to Secrets Manager takes. */
-export const AWS_OPTIONS = {
-  region: { type: 'string' },
-  'endpoint-url': { type: 'string' },
-} as const;
-
-/** A Secrets Manager client for `--region` and `--endpoint-url` (the local stack). */
-export function secretsClient(values: {
-  region?: string | undefined;
-  'endpoint-url'?: string | undefined;
-}): SecretsManagerClient {
-  return new SecretsManagerClient({
-    ...(values.region ? { region: values.region } : {}),
-    ...(values['endpoint-url'] ? { endpoint: values['endpoint-url'] } : {}),
-  });
 }
 
 /** A database secret read from Secrets Manager, with its ARN and name. */
@@ -198,11 +168,22 @@ export function rotationFunctionArn(
     return flag;
   }
   if (outputsFile === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(outputsFile, 'utf8');
+  } catch (error) {
+    throw new UsageError(
+      `--stack-outputs: cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(outputsFile, 'utf8'));
-  } catch (error) {
-    throw new UsageError(`--stack-outputs ${outputsFile}: ${(error as Error).message}`);
+    parsed = JSON.parse(text);
+  } catch {
+    // The parser's message quotes the file's text: say only what is wrong.
+    throw new UsageError(
+      '--stack-outputs: the file is not JSON (cdk deploy --outputs-file writes it)',
+    );
   }
   const found = new Set<string>();
   const visit = (value: unknown, key: string) => {
@@ -217,24 +198,8 @@ export function rotationFunctionArn(
   visit(parsed, '');
   if (found.size > 1) {
     throw new UsageError(
-      `--stack-outputs ${outputsFile} names ${found.size} rotation functions; pick one with --rotation-lambda-arn`,
+      `--stack-outputs: the file names ${found.size} rotation functions; pick one with --rotation-lambda-arn`,
     );
   }
   return [...found][0];
-}
-
-/** Runs a command's main and exits with its code; usage errors exit 64 with the usage line. */
-export function runCommand(name: string, usage: string, main: () => Promise<number>): void {
-  main().then(
-    (code) => process.exit(code),
-    (error: unknown) => {
-      const e = error as Error;
-      if (e instanceof UsageError) {
-        process.stderr.write(`${name}: ${e.message}\nusage: ${usage}\n`);
-        process.exit(EXIT.usage);
-      }
-      process.stderr.write(`${name}: ${e.name}: ${e.message}\n`);
-      process.exit(EXIT.failed);
-    },
-  );
 }

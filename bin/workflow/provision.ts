@@ -81,6 +81,8 @@ export interface WorkflowDeps {
   readonly config: RotationConfig;
   /** One line of the report. Never given a password, verifier or secret value. */
   readonly out: (line: string) => void;
+  /** Called as work over many users goes on: `done` of `total` (a progress line on a terminal). */
+  readonly progress?: (done: number, total: number) => void;
 }
 
 /** The outcome, for `--json`. */
@@ -181,7 +183,7 @@ export async function provision(
   }
   if (await secretExists(deps.secrets, secretName)) {
     throw new ProvisionRefused(
-      `a secret named ${secretName} exists already; choose another --secret-name, or run npm run adopt for an existing user`,
+      `a secret named ${secretName} exists already; choose another --secret-name, or run scram-rotator adopt for an existing user`,
     );
   }
 
@@ -199,7 +201,7 @@ export async function provision(
     }
     if ((await engine.roleFacts(session, username, undefined)) !== undefined) {
       throw new ProvisionRefused(
-        `a role named ${username} exists already; to bring it under rotation run npm run adopt -- --admin-secret-id ${options.adminSecretId} --users ${username}`,
+        `a role named ${username} exists already; to bring it under rotation run scram-rotator adopt --admin-secret-id ${options.adminSecretId} --users ${username}`,
       );
     }
     const roles = [...options.grants];
@@ -325,7 +327,7 @@ export async function provision(
     // 5. The first rotation, so that no password this machine saw stays.
     if (options.rotationLambdaArn === undefined) {
       out(
-        `  rotation not enabled: the password this machine generated stays until you run npm run rotate -- --secret-id ${secretArn} --rotation-lambda-arn <function ARN>`,
+        `  rotation not enabled: the password this machine generated stays until you run scram-rotator rotate --secret-id ${secretArn} --rotation-lambda-arn <function ARN>`,
       );
       out('Provisioned.');
       return { ok: true, username, secretArn, rotated: false };
@@ -337,7 +339,7 @@ export async function provision(
       timeoutMs: options.rotationTimeoutMs,
     }).catch((error: Error) => ({ ok: false as const, reason: `${error.name}: ${error.message}` }));
     if (!result.ok) {
-      const leftover = `the user and its secret work, with the password this machine generated; after fixing the cause run npm run rotate -- --secret-id ${secretArn}`;
+      const leftover = `the user and its secret work, with the password this machine generated; after fixing the cause run scram-rotator rotate --secret-id ${secretArn}`;
       out(`  first rotation failed: ${result.reason}`);
       out(`  ${leftover}`);
       return { ok: false, username, secretArn, rotated: false, leftover, error: result.reason };

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { type CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import {
   DescribeSecretCommand,
   RotateSecretCommand,
@@ -113,15 +113,4 @@ export async function rotateOnce(
     ok: false,
     reason: `version ${token} was not AWSCURRENT after ${Math.round(input.timeoutMs / 1000)} s; see the function's log group /aws/lambda/${functionName}`,
   };
-}
-
-/** A CloudWatch Logs client for the same `--region` and `--endpoint-url`. */
-export function logsClient(values: {
-  region?: string | undefined;
-  'endpoint-url'?: string | undefined;
-}): CloudWatchLogsClient {
-  return new CloudWatchLogsClient({
-    ...(values.region ? { region: values.region } : {}),
-    ...(values['endpoint-url'] ? { endpoint: values['endpoint-url'] } : {}),
-  });
 }

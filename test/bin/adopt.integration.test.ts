@@ -235,7 +235,7 @@ describe('npm run adopt', () => {
     expect(run.code, run.stdout + run.stderr).toBe(1);
     const [result] = (run.json?.results ?? []) as Result[];
     expect(result).toMatchObject({ user: managed.username, status: 'failed' });
-    expect(result?.fix).toContain(`npm run rotate -- --secret-id ${other.arn}`);
+    expect(result?.fix).toContain(`scram-rotator rotate --secret-id ${other.arn}`);
     // Nothing was created and the other secret's password still logs in.
     expect(await secretsNamed(`scram-rotator/local/${managed.username}`)).toEqual([]);
     expect(await logsIn(targetOf(await secretVersion(stack.client, other.arn)))).toBe(true);

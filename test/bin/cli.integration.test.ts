@@ -108,6 +108,23 @@ describe('npm run local:up', () => {
       await waitForFile(stackFile, child, 60_000);
       const stack = JSON.parse(readFileSync(stackFile, 'utf8')) as StackFile;
       expect(stack.secrets.map((s) => s.name)).toEqual(['scram-rotator/local/app']);
+
+      // A second local:up on the same file refuses, and leaves the file to the first.
+      const second = await run(
+        'npm',
+        ['run', '--silent', 'local:up', '--', '--stack-file', stackFile],
+        {
+          timeout: 60_000,
+        },
+      ).then(
+        () => ({ code: 0, stderr: '' }),
+        (error: { code: number; stderr: string }) => error,
+      );
+      expect(second.code).toBe(1);
+      expect(second.stderr).toContain(
+        `describes a stack that is still running (Secrets Manager ${stack.secretsManager.endpoint} answers)`,
+      );
+      expect(JSON.parse(readFileSync(stackFile, 'utf8'))).toEqual(stack);
       expect(existsSync(stack.postgres.caFile)).toBe(true);
 
       const answer = await readSecret(stack);
@@ -203,5 +220,84 @@ describe('npm run demo', () => {
     );
     const summary = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as Record<string, unknown>;
     expect(summary).toMatchObject({ ok: true, mode: 'admin', oldPasswordRejected: true });
+  });
+
+  it('rotates alternating users with --mode alternating: the new AWSCURRENT is the other user, and the previous one still logs in', async () => {
+    const { stdout } = await run(
+      'npm',
+      ['run', '--silent', 'demo', '--', '--json', '--mode', 'alternating'],
+      {
+        timeout: 120_000,
+      },
+    );
+    const summary = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as Record<string, unknown>;
+    expect(summary).toMatchObject({
+      ok: true,
+      mode: 'alternating',
+      newPasswordAccepted: true,
+      oldPasswordRejected: false,
+      previousUser: 'demo_app',
+      cleartextInServerLog: false,
+    });
+    expect(summary.currentUser).not.toBe('demo_app');
+  });
+});
+
+/** Runs `npm run --silent <script> -- <args>`; its exit code and output. */
+async function npmRun(script: string, args: readonly string[]) {
+  try {
+    const { stdout, stderr } = await run('npm', ['run', '--silent', script, '--', ...args], {
+      timeout: 60_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('the checkout tools (local:up, demo, bench, follower)', () => {
+  it('print their help and version and exit 0, starting nothing', async () => {
+    const scripts = ['local:up', 'demo', 'bench', 'follower'];
+    const runs = await Promise.all(
+      scripts.flatMap((script) => [npmRun(script, ['--help']), npmRun(script, ['--version'])]),
+    );
+    scripts.forEach((script, i) => {
+      const [help, version] = [runs[2 * i], runs[2 * i + 1]];
+      expect({ script, code: help?.code, usage: help?.stdout.split('\n')[0] }).toEqual({
+        script,
+        code: 0,
+        usage: `Usage: ${script} [options]`,
+      });
+      expect(help?.stdout).toContain('Exit codes:');
+      expect({ script, code: version?.code }).toEqual({ script, code: 0 });
+    });
+  });
+
+  it('refuse a mode that does not exist, an unknown option or a stray argument in one line, without a stack trace or the value', async () => {
+    const runs = await Promise.all([
+      npmRun('demo', ['--mode', 'Tr0ub4dor&3']),
+      npmRun('demo', ['--bogus']),
+      npmRun('local:up', ['Tr0ub4dor&3']),
+      npmRun('bench', ['--quick', '--jsno']),
+    ]);
+    expect(runs.map((r) => [r.code, r.stdout, r.stderr])).toEqual([
+      [
+        64,
+        '',
+        'demo: --mode takes one of single-user, admin, alternating. See: npm run demo -- --help\n',
+      ],
+      [64, '', "demo: unknown option '--bogus'. See: npm run demo -- --help\n"],
+      [
+        64,
+        '',
+        'local:up: takes options only, and got 1 other argument(s) (not repeated here, in case one is a password). See: npm run local:up -- --help\n',
+      ],
+      [
+        64,
+        '',
+        "bench: unknown option '--jsno'; did you mean --json? See: npm run bench -- --help\n",
+      ],
+    ]);
   });
 });

@@ -57,7 +57,7 @@ describe('a CLI run without AWS credentials', () => {
     const result = await withoutCredentials('doctor', ['--secret-id', secretName]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(
-      /^doctor: no AWS credentials: .*AWS_PROFILE.*AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local npm run doctor/m,
+      /^scram-rotator doctor: No AWS credentials: .*AWS_PROFILE.*AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local npm run doctor/m,
     );
     expect(result.stdout + result.stderr).not.toContain('check the secret id');
   });
@@ -66,7 +66,7 @@ describe('a CLI run without AWS credentials', () => {
     const result = await withoutCredentials('rotate', ['--secret-id', secretName]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(
-      /^rotate: no AWS credentials: .*AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local npm run rotate/m,
+      /^scram-rotator rotate: No AWS credentials: .*AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local npm run rotate/m,
     );
   });
 });

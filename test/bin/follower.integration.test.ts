@@ -156,6 +156,6 @@ describe.concurrent('the follower', () => {
       (error: { code: number; stderr: string }) => error,
     );
     expect(bad?.code).toBe(64);
-    expect(bad?.stderr).toContain('--strategy must be one of single-user, admin, alternating');
+    expect(bad?.stderr).toContain('--strategy takes one of single-user, admin, alternating');
   });
 });

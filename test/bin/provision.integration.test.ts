@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { logsClient } from '../../bin/cli/aws.js';
 import { provision } from '../../bin/workflow/provision.js';
-import { logsClient } from '../../bin/workflow/rotation.js';
 import { type DatabaseConnector, PgConnector } from '../../lambda/adapters/database.js';
 import { configFromEnv } from '../../lambda/config.js';
 import { type CockroachDouble, startCockroachDouble } from '../../local/cockroach/double.js';
@@ -234,7 +234,7 @@ describe('npm run provision', () => {
     const lines: string[] = [];
     const logs = logsClient({
       region: stack.secretsManager.region,
-      'endpoint-url': stack.secretsManager.url,
+      endpointUrl: stack.secretsManager.url,
     });
     const report = await provision(
       {
@@ -284,7 +284,9 @@ describe('npm run provision', () => {
       '--secret-name',
       `fresh/${other.username}`,
     ]);
-    expect(existing.stdout).toMatch(/exists already; to bring it under rotation run npm run adopt/);
+    expect(existing.stdout).toMatch(
+      /exists already; to bring it under rotation run scram-rotator adopt/,
+    );
     const username = name('priv');
     const privileged = await runCli(stack, 'provision', [
       '--admin-secret-id',

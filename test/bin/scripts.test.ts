@@ -16,11 +16,16 @@ describe('the npm scripts', () => {
     expect(viaTsxCli).toEqual([]);
     const typescript = Object.entries(scripts).filter(([, command]) => /\.ts(\s|$)/.test(command));
     expect(typescript.length).toBeGreaterThan(5);
+    // The operator commands are aliases of the one program the package installs.
+    for (const name of ['rotate', 'doctor', 'hash', 'provision', 'adopt', 'audit']) {
+      expect(scripts[name]).toBe(`node --import tsx bin/scram-rotator.ts ${name}`);
+    }
     for (const [name, command] of typescript) {
       if (command.startsWith('vitest') || command.includes('vitest ')) continue;
+      // A subcommand word may follow: `npm run doctor` is `scram-rotator doctor`.
       expect({ name, command }).toEqual({
         name,
-        command: expect.stringMatching(/^node --import tsx \S+\.ts$/),
+        command: expect.stringMatching(/^node --import tsx \S+\.ts( [a-z]+)?$/),
       });
     }
   });

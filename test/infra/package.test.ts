@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeInstalledCli } from './installed-cli.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -92,9 +93,10 @@ describe('npm pack', () => {
         'dist/types/infra/index.d.ts',
         'dist/function/index.mjs',
         'dist/function/index.mjs.map',
+        'dist/cli.mjs',
       ]),
     );
-    // No local stack, tests, CLIs, benchmark or function sources.
+    // No local stack, tests, benchmark or sources (the CLI is bundled in dist/cli.mjs).
     for (const path of paths) {
       expect(path).toMatch(/^(package\.json|README\.md|dist\/.+)$/);
     }
@@ -232,3 +234,5 @@ describe('the installed package in a fresh CDK app', () => {
     expect(result.stdout).toBe('');
   });
 });
+
+describeInstalledCli(() => consumer);

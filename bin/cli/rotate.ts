@@ -1,7 +1,7 @@
 /**
- * `npm run rotate -- --secret-id <id>`: the manual trigger. Calls RotateSecret
- * and follows that rotation to its end, step by step, against AWS or the
- * local stack's endpoint.
+ * `scram-rotator rotate --secret-id <id>`: the manual trigger. Calls
+ * RotateSecret and follows that rotation to its end, step by step, against
+ * AWS or the local stack's endpoint.
  *
  * Progress comes from DescribeSecret (the version stages move as the steps
  * run); a failure's reason comes from the rotation function's CloudWatch Logs,
@@ -11,36 +11,22 @@
  * LoggingConfig.LogGroup): the CDK construct gives its function a log group
  * with a CloudFormation-generated name, not `/aws/lambda/<function>`.
  *
- * Options:
- *   --secret-id <id>             name or ARN (required)
- *   --region <region>            default: the SDK's (AWS_REGION, profile)
- *   --endpoint-url <url>         Secrets Manager, Lambda and CloudWatch Logs endpoint (local stack)
- *   --rotation-lambda-arn <arn>  turn rotation on with this function first
- *   --log-group <name>           the function's log group; default: the one its
- *                                logging configuration names (needs
- *                                lambda:GetFunctionConfiguration), else
- *                                /aws/lambda/<function>
- *   --timeout <seconds>          give up waiting after this long (default 300)
- *   --interval <ms>              polling interval (default 1000)
- *
  * Exit codes: 0 rotated; 1 the rotation failed (reason printed); 2 timed out
  * (the rotation may still finish: Secrets Manager retries); 64 bad usage.
  */
-import { parseArgs } from 'node:util';
-import {
-  CloudWatchLogsClient,
-  type FilteredLogEvent,
-  FilterLogEventsCommand,
-} from '@aws-sdk/client-cloudwatch-logs';
-import { GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import type { FilteredLogEvent } from '@aws-sdk/client-cloudwatch-logs';
+import { FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { GetFunctionConfigurationCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import {
   DescribeSecretCommand,
   type DescribeSecretResponse,
   RotateSecretCommand,
-  SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-
-const EXIT = { rotated: 0, failed: 1, timedOut: 2, usage: 64 } as const;
+import { type Command, Option } from 'commander';
+import { lambdaClient, logsClient, preflight, secretsClient } from './aws.js';
+import { EXIT } from './exit-codes.js';
+import { type AwsOptions, OPTIONS, wholeNumber, withAwsOptions } from './options.js';
+import { action, configure, required } from './program.js';
 
 /** Why a rotation failed, as read from the function's log. */
 interface Failure {
@@ -52,47 +38,14 @@ interface Failure {
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function usage(message: string): never {
-  process.stderr.write(
-    `rotate: ${message}\nusage: npm run rotate -- --secret-id <id> [--region <r>] [--endpoint-url <url>] [--rotation-lambda-arn <arn>] [--log-group <name>] [--timeout <s>]\n`,
-  );
-  process.exit(EXIT.usage);
-}
-
-const OPTIONS = {
-  'secret-id': { type: 'string' },
-  region: { type: 'string' },
-  'endpoint-url': { type: 'string' },
-  'rotation-lambda-arn': { type: 'string' },
-  'log-group': { type: 'string' },
-  timeout: { type: 'string', default: '300' },
-  interval: { type: 'string', default: '1000' },
-} as const;
-
-function parseOptions() {
-  const values = (() => {
-    try {
-      return parseArgs({ options: OPTIONS }).values;
-    } catch (error) {
-      return usage((error as Error).message);
-    }
-  })();
-  const secretId = values['secret-id'];
-  if (!secretId) usage('--secret-id is required');
-  const timeoutS = Number(values.timeout);
-  const intervalMs = Number(values.interval);
-  if (!Number.isFinite(timeoutS) || timeoutS <= 0) usage('--timeout takes a number of seconds');
-  if (!Number.isInteger(intervalMs) || intervalMs < 50)
-    usage('--interval takes milliseconds (>= 50)');
-  return {
-    secretId,
-    region: values.region,
-    endpoint: values['endpoint-url'],
-    rotationLambdaArn: values['rotation-lambda-arn'],
-    logGroup: values['log-group'],
-    timeoutMs: timeoutS * 1000,
-    intervalMs,
-  };
+interface RotateOptions extends AwsOptions {
+  readonly secretId: string;
+  readonly rotationLambdaArn?: string;
+  readonly logGroup?: string;
+  /** Seconds. */
+  readonly timeout: number;
+  /** Milliseconds. */
+  readonly interval: number;
 }
 
 /** `{version: [stages]}` rendered one version per line, AWSCURRENT first. */
@@ -165,21 +118,13 @@ async function functionLogGroup(lambda: LambdaClient, lambdaArn: string): Promis
   return fallback;
 }
 
-/** The SDK's error when no credential source gave any. */
-function isMissingCredentials(error: unknown): boolean {
-  return (error as Error | undefined)?.name === 'CredentialsProviderError';
-}
-
-async function main(): Promise<number> {
-  const options = parseOptions();
-  const clientConfig = {
-    ...(options.region ? { region: options.region } : {}),
-    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-  };
-  const secrets = new SecretsManagerClient(clientConfig);
-  const logs = new CloudWatchLogsClient(clientConfig);
-  const lambda = new LambdaClient(clientConfig);
+async function rotate(options: RotateOptions): Promise<number> {
+  const timeoutMs = options.timeout * 1000;
+  const secrets = secretsClient(options);
+  const logs = logsClient(options);
+  const lambda = lambdaClient(options);
   try {
+    await preflight(secrets, 'rotate');
     const before = await secrets.send(new DescribeSecretCommand({ SecretId: options.secretId }));
     const lambdaArn = options.rotationLambdaArn ?? before.RotationLambdaARN;
     if (!lambdaArn) {
@@ -218,7 +163,7 @@ async function main(): Promise<number> {
     const logGroup = options.logGroup ?? (await functionLogGroup(lambda, lambdaArn));
     let logsReadable = true;
     let lastStages = '';
-    const deadline = startedAt + options.timeoutMs;
+    const deadline = startedAt + timeoutMs;
     while (Date.now() < deadline) {
       const now: DescribeSecretResponse = await secrets.send(
         new DescribeSecretCommand({ SecretId: options.secretId }),
@@ -232,7 +177,7 @@ async function main(): Promise<number> {
       }
       if (stages[token]?.includes('AWSCURRENT')) {
         say(`Rotated: AWSCURRENT is version ${token}.`);
-        return EXIT.rotated;
+        return EXIT.ok;
       }
       if (logsReadable) {
         try {
@@ -262,10 +207,10 @@ async function main(): Promise<number> {
           );
         }
       }
-      await sleep(options.intervalMs);
+      await sleep(options.interval);
     }
     say(
-      `Timed out after ${options.timeoutMs / 1000} s: AWSPENDING is still on ${token}. The rotation may still finish; see ${logGroup}.`,
+      `Timed out after ${options.timeout} s: AWSPENDING is still on ${token}. The rotation may still finish; see ${logGroup}.`,
     );
     return EXIT.timedOut;
   } finally {
@@ -275,15 +220,32 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    const e = error as Error;
-    process.stderr.write(
-      isMissingCredentials(error)
-        ? 'rotate: no AWS credentials: none in the environment, the shared config and credentials files, SSO or an instance role. Set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; against the local stack any values work: AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local npm run rotate -- --endpoint-url <endpoint> ...\n'
-        : `rotate: ${e.name}: ${e.message}\n`,
+/** Adds `rotate` to the program. */
+export function registerRotate(program: Command): void {
+  const command = configure(
+    program.command('rotate'),
+    "call RotateSecret and follow the rotation to its end, step by step, with the function's error if it fails",
+  );
+  command
+    .addOption(required(OPTIONS.secretId()))
+    .addOption(
+      new Option('--rotation-lambda-arn <arn>', 'turn rotation on with this function first'),
+    )
+    .addOption(
+      new Option(
+        '--log-group <name>',
+        "the function's log group (default: the one its logging configuration names, else /aws/lambda/<function>)",
+      ),
+    )
+    .addOption(
+      new Option('--timeout <seconds>', 'give up waiting after this long')
+        .argParser(wholeNumber(1))
+        .default(300),
+    )
+    .addOption(
+      new Option('--interval <ms>', 'how often to look at the stages')
+        .argParser(wholeNumber(50))
+        .default(1000),
     );
-    process.exit(EXIT.failed);
-  },
-);
+  withAwsOptions(command).action(action(command, rotate));
+}

@@ -1,5 +1,5 @@
 /**
- * `npm run --silent hash`: the SCRAM-SHA-256 verifier of a password, for
+ * `scram-rotator hash`: the SCRAM-SHA-256 verifier of a password, for
  * `CREATE USER ... PASSWORD '<verifier>'` or `ALTER USER ... WITH PASSWORD
  * '<verifier>'` in your own SQL shell, computed with the rotation function's
  * own code so the server never sees the cleartext.
@@ -10,66 +10,52 @@
  * rotation's password policy (PASSWORD_LENGTH, EXCLUDE_* as the function
  * reads them) and prints it once, on the first line, before the verifier.
  *
- * Options:
- *   --iterations <n>         PBKDF2 iterations (default 4096)
- *   --from-secret <id>       log in with that secret and use the server's count,
- *                            as setSecret does (CockroachDB: the cluster cost,
- *                            after checking pre-hashed passwords are on)
- *   --generate               generate the password and print it first
- *   --region, --endpoint-url for --from-secret
- *
  * Prints the verifier only (one line), accepted by PostgreSQL and
  * CockroachDB alike (the function's format checks). Exit 0, 1 on a refused
  * password or a failed --from-secret, 64 on bad usage.
  */
-import { PgConnector } from '../lambda/adapters/database.js';
-import { configFromEnv } from '../lambda/config.js';
-import { generatePassword, passwordPolicyFromEnv } from '../lambda/core/password.js';
-import { preparePassword, saslprepProblem } from '../lambda/core/saslprep.js';
+
+import { type Command, Option } from 'commander';
+import { PgConnector } from '../../lambda/adapters/database.js';
+import { configFromEnv } from '../../lambda/config.js';
+import { generatePassword, passwordPolicyFromEnv } from '../../lambda/core/password.js';
+import { preparePassword, saslprepProblem } from '../../lambda/core/saslprep.js';
 import {
   assertVerifierAcceptable,
   createScramVerifierAsync,
   SCRAM_ITERATIONS,
   type ScramEngine,
-} from '../lambda/core/scram.js';
-import { engineOf } from '../lambda/engines/detect.js';
-import { PasswordPolicyError } from '../lambda/errors.js';
-import {
-  AWS_OPTIONS,
-  EXIT,
-  loadSecret,
-  loginAs,
-  parseOptions,
-  runCommand,
-  secretsClient,
-  UsageError,
-} from './workflow/common.js';
-import { passwordFromText, promptHidden, readStdin } from './workflow/prompt.js';
+} from '../../lambda/core/scram.js';
+import { engineOf } from '../../lambda/engines/detect.js';
+import { PasswordPolicyError } from '../../lambda/errors.js';
+import { loadSecret, loginAs } from '../workflow/common.js';
+import { passwordFromText, promptHidden, readStdin } from '../workflow/prompt.js';
+import { preflight, secretsClient } from './aws.js';
+import { EXIT } from './exit-codes.js';
+import { type AwsOptions, nonEmpty, wholeNumber, withAwsOptions } from './options.js';
+import { action, configure } from './program.js';
 
-const USAGE =
-  'npm run --silent hash -- [--iterations <n> | --from-secret <id> [--region <r>] [--endpoint-url <url>]] [--generate] < password-file';
+interface HashOptions extends AwsOptions {
+  readonly iterations?: number;
+  readonly fromSecret?: string;
+  readonly generate?: boolean;
+}
 
 /** Where the iteration count comes from, and which servers the verifier must suit. */
-async function iterationsFor(values: {
-  iterations?: string | undefined;
-  'from-secret'?: string | undefined;
-  region?: string | undefined;
-  'endpoint-url'?: string | undefined;
-}): Promise<{ iterations: number; engines: ScramEngine[] }> {
-  const secretId = values['from-secret'];
+async function iterationsFor(
+  options: HashOptions,
+): Promise<{ iterations: number; engines: ScramEngine[] }> {
+  const secretId = options.fromSecret;
   if (secretId === undefined) {
-    const text = values.iterations ?? String(SCRAM_ITERATIONS.default);
-    const iterations = /^[0-9]{1,10}$/.test(text) ? Number(text) : Number.NaN;
-    if (!(iterations >= SCRAM_ITERATIONS.min && iterations <= SCRAM_ITERATIONS.max)) {
-      throw new UsageError(
-        `--iterations takes an integer from ${SCRAM_ITERATIONS.min} to ${SCRAM_ITERATIONS.max}`,
-      );
-    }
-    return { iterations, engines: ['postgres', 'cockroachdb'] };
+    return {
+      iterations: options.iterations ?? SCRAM_ITERATIONS.default,
+      engines: ['postgres', 'cockroachdb'],
+    };
   }
   const config = configFromEnv(process.env);
-  const client = secretsClient(values);
+  const client = secretsClient(options);
   try {
+    await preflight(client, 'hash');
     const { secret } = await loadSecret(client, secretId, 'secret (--from-secret)');
     const session = await loginAs(new PgConnector(), secret, config, 'secret (--from-secret)');
     try {
@@ -110,18 +96,9 @@ async function readPassword(generate: boolean): Promise<string> {
   return first;
 }
 
-async function main(): Promise<number> {
-  const values = parseOptions(process.argv.slice(2), {
-    ...AWS_OPTIONS,
-    iterations: { type: 'string' },
-    'from-secret': { type: 'string' },
-    generate: { type: 'boolean', default: false },
-  });
-  if (values.iterations !== undefined && values['from-secret'] !== undefined) {
-    throw new UsageError('give --iterations or --from-secret, not both');
-  }
-  const { iterations, engines } = await iterationsFor(values);
-  const password = await readPassword(values.generate === true);
+async function hash(options: HashOptions): Promise<number> {
+  const { iterations, engines } = await iterationsFor(options);
+  const password = await readPassword(options.generate === true);
   if (password === '') {
     throw new PasswordPolicyError('the password is empty', 'give a non-empty password');
   }
@@ -144,9 +121,39 @@ async function main(): Promise<number> {
   });
   for (const engine of engines) assertVerifierAcceptable(verifier, engine);
   // The one place a password is printed: asked for with --generate.
-  if (values.generate) process.stdout.write(`${password}\n`);
+  if (options.generate) process.stdout.write(`${password}\n`);
   process.stdout.write(`${verifier}\n`);
   return EXIT.ok;
 }
 
-runCommand('hash', USAGE, main);
+/** Adds `hash` to the program. */
+export function registerHash(program: Command): void {
+  const command = configure(
+    program.command('hash'),
+    'print the SCRAM-SHA-256 verifier of a password read from standard input or a no-echo prompt (never from the command line), for CREATE/ALTER USER ... PASSWORD in your own SQL shell',
+  );
+  command
+    .addOption(
+      new Option('--iterations <n>', `PBKDF2 iterations (default ${SCRAM_ITERATIONS.default})`)
+        .argParser(wholeNumber(SCRAM_ITERATIONS.min, SCRAM_ITERATIONS.max))
+        .conflicts('fromSecret'),
+    )
+    .addOption(
+      new Option(
+        '--from-secret <id>',
+        "log in with that secret and use the server's iteration count, as setSecret does",
+      ).argParser(nonEmpty("the secret's name or ARN")),
+    )
+    .addOption(
+      new Option(
+        '--generate',
+        "generate the password with the rotation's policy (PASSWORD_LENGTH, EXCLUDE_*) and print it once, first",
+      ),
+    );
+  withAwsOptions(command)
+    .addHelpText(
+      'after',
+      '\nThe password is never taken as an argument (it would land in shell history and ps): pipe it in, e.g. scram-rotator hash < password-file, or type it at the prompt.',
+    )
+    .action(action(command, hash));
+}
