@@ -34,9 +34,8 @@ const PREBUILT_DIR = fileURLToPath(new URL('./function/', import.meta.url));
 const LAMBDA_DIR = fileURLToPath(new URL('../lambda/', import.meta.url));
 
 /**
- * esbuild options of the function bundle (entry and output aside). These are
- * what the construct used through NodejsFunction before, written out so the
- * packed bundle and the synth-time bundle cannot drift apart.
+ * esbuild options of the function bundle (entry and output aside), one set
+ * for the packed bundle and the synth-time bundle so they cannot drift apart.
  */
 export const FUNCTION_BUILD_OPTIONS = {
   bundle: true,
