@@ -14,7 +14,12 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { CONFIG_DEFAULTS, configFromEnv } from '../lambda/config.js';
 import { RotatorConfigError } from './errors.js';
-import { CA_BUNDLE_FILE, FUNCTION_BUNDLE_FILE, functionCode } from './function-code.js';
+import {
+  CA_BUNDLE_FILE,
+  FUNCTION_BUNDLE_FILE,
+  functionCode,
+  OLDEST_NODE_MAJOR,
+} from './function-code.js';
 import type { RotatorNetwork } from './network.js';
 import type { ScramRotatorProps } from './props.js';
 
@@ -173,6 +178,48 @@ function reservedConcurrency(props: ScramRotatorProps): { reservedConcurrentExec
   return { reservedConcurrentExecutions: value };
 }
 
+/** `nodejs<major>.x`, the name of a Node.js runtime of a fixed major version. */
+const NODE_RUNTIME = /^nodejs(\d+)\.x$/;
+
+/**
+ * The newest Node.js runtime the installed aws-cdk-lib lists
+ * (`lambda.Runtime.ALL`): the runtime's default. aws-cdk-lib adds a runtime
+ * once Lambda has released it, and cdk-nag's AwsSolutions-L1 requires a
+ * function to run on the newest of its family in that same list, so this
+ * default keeps a consumer's synth clean on every aws-cdk-lib of the peer
+ * range. `Runtime.NODEJS_LATEST` and `determineLatestNodeRuntime()` would
+ * not: they move later than the list (both are nodejs24.x on aws-cdk-lib
+ * 2.278.0, whose list ends at nodejs26.x).
+ */
+export function latestNodeRuntime(): lambda.Runtime {
+  let latest: { runtime: lambda.Runtime; major: number } | undefined;
+  for (const runtime of lambda.Runtime.ALL) {
+    const major = Number(NODE_RUNTIME.exec(runtime.name)?.[1]);
+    if (runtime.family !== lambda.RuntimeFamily.NODEJS || runtime.isVariable || !major) continue;
+    if (latest === undefined || major > latest.major) latest = { runtime, major };
+  }
+  if (latest === undefined) {
+    throw new RotatorConfigError(
+      'runtime',
+      'the installed aws-cdk-lib lists no Node.js runtime; give one, e.g. lambda.Runtime.NODEJS_24_X',
+    );
+  }
+  return latest.runtime;
+}
+
+/** The runtime prop, or {@link latestNodeRuntime}, checked against the bundle's floor. */
+function checkedRuntime(runtime: lambda.Runtime | undefined): lambda.Runtime {
+  if (runtime === undefined) return latestNodeRuntime();
+  const major = Number(NODE_RUNTIME.exec(runtime.name)?.[1]);
+  if (runtime.family !== lambda.RuntimeFamily.NODEJS || !(major >= OLDEST_NODE_MAJOR)) {
+    throw new RotatorConfigError(
+      'runtime',
+      `${runtime.name} cannot run the function, which is built for Node.js ${OLDEST_NODE_MAJOR} and later; give a Node.js runtime of a fixed version from nodejs${OLDEST_NODE_MAJOR}.x on, or leave it out for the newest`,
+    );
+  }
+  return runtime;
+}
+
 /** The function's log group, kept {@link ScramRotatorProps.logRetention} long. */
 export function createLogGroup(scope: Construct, props: ScramRotatorProps): logs.LogGroup {
   return new logs.LogGroup(scope, 'LogGroup', {
@@ -200,7 +247,7 @@ export function createFunction(scope: Construct, parts: RotationFunctionParts): 
     description: 'scram-rotator: Secrets Manager rotation with client-side SCRAM-SHA-256',
     code: functionCode({ sourceMaps: props.sourceMaps ?? false, caBundleSource: caBundle }),
     handler: `${FUNCTION_BUNDLE_FILE.replace(/\.mjs$/, '')}.handler`,
-    runtime: lambda.Runtime.NODEJS_24_X,
+    runtime: checkedRuntime(props.runtime),
     architecture: lambda.Architecture.ARM_64,
     memorySize: props.memorySize ?? 256,
     timeout,
@@ -212,7 +259,7 @@ export function createFunction(scope: Construct, parts: RotationFunctionParts): 
       ? {
           vpc: network.vpc,
           vpcSubnets: network.subnets,
-          securityGroups: [network.securityGroup],
+          securityGroups: [...network.securityGroups],
         }
       : {}),
   });

@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { Fn, Token } from 'aws-cdk-lib';
+import { type CfnResource, Fn, Stack, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import type { Construct } from 'constructs';
+import { type Construct, Dependable, type IConstruct, type IDependable } from 'constructs';
 import { RotatorConfigError } from './errors.js';
 import type { ScramRotatorProps } from './props.js';
 
@@ -16,9 +16,14 @@ export interface RotatorNetwork {
   readonly vpc: ec2.IVpc;
   /** Unset: the VPC's private subnets. */
   readonly subnets: ec2.SubnetSelection | undefined;
-  readonly securityGroup: ec2.SecurityGroup;
+  /** The function's security groups: the user's, or the one created here. */
+  readonly securityGroups: readonly ec2.ISecurityGroup[];
+  /** The security group this construct created, when the user gave none. */
+  readonly securityGroup: ec2.SecurityGroup | undefined;
   /** The Secrets Manager endpoint, when this construct created it. */
   readonly endpoint: ec2.InterfaceVpcEndpoint | undefined;
+  /** The endpoint's security group, when this construct created the endpoint. */
+  readonly endpointSecurityGroup: ec2.SecurityGroup | undefined;
 }
 
 /**
@@ -44,7 +49,13 @@ export function createNetwork(
   const vpc = props.vpc;
   if (!vpc) {
     const vpcOnly = (
-      ['vpcSubnets', 'secretsManagerEndpoint', 'natGatewayRoute', 'databasePeers'] as const
+      [
+        'vpcSubnets',
+        'securityGroups',
+        'secretsManagerEndpoint',
+        'natGatewayRoute',
+        'databasePeers',
+      ] as const
     ).filter((name) => props[name] !== undefined);
     if (vpcOnly.length > 0) {
       throw new RotatorConfigError(
@@ -80,12 +91,26 @@ export function createNetwork(
     throw new RotatorConfigError('databasePort', `${port} is not a TCP port (1-65535)`);
   }
   // Outbound only to the database and to Secrets Manager: the function
-  // talks to nothing else.
-  const securityGroup = new ec2.SecurityGroup(scope, 'SecurityGroup', {
-    vpc,
-    description: 'scram-rotator function: database port and HTTPS to Secrets Manager only',
-    allowAllOutbound: false,
-  });
+  // talks to nothing else. Groups the user brings get the same rules (a
+  // group that allows all outbound traffic already has them).
+  if (props.securityGroups !== undefined && props.securityGroups.length === 0) {
+    throw new RotatorConfigError(
+      'securityGroups',
+      'is empty; give the function at least one security group, or leave it out for one made here',
+    );
+  }
+  const securityGroup =
+    props.securityGroups === undefined
+      ? new ec2.SecurityGroup(scope, 'SecurityGroup', {
+          vpc,
+          description: 'scram-rotator function: database port and HTTPS to Secrets Manager only',
+          allowAllOutbound: false,
+        })
+      : undefined;
+  const securityGroups = securityGroup ? [securityGroup] : [...(props.securityGroups ?? [])];
+  const egress = (peer: ec2.IPeer, port: ec2.Port, description: string) => {
+    for (const group of securityGroups) group.addEgressRule(peer, port, description);
+  };
   const peers = props.databasePeers ?? [ec2.Peer.anyIpv4()];
   if (peers.length === 0) {
     throw new RotatorConfigError(
@@ -93,12 +118,11 @@ export function createNetwork(
       `is empty, so the function could not reach the database; leave it out for any address`,
     );
   }
-  for (const peer of peers) {
-    securityGroup.addEgressRule(peer, ec2.Port.tcp(port), 'Database');
-  }
+  for (const peer of peers) egress(peer, ec2.Port.tcp(port), 'Database');
   let endpoint: ec2.InterfaceVpcEndpoint | undefined;
+  let endpointSecurityGroup: ec2.SecurityGroup | undefined;
   if (mode === 'create') {
-    const endpointGroup = new ec2.SecurityGroup(scope, 'EndpointSecurityGroup', {
+    endpointSecurityGroup = new ec2.SecurityGroup(scope, 'EndpointSecurityGroup', {
       vpc,
       description: 'scram-rotator Secrets Manager endpoint: HTTPS from the function only',
       allowAllOutbound: false,
@@ -112,14 +136,60 @@ export function createNetwork(
       subnets,
       privateDnsEnabled: false,
       open: false,
-      securityGroups: [endpointGroup],
+      securityGroups: [endpointSecurityGroup],
     });
-    securityGroup.connections.allowTo(endpointGroup, ec2.Port.tcp(443), 'Secrets Manager endpoint');
+    new ec2.Connections({ securityGroups }).allowTo(
+      endpointSecurityGroup,
+      ec2.Port.tcp(443),
+      'Secrets Manager endpoint',
+    );
   }
   if (mode === 'existing' || nat) {
     // An existing endpoint's addresses, or Secrets Manager's public ones
     // through NAT, are not known here.
-    securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'Secrets Manager (HTTPS)');
+    egress(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'Secrets Manager (HTTPS)');
   }
-  return { vpc, subnets, securityGroup, endpoint };
+  return { vpc, subnets, securityGroups, securityGroup, endpoint, endpointSecurityGroup };
+}
+
+/**
+ * What a first rotation needs of the network, for the rotation schedules
+ * to wait for (with `rotateImmediatelyOnUpdate`, Secrets Manager invokes the
+ * function as soon as a schedule is created): the function's security
+ * groups and their rules, the endpoint, and every rule of the stack that
+ * names one of the function's groups, including those added after the
+ * construct, such as `db.connections.allowDefaultPortFrom(rotator)`'s
+ * ingress on the database's group. Read when the app is synthesized, so
+ * rules added later count. Only resources of the rotator's own stack: a
+ * dependency on another stack's could make the two stacks depend on each
+ * other.
+ */
+export function networkReadiness(scope: Construct, network: RotatorNetwork): IDependable {
+  const stack = Stack.of(scope);
+  const key = (value: unknown) => JSON.stringify(stack.resolve(value));
+  const dependable: IDependable = {};
+  Dependable.implement(dependable, {
+    get dependencyRoots() {
+      const ours = new Set(network.securityGroups.map((group) => key(group.securityGroupId)));
+      const rules = stack.node
+        .findAll()
+        .filter(
+          (node): node is CfnResource =>
+            Stack.of(node) === stack &&
+            ((node instanceof ec2.CfnSecurityGroupIngress &&
+              ours.has(key(node.sourceSecurityGroupId))) ||
+              (node instanceof ec2.CfnSecurityGroupEgress && ours.has(key(node.groupId)))),
+        );
+      const candidates: Array<IConstruct | undefined> = [
+        ...network.securityGroups,
+        network.endpointSecurityGroup,
+        network.endpoint,
+      ];
+      const own = candidates.filter(
+        (node): node is IConstruct => node !== undefined && Stack.of(node) === stack,
+      );
+      return [...own, ...rules];
+    },
+  });
+  return dependable;
 }

@@ -8,6 +8,10 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
+import { RotatorConfigError } from './errors.js';
+
+/** Per stack, the rotator that added the outputs of each prefix. */
+const OUTPUTS_BY_PREFIX = new WeakMap<Stack, Map<string, string>>();
 
 /** What the outputs name: the parts of a rotator they read. */
 export interface OutputSources {
@@ -29,6 +33,17 @@ export interface OutputSources {
 export function addRotatorOutputs(from: OutputSources, prefix: string): Record<string, CfnOutput> {
   const stack = Stack.of(from.scope);
   const scope = stack;
+  // Output ids live in the stack: a second rotator's would clash by id.
+  const byPrefix = OUTPUTS_BY_PREFIX.get(stack) ?? new Map<string, string>();
+  const first = byPrefix.get(prefix);
+  if (first !== undefined) {
+    throw new RotatorConfigError(
+      'addOutputs',
+      `${from.scope.node.path} and ${first} both add the outputs ${prefix}FunctionArn, ${prefix}Secret1Arn, ... to stack ${stack.stackName}; give one of them a prefix, e.g. addOutputs({ prefix: '${from.scope.node.id}' })`,
+    );
+  }
+  byPrefix.set(prefix, from.scope.node.path);
+  OUTPUTS_BY_PREFIX.set(stack, byPrefix);
   const outputs: Record<string, CfnOutput> = {};
   const add = (id: string, value: string, description: string) => {
     outputs[id] = new CfnOutput(scope, `${prefix}${id}`, { value, description });

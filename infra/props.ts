@@ -6,6 +6,7 @@
  */
 import type { Duration } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
@@ -204,6 +205,24 @@ export interface ScramRotatorProps {
    */
   readonly metricsNamespace?: string;
   /**
+   * The function's Lambda runtime: Node.js 20 or later (the bundle is built
+   * for Node.js 20, so it runs on each of them). Pin it to keep the runtime
+   * from moving when aws-cdk-lib adds one.
+   * @default - the newest Node.js runtime the installed aws-cdk-lib lists
+   *   (`lambda.Runtime.ALL`), which is the one cdk-nag's AwsSolutions-L1
+   *   expects: nodejs24.x on aws-cdk-lib 2.276 and 2.277, nodejs26.x from 2.278
+   */
+  readonly runtime?: lambda.Runtime;
+  /**
+   * Put a resource policy on each rotated secret and admin secret that
+   * denies `secretsmanager:DeleteSecret` to the account's principals, as
+   * AWS's `HostedRotation` and `SecretRotation` do. Only secrets defined in
+   * the CDK app get it; an imported secret's resource policy belongs to
+   * where it is defined (an info annotation names them).
+   * @default true
+   */
+  readonly denySecretDeletion?: boolean;
+  /**
    * Function memory. CPU grows with memory; PBKDF2 and TLS handshakes are
    * the CPU-bound parts.
    * @default 256
@@ -266,6 +285,15 @@ export interface ScramRotatorProps {
    */
   readonly vpcSubnets?: ec2.SubnetSelection;
   /**
+   * The function's security groups, instead of one made here. The
+   * construct adds its egress rules to them (the database port to
+   * `databasePeers`, HTTPS to Secrets Manager); a group that allows all
+   * outbound traffic needs none. Only with `vpc`.
+   * @default - a new group that allows out only the database port and
+   *   HTTPS to Secrets Manager
+   */
+  readonly securityGroups?: readonly ec2.ISecurityGroup[];
+  /**
    * How the function reaches Secrets Manager from the VPC. See
    * {@link SecretsManagerEndpoint}. Only with `vpc`.
    * @default 'create'
@@ -283,7 +311,9 @@ export interface ScramRotatorProps {
    */
   readonly databasePort?: number;
   /**
-   * Where the database is, for the security group's egress rule. Only with `vpc`.
+   * Where the database is, for the security group's egress rule. Only with
+   * `vpc`. `db.connections.allowDefaultPortFrom(rotator)` adds a rule to the
+   * database's own security group besides.
    * @default - any IPv4 address
    */
   readonly databasePeers?: readonly ec2.IPeer[];

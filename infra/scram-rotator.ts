@@ -18,7 +18,7 @@
  */
 import { type CfnOutput, Duration } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as events from 'aws-cdk-lib/aws-events';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -34,7 +34,7 @@ import {
   functionEnvironment,
   warnIfTimeoutTooShort,
 } from './function.js';
-import { createNetwork, endpointUrl } from './network.js';
+import { createNetwork, endpointUrl, networkReadiness } from './network.js';
 import { addRotatorOutputs } from './outputs.js';
 import {
   allowSecretsManagerToInvoke,
@@ -45,12 +45,12 @@ import {
 import type { ScramRotatorProps } from './props.js';
 import { completeSecretArns, createRotationSchedules } from './rotation-schedule.js';
 import { checkScheduleAndWindow } from './schedule.js';
-import { checkSecretPlacement } from './secrets.js';
+import { checkSecretPlacement, claimSecrets, denySecretDeletion } from './secrets.js';
 
 /** Who changes the password: `auto`, `single-user` or `admin` (lambda/config.ts). */
 export type { RotationMode } from '../lambda/config.js';
 export { ROTATION_FAILURE_EVENTS } from './alarms.js';
-export { DEFAULT_RESERVED_CONCURRENCY } from './function.js';
+export { DEFAULT_RESERVED_CONCURRENCY, latestNodeRuntime } from './function.js';
 /** Where the CA bundle lands in the deployment package (`/var/task` is the package root). */
 export { CA_BUNDLE_FILE } from './function-code.js';
 export { MAX_SECRET_SCOPED_INVOKE_PERMISSIONS, ROTATION_ACTIONS } from './permissions.js';
@@ -82,7 +82,7 @@ export type {
  * });
  * ```
  */
-export class ScramRotator extends Construct {
+export class ScramRotator extends Construct implements ec2.IConnectable {
   /** The rotation function. */
   readonly function: lambda.Function;
   /** The function's execution role. */
@@ -115,6 +115,8 @@ export class ScramRotator extends Construct {
   readonly securityGroup?: ec2.SecurityGroup;
   /** The Secrets Manager interface endpoint, when this construct created it. */
   readonly secretsManagerEndpoint?: ec2.InterfaceVpcEndpoint;
+  /** The function's network connections, in a VPC (see {@link connections}). */
+  private readonly vpcConnections?: ec2.Connections;
 
   constructor(scope: Construct, id: string, props: ScramRotatorProps) {
     super(scope, id);
@@ -122,6 +124,7 @@ export class ScramRotator extends Construct {
       throw new RotatorConfigError('secrets', 'give at least one secret to rotate');
     }
     checkSecretPlacement(this, props);
+    claimSecrets(this, props.secrets);
     const schedule = props.schedule ?? 'rate(30 days)';
     const duration = checkScheduleAndWindow(schedule, props.rotationWindow);
     const timeout = props.timeout ?? Duration.seconds(60);
@@ -139,6 +142,8 @@ export class ScramRotator extends Construct {
     }
     this.securityGroup = network?.securityGroup;
     this.secretsManagerEndpoint = network?.endpoint;
+    this.vpcConnections =
+      network && new ec2.Connections({ securityGroups: [...network.securityGroups] });
 
     this.function = createFunction(this, {
       props,
@@ -158,7 +163,8 @@ export class ScramRotator extends Construct {
       duration,
       rotateImmediatelyOnUpdate: props.rotateImmediatelyOnUpdate ?? true,
       permissions,
-      dependencies: [this.role],
+      // The first rotation logs in: it waits for the network rules too.
+      dependencies: [this.role, ...(network ? [networkReadiness(this, network)] : [])],
     });
     this.secretArns = completeSecretArns(props.secrets, this.rotationSchedules);
 
@@ -167,6 +173,29 @@ export class ScramRotator extends Construct {
     this.errorsAlarm = alarms.errorsAlarm;
     this.rotationFailureRule = alarms.rotationFailureRule;
     this.undeliveredEventsAlarm = alarms.undeliveredEventsAlarm;
+
+    if (props.denySecretDeletion ?? true) {
+      denySecretDeletion(this, [...props.secrets, ...(props.adminSecrets ?? [])]);
+    }
+  }
+
+  /**
+   * The function's security groups, as AWS's rotation constructs offer
+   * them: `db.connections.allowDefaultPortFrom(rotator)` lets the function
+   * reach the database (and gives the function's groups the matching egress
+   * rule), and the first rotation waits for such rules of the same stack.
+   *
+   * @throws {@link RotatorConfigError} when the rotator runs outside a VPC,
+   *   where it has no security group
+   */
+  get connections(): ec2.Connections {
+    if (this.vpcConnections === undefined) {
+      throw new RotatorConfigError(
+        'vpc',
+        `${this.node.path} runs outside a VPC, so it has no security group to connect; give it the database's vpc to use connections`,
+      );
+    }
+    return this.vpcConnections;
   }
 
   /**

@@ -5,9 +5,10 @@
  * @module
  */
 import { Annotations, Stack, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import type { Construct } from 'constructs';
-import { RotatorConfigError } from './errors.js';
+import type { Construct, IConstruct } from 'constructs';
+import { RotatorConfigError, SecretAlreadyRotatedError } from './errors.js';
 import type { ScramRotatorProps } from './props.js';
 
 /** The ARN to put in IAM policies and KMS conditions for a secret. */
@@ -89,6 +90,77 @@ function checkRegionAndAccount(
     throw new RotatorConfigError(
       setting,
       `the ${what} ${arn} belongs to account ${account} but the stack deploys to ${stack.account}; deploy the stack to account ${account} (its env.account), or name a ${what} of ${stack.account}.`,
+    );
+  }
+}
+
+/**
+ * One name per secret, whichever way it was imported: a complete ARN loses
+ * its six-character suffix (so it meets the same secret imported by name),
+ * a token is named by its stack and value.
+ */
+function secretIdentity(secret: secretsmanager.ISecret): { key: string; shown: string } {
+  const arn = secret.secretFullArn ?? secret.secretArn;
+  if (Token.isUnresolved(arn)) {
+    const stack = Stack.of(secret);
+    return {
+      key: `${stack.node.path} ${JSON.stringify(stack.resolve(arn))}`,
+      shown: secret.node.path,
+    };
+  }
+  const key = secret.secretFullArn === undefined ? arn : arn.replace(/-[A-Za-z0-9]{6}$/, '');
+  return { key, shown: arn };
+}
+
+/** Per app, each rotated secret and the rotator (path and setting) that rotates it. */
+const ROTATED = new WeakMap<IConstruct, Map<string, string>>();
+
+/**
+ * Records the rotator's secrets for the app, refusing a secret that a
+ * rotator of the app already rotates (or that `secrets` lists twice).
+ *
+ * @throws {@link SecretAlreadyRotatedError} naming the secret and both places
+ */
+export function claimSecrets(rotator: Construct, secrets: readonly secretsmanager.ISecret[]): void {
+  const claimed = ROTATED.get(rotator.node.root) ?? new Map<string, string>();
+  const mine = new Map<string, string>();
+  secrets.forEach((secret, index) => {
+    const { key, shown } = secretIdentity(secret);
+    const setting = `secrets[${index}]`;
+    const first = claimed.get(key) ?? mine.get(key);
+    if (first !== undefined) throw new SecretAlreadyRotatedError(setting, shown, first);
+    mine.set(key, `${rotator.node.path} ${setting}`);
+  });
+  for (const [key, owner] of mine) claimed.set(key, owner);
+  ROTATED.set(rotator.node.root, claimed);
+}
+
+/**
+ * Denies `secretsmanager:DeleteSecret` to the account's principals on each
+ * secret's resource policy: the statement AWS's `HostedRotation` and
+ * `SecretRotation` add (`ISecret.denyAccountRootDelete`). A secret imported
+ * into the app has no resource policy the app may write (a new one would
+ * replace the one it has), so it gets none, and an info annotation says so.
+ */
+export function denySecretDeletion(
+  scope: Construct,
+  secrets: readonly secretsmanager.ISecret[],
+): void {
+  const imported: string[] = [];
+  for (const secret of secrets) {
+    const { statementAdded } = secret.addToResourcePolicy(
+      new iam.PolicyStatement({
+        effect: iam.Effect.DENY,
+        actions: ['secretsmanager:DeleteSecret'],
+        resources: ['*'],
+        principals: [new iam.AccountRootPrincipal()],
+      }),
+    );
+    if (!statementAdded) imported.push(secretIdentity(secret).shown);
+  }
+  if (imported.length > 0) {
+    Annotations.of(scope).addInfo(
+      `No DeleteSecret deny on ${imported.join(', ')}: imported, so its resource policy belongs to where it is defined (add the statement there, as ISecret.denyAccountRootDelete() does).`,
     );
   }
 }
