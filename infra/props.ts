@@ -210,7 +210,7 @@ export interface ScramRotatorProps {
    * from moving when aws-cdk-lib adds one.
    * @default - the newest Node.js runtime the installed aws-cdk-lib lists
    *   (`lambda.Runtime.ALL`), which is the one cdk-nag's AwsSolutions-L1
-   *   expects: nodejs24.x on aws-cdk-lib 2.276 and 2.277, nodejs26.x from 2.278
+   *   expects: nodejs24.x on aws-cdk-lib 2.276, nodejs26.x on 2.278
    */
   readonly runtime?: lambda.Runtime;
   /**

@@ -6,10 +6,13 @@
  * secret, rotation schedule and secret rotation:
  *
  * - props.ts: what a user sets;
- * - secrets.ts: the secrets, where they live and how policies name them;
- * - function.ts (and function-code.ts): the function, its environment and logs;
+ * - secrets.ts: the secrets, where they live, how policies name them, the
+ *   DeleteSecret deny, and one rotator per secret;
+ * - function.ts: the function, its environment, runtime and logs;
+ * - function-code.ts: its code, prebuilt in the package or bundled at synth;
  * - permissions.ts: its role and who may invoke it;
- * - network.ts: its security group and route to Secrets Manager in a VPC;
+ * - network.ts: its security groups and route to Secrets Manager in a VPC,
+ *   and what the first rotation waits for;
  * - rotation-schedule.ts: one schedule per secret;
  * - alarms.ts: alarms, the failure rule and the topic;
  * - outputs.ts: stack outputs.
