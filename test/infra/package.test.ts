@@ -89,7 +89,11 @@ describe('npm pack', () => {
       expect.arrayContaining([
         'package.json',
         'README.md',
+        'LICENSE',
         'dist/index.js',
+        'dist/index.cjs',
+        'dist/types-cjs/package.json',
+        'dist/types-cjs/infra/index.d.ts',
         'dist/types/infra/index.d.ts',
         'dist/function/index.mjs',
         'dist/function/index.mjs.map',
@@ -98,7 +102,7 @@ describe('npm pack', () => {
     );
     // No local stack, tests, benchmark or sources (the CLI is bundled in dist/cli.mjs).
     for (const path of paths) {
-      expect(path).toMatch(/^(package\.json|README\.md|dist\/.+)$/);
+      expect(path).toMatch(/^(package\.json|README\.md|LICENSE|dist\/.+)$/);
     }
   });
 
@@ -128,8 +132,16 @@ describe('npm pack', () => {
       'constructs',
     ]);
     expect(manifest.exports).toEqual({
-      '.': { types: './dist/types/infra/index.d.ts', default: './dist/index.js' },
+      '.': {
+        import: { types: './dist/types/infra/index.d.ts', default: './dist/index.js' },
+        require: { types: './dist/types-cjs/infra/index.d.ts', default: './dist/index.cjs' },
+      },
       './package.json': './package.json',
+    });
+    // moduleResolution node (node10) reads main and types, not exports.
+    expect(manifest).toMatchObject({
+      main: './dist/index.cjs',
+      types: './dist/types-cjs/infra/index.d.ts',
     });
   });
 });
@@ -179,13 +191,35 @@ describe('the installed package in a fresh CDK app', () => {
     );
   });
 
-  it('loads from CommonJS too (require of an ES module, Node 20.19 and later)', () => {
+  it('ships the Apache-2.0 license its manifest names', () => {
+    const manifest = JSON.parse(
+      execFileSync('tar', ['-xzOf', tarball, 'package/package.json'], { encoding: 'utf8' }),
+    ) as { license: string };
+    const license = execFileSync('tar', ['-xzOf', tarball, 'package/LICENSE'], {
+      encoding: 'utf8',
+    });
+    expect(manifest.license).toBe('Apache-2.0');
+    expect(license).toMatch(/^\s*Apache License\s+Version 2\.0, January 2004/);
+    expect(license).toContain('END OF TERMS AND CONDITIONS');
+  });
+
+  it('reads its CommonJS declarations as CommonJS and its ES module ones as ES modules', () => {
+    const read = (path: string) =>
+      execFileSync('tar', ['-xzOf', tarball, `package/${path}`], { encoding: 'utf8' });
+    expect(JSON.parse(read('dist/types-cjs/package.json'))).toEqual({ type: 'commonjs' });
+    expect(read('dist/types-cjs/infra/index.d.ts')).toBe(read('dist/types/infra/index.d.ts'));
+  });
+
+  it('loads from CommonJS with its CommonJS build', () => {
     const out = execFileSync(
       process.execPath,
-      ['-e', "process.stdout.write(typeof require('scram-rotator').ScramRotator)"],
+      [
+        '-e',
+        "const m = require('scram-rotator'); process.stdout.write(typeof m.ScramRotator + ' ' + require.resolve('scram-rotator').endsWith('dist/index.cjs'))",
+      ],
       { cwd: consumer, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    expect(out).toBe('function');
+    expect(out).toBe('function true');
   });
 
   it('type-checks a TypeScript app against its declarations, library checks on', async () => {
