@@ -165,8 +165,10 @@ export interface ScramRotatorProps {
    * A local PEM file (relative to the working directory) of the CA
    * certificates the database's certificate chains to. It is copied into
    * the deployment package and `CA_BUNDLE_PATH` points at it. A secret's
-   * own `ca` key still wins.
-   * @default - the secret's `ca` key, else Node's bundled public roots
+   * own `ca` key still wins. Either narrows trust to itself.
+   * @default - the secret's `ca` key, else Node's bundled public roots plus
+   *   the Lambda runtime's Amazon CA bundle (`/var/runtime/ca-cert.pem`,
+   *   which holds the RDS certificate authorities)
    */
   readonly caBundlePath?: string;
   /**
