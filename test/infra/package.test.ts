@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { latestNodeRuntime } from '../../infra/function.js';
 import { describeInstalledCli } from './installed-cli.js';
 
 const run = promisify(execFile);
@@ -171,7 +172,11 @@ describe('the installed package in a fresh CDK app', () => {
     ) as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
     const resources = Object.values(template.Resources);
     const fn = resources.find((r) => r.Type === 'AWS::Lambda::Function');
-    expect(fn?.Properties).toMatchObject({ Handler: 'index.handler', Runtime: 'nodejs24.x' });
+    // The default runtime: the newest Node.js one the app's aws-cdk-lib lists.
+    expect(fn?.Properties).toMatchObject({
+      Handler: 'index.handler',
+      Runtime: latestNodeRuntime().name,
+    });
     expect(
       resources.filter((r) => r.Type === 'AWS::SecretsManager::RotationSchedule'),
     ).toHaveLength(1);
