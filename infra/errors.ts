@@ -11,7 +11,7 @@
  * `Invalid rotator setting` and names the setting and the fix.
  */
 export class RotatorConfigError extends Error {
-  override readonly name = 'RotatorConfigError';
+  override readonly name: string = 'RotatorConfigError';
   /** The prop, e.g. `alarmEmail` or `secrets[1]`. */
   readonly setting: string;
 
@@ -22,6 +22,31 @@ export class RotatorConfigError extends Error {
   constructor(setting: string, message: string, options?: ErrorOptions) {
     super(`Invalid rotator setting ${setting}: ${message}`, options);
     this.setting = setting;
+  }
+}
+
+/**
+ * A secret given to a rotator that another rotator of the app (or this one,
+ * twice) already rotates: Secrets Manager keeps one rotation configuration
+ * per secret, so the second schedule would silently replace the first. The
+ * message names the secret and both places.
+ */
+export class SecretAlreadyRotatedError extends RotatorConfigError {
+  override readonly name: string = 'SecretAlreadyRotatedError';
+  /** The construct path of the rotator that rotates the secret already, with its setting. */
+  readonly rotatedBy: string;
+
+  /**
+   * @param setting - where the secret is given again, e.g. `secrets[0]`
+   * @param secret - the secret, as its ARN or construct path
+   * @param rotatedBy - the first rotator's path and setting, e.g. `App/Db/Rotator secrets[1]`
+   */
+  constructor(setting: string, secret: string, rotatedBy: string) {
+    super(
+      setting,
+      `the secret ${secret} is already rotated by ${rotatedBy}; Secrets Manager keeps one rotation per secret, so give each secret to one rotator only`,
+    );
+    this.rotatedBy = rotatedBy;
   }
 }
 

@@ -34,15 +34,21 @@ const PREBUILT_DIR = fileURLToPath(new URL('./function/', import.meta.url));
 const LAMBDA_DIR = fileURLToPath(new URL('../lambda/', import.meta.url));
 
 /**
- * esbuild options of the function bundle (entry and output aside). These are
- * what the construct used through NodejsFunction before, written out so the
- * packed bundle and the synth-time bundle cannot drift apart.
+ * The oldest Node.js the function runs on: the bundle is built for it, so
+ * it runs on every Lambda runtime from it on (the `runtime` prop refuses
+ * older ones). The project's engines start at Node.js 20 too.
+ */
+export const OLDEST_NODE_MAJOR = 20;
+
+/**
+ * esbuild options of the function bundle (entry and output aside), one set
+ * for the packed bundle and the synth-time bundle so they cannot drift apart.
  */
 export const FUNCTION_BUILD_OPTIONS = {
   bundle: true,
   platform: 'node',
   format: 'esm',
-  target: 'node24',
+  target: `node${OLDEST_NODE_MAJOR}`,
   // Prefer packages' ES module builds, which esbuild can tree-shake.
   mainFields: ['module', 'main'],
   minify: true,

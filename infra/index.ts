@@ -14,10 +14,12 @@
  *
  * @module
  */
-export { ContextError, RotatorConfigError } from './errors.js';
+export { ContextError, RotatorConfigError, SecretAlreadyRotatedError } from './errors.js';
 export { SCHEDULE_LIMITS, ScheduleError } from './schedule.js';
 export {
   CA_BUNDLE_FILE,
+  DEFAULT_RESERVED_CONCURRENCY,
+  latestNodeRuntime,
   MAX_SECRET_SCOPED_INVOKE_PERMISSIONS,
   type PasswordPolicyOptions,
   ROTATION_ACTIONS,

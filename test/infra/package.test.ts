@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { latestNodeRuntime } from '../../infra/function.js';
 import { describeInstalledCli } from './installed-cli.js';
 
 const run = promisify(execFile);
@@ -89,7 +90,11 @@ describe('npm pack', () => {
       expect.arrayContaining([
         'package.json',
         'README.md',
+        'LICENSE',
         'dist/index.js',
+        'dist/index.cjs',
+        'dist/types-cjs/package.json',
+        'dist/types-cjs/infra/index.d.ts',
         'dist/types/infra/index.d.ts',
         'dist/function/index.mjs',
         'dist/function/index.mjs.map',
@@ -98,7 +103,7 @@ describe('npm pack', () => {
     );
     // No local stack, tests, benchmark or sources (the CLI is bundled in dist/cli.mjs).
     for (const path of paths) {
-      expect(path).toMatch(/^(package\.json|README\.md|dist\/.+)$/);
+      expect(path).toMatch(/^(package\.json|README\.md|LICENSE|dist\/.+)$/);
     }
   });
 
@@ -128,8 +133,16 @@ describe('npm pack', () => {
       'constructs',
     ]);
     expect(manifest.exports).toEqual({
-      '.': { types: './dist/types/infra/index.d.ts', default: './dist/index.js' },
+      '.': {
+        import: { types: './dist/types/infra/index.d.ts', default: './dist/index.js' },
+        require: { types: './dist/types-cjs/infra/index.d.ts', default: './dist/index.cjs' },
+      },
       './package.json': './package.json',
+    });
+    // moduleResolution node (node10) reads main and types, not exports.
+    expect(manifest).toMatchObject({
+      main: './dist/index.cjs',
+      types: './dist/types-cjs/infra/index.d.ts',
     });
   });
 });
@@ -159,7 +172,11 @@ describe('the installed package in a fresh CDK app', () => {
     ) as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
     const resources = Object.values(template.Resources);
     const fn = resources.find((r) => r.Type === 'AWS::Lambda::Function');
-    expect(fn?.Properties).toMatchObject({ Handler: 'index.handler', Runtime: 'nodejs24.x' });
+    // The default runtime: the newest Node.js one the app's aws-cdk-lib lists.
+    expect(fn?.Properties).toMatchObject({
+      Handler: 'index.handler',
+      Runtime: latestNodeRuntime().name,
+    });
     expect(
       resources.filter((r) => r.Type === 'AWS::SecretsManager::RotationSchedule'),
     ).toHaveLength(1);
@@ -179,13 +196,35 @@ describe('the installed package in a fresh CDK app', () => {
     );
   });
 
-  it('loads from CommonJS too (require of an ES module, Node 20.19 and later)', () => {
+  it('ships the Apache-2.0 license its manifest names', () => {
+    const manifest = JSON.parse(
+      execFileSync('tar', ['-xzOf', tarball, 'package/package.json'], { encoding: 'utf8' }),
+    ) as { license: string };
+    const license = execFileSync('tar', ['-xzOf', tarball, 'package/LICENSE'], {
+      encoding: 'utf8',
+    });
+    expect(manifest.license).toBe('Apache-2.0');
+    expect(license).toMatch(/^\s*Apache License\s+Version 2\.0, January 2004/);
+    expect(license).toContain('END OF TERMS AND CONDITIONS');
+  });
+
+  it('reads its CommonJS declarations as CommonJS and its ES module ones as ES modules', () => {
+    const read = (path: string) =>
+      execFileSync('tar', ['-xzOf', tarball, `package/${path}`], { encoding: 'utf8' });
+    expect(JSON.parse(read('dist/types-cjs/package.json'))).toEqual({ type: 'commonjs' });
+    expect(read('dist/types-cjs/infra/index.d.ts')).toBe(read('dist/types/infra/index.d.ts'));
+  });
+
+  it('loads from CommonJS with its CommonJS build', () => {
     const out = execFileSync(
       process.execPath,
-      ['-e', "process.stdout.write(typeof require('scram-rotator').ScramRotator)"],
+      [
+        '-e',
+        "const m = require('scram-rotator'); process.stdout.write(typeof m.ScramRotator + ' ' + require.resolve('scram-rotator').endsWith('dist/index.cjs'))",
+      ],
       { cwd: consumer, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    expect(out).toBe('function');
+    expect(out).toBe('function true');
   });
 
   it('type-checks a TypeScript app against its declarations, library checks on', async () => {

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { RotatorConfigError } from '../../infra/errors.js';
 import {
   DEFAULT_RESERVED_CONCURRENCY,
+  latestNodeRuntime,
   MAX_SECRET_SCOPED_INVOKE_PERMISSIONS,
   ROTATION_ACTIONS,
   ScramRotator,
@@ -46,10 +47,10 @@ function vpcIn(stack: Stack): ec2.Vpc {
 }
 
 describe('the rotation function', () => {
-  it('runs the handler of lambda/index.ts on Node.js 24 on arm64', () => {
+  it('runs the handler of lambda/index.ts on arm64, on the newest Node.js runtime aws-cdk-lib lists', () => {
     const { template } = synthRotator();
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Runtime: 'nodejs24.x',
+      Runtime: latestNodeRuntime().name,
       Architectures: ['arm64'],
       Handler: 'index.handler',
       MemorySize: 256,
