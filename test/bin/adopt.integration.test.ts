@@ -206,7 +206,7 @@ describe('npm run adopt', () => {
         '--json',
       ]);
       expect(run.code, run.stdout + run.stderr).toBe(1);
-      const [result] = run.json?.results as Result[];
+      const [result] = (run.json?.results ?? []) as Result[];
       expect(result).toMatchObject({
         status: 'failed',
         fix: `GRANT "rds_password" TO "${admin.username}"`,
