@@ -85,6 +85,13 @@ export async function rdsPasswordCheck(
         detail: `on, and ${changerName} is not a member of ${RDS_PASSWORD_ROLE}: setting a password fails with 42501`,
         fix: `as the master user run ${rdsPasswordGrant(changerName)}`,
       };
+    case 'no-role':
+      return {
+        check: RESTRICT_PASSWORD_SETTING,
+        status: 'fail',
+        detail: `on, but no ${RDS_PASSWORD_ROLE} role exists: whether ${changerName} may set passwords is unknown`,
+        fix: `on RDS and Aurora ${RDS_PASSWORD_ROLE} always exists: check that this is the server you meant; elsewhere, reset ${RESTRICT_PASSWORD_SETTING}`,
+      };
     case 'unknown':
       return {
         check: RESTRICT_PASSWORD_SETTING,

@@ -6,7 +6,9 @@
  *
  * Every secret in the account and region is listed (ListSecrets, all pages;
  * secrets scheduled for deletion are left out, as ListSecrets leaves them
- * out: they manage nothing until restored) and its AWSCURRENT value read.
+ * out: they manage nothing until restored) and every version that holds a
+ * staging label read (AWSCURRENT, AWSPENDING, AWSPREVIOUS: a rotation in
+ * flight, or alternating users, change a user only those name).
  * Decisions rest on proven facts only:
  *
  * - A value the function's own parser accepts names a server by `host` and
@@ -150,7 +152,7 @@ function ownerNote(entry: SecretListEntry): string {
   return entry.OwningService ? `, owned by ${entry.OwningService}` : '';
 }
 
-/** What one secret's AWSCURRENT value says, as claims or unreadable. */
+/** What one version's value says, as claims or unreadable. */
 type Reading =
   | { readonly kind: 'claim'; readonly claim: Omit<UserClaim, 'arn' | 'name' | 'owningService'> }
   | { readonly kind: 'other' }
@@ -216,7 +218,7 @@ async function readValue(
     : { kind: 'other' };
 }
 
-/** Reads one listed secret: its tags, then its AWSCURRENT value. */
+/** Reads one listed secret: its tags, then each labelled version's value. */
 async function survey(
   client: SecretsManagerClient,
   entry: SecretListEntry,
@@ -245,44 +247,58 @@ async function survey(
       of({ username: taggedUser, server: 'same-server', basis: `tagged ${TAGS.username}` }),
     );
   }
-  let text: string | undefined;
-  try {
-    const out = await client.send(new GetSecretValueCommand({ SecretId: arn }));
-    text = out.SecretString;
-    if (text === undefined) {
+  // Every labelled version, not only AWSCURRENT: a rotation in flight
+  // (AWSPENDING) or alternating users (AWSPREVIOUS names the other one)
+  // set the password of a user AWSCURRENT does not name.
+  const versions = Object.entries(entry.SecretVersionsToStages ?? {})
+    .filter(([, stages]) => stages.length > 0)
+    .map(([id]) => id);
+  const reads = versions.length > 0 ? versions : [undefined];
+  for (const versionId of reads) {
+    let text: string | undefined;
+    try {
+      const out = await client.send(
+        new GetSecretValueCommand({
+          SecretId: arn,
+          ...(versionId === undefined ? {} : { VersionId: versionId }),
+        }),
+      );
+      text = out.SecretString;
+      if (text === undefined) {
+        return {
+          claims,
+          unreadable: {
+            arn,
+            name,
+            reason: 'it holds a binary value, so adopt cannot tell what it holds',
+          },
+        };
+      }
+    } catch (error) {
+      const type = (error as Error).name;
+      // Deleted since it was listed, or that version since: it manages nothing.
+      if (type === 'ResourceNotFoundException') continue;
       return {
         claims,
         unreadable: {
           arn,
           name,
-          reason: 'it holds a binary value, so adopt cannot tell what it holds',
+          reason: `GetSecretValue answered ${type}${type === 'DecryptionFailure' || type.startsWith('KMS') ? ' (its KMS key)' : ''}`,
         },
       };
     }
-  } catch (error) {
-    const type = (error as Error).name;
-    // Deleted since it was listed, or without an AWSCURRENT value: it manages nothing.
-    if (type === 'ResourceNotFoundException') return { claims };
-    return {
-      claims,
-      unreadable: {
-        arn,
-        name,
-        reason: `GetSecretValue answered ${type}${type === 'DecryptionFailure' || type.startsWith('KMS') ? ' (its KMS key)' : ''}`,
-      },
-    };
-  }
-  const reading = await readValue(text, server, note, resolve);
-  if (reading.kind === 'unreadable')
-    return { claims, unreadable: { arn, name, reason: reading.reason } };
-  if (reading.kind === 'claim' && !claims.some((c) => c.username === reading.claim.username)) {
-    claims.push(of(reading.claim));
+    const reading = await readValue(text, server, note, resolve);
+    if (reading.kind === 'unreadable')
+      return { claims, unreadable: { arn, name, reason: reading.reason } };
+    if (reading.kind === 'claim' && !claims.some((c) => c.username === reading.claim.username)) {
+      claims.push(of(reading.claim));
+    }
   }
   return { claims };
 }
 
 /**
- * Lists every secret (all pages) and reads each one's AWSCURRENT value to
+ * Lists every secret (all pages) and reads each one's labelled versions to
  * find which users on `server` they name. A ListSecrets that fails makes
  * the whole account unreadable.
  *

@@ -352,13 +352,25 @@ export function parseAdminSecret(
  * holds another value: the function refuses to log in with it then, unless
  * ALLOW_ADMIN_TARGET_MISMATCH.
  *
+ * @throws {@link MalformedSecretError} when AWSCURRENT is CockroachDB and the
+ *   admin's username is not as CockroachDB stores it (folded), whether or not
+ *   the admin secret has `engine`
+ *
  * @example
  * ```ts
  * const login = adminLogin(current, admin);
  * assertSameServer(current, login, ADMIN_SERVER_FIELDS, 'admin secret (masterarn)', fix);
  * ```
  */
-export function adminLogin(current: DatabaseSecret, admin: AdminSecret): DatabaseSecret {
+export function adminLogin(
+  current: DatabaseSecret,
+  admin: AdminSecret,
+  label = 'admin secret (masterarn)',
+): DatabaseSecret {
+  // The server is AWSCURRENT's: an admin secret without `engine` (RDS's
+  // shape) is held to that server's name folding, so that the login is never
+  // made, and confirmed, as a role other than the one it names.
+  assertStoredForm(current.engine, admin.username, label);
   return redactedForLogs<DatabaseSecret>({
     engine: admin.named.engine ?? current.engine,
     host: admin.named.host ?? current.host,

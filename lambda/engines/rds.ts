@@ -35,11 +35,14 @@ const BOOLEAN_SPELLINGS = {
  * session's role:
  * - `absent`: no such setting (not RDS), or it is off;
  * - `member`: on, and the role is a member of `rds_password`;
- * - `not-member`: on, and the role is not (or no such role exists);
+ * - `not-member`: on, and the role is not a member of an existing
+ *   `rds_password`;
+ * - `no-role`: on, but no `rds_password` role exists (the setting was set
+ *   by hand on a server that is not RDS): no GRANT can be proven to help;
  * - `unknown`: the setting holds a value that is not a boolean.
  */
 export type PasswordRestriction =
-  | { readonly kind: 'absent' | 'member' | 'not-member' }
+  | { readonly kind: 'absent' | 'member' | 'not-member' | 'no-role' }
   | { readonly kind: 'unknown'; readonly value: string };
 
 /** Reads {@link PasswordRestriction} with the session that would set the password. */
@@ -53,7 +56,9 @@ export async function passwordRestriction(session: DatabaseSession): Promise<Pas
     "SELECT pg_catalog.pg_has_role(current_user, oid, 'MEMBER') AS member FROM pg_catalog.pg_roles WHERE rolname = $1",
     [RDS_PASSWORD_ROLE],
   );
-  return { kind: row?.member === true ? 'member' : 'not-member' };
+  // No row: there is no such role, and advising a GRANT of it would be a guess.
+  if (row === undefined) return { kind: 'no-role' };
+  return { kind: row.member === true ? 'member' : 'not-member' };
 }
 
 /** The statement that lets `role` set passwords under the restriction. */

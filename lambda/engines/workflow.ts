@@ -16,6 +16,12 @@ import { assertVerifierAcceptable } from '../core/scram.js';
 import { isRotationError } from '../errors.js';
 import { COCKROACH_ADMIN_ROLE, checkVerifierFormat } from './cockroachdb.js';
 import type { ServerEngine } from './engine.js';
+import {
+  passwordRestriction,
+  RDS_PASSWORD_ROLE,
+  RESTRICT_PASSWORD_SETTING,
+  rdsPasswordGrant,
+} from './rds.js';
 
 /** What {@link WorkflowStatements.passwordChangeBlocker} found. */
 export interface PasswordChangeBlocker {
@@ -132,7 +138,29 @@ async function postgresChangeBlocker(
       fix: `GRANT ${pg.escapeIdentifier(role)} TO ${pg.escapeIdentifier(changer)} WITH ADMIN OPTION`,
     };
   }
-  return undefined;
+  // RDS and Aurora: read before anything is stored, so that the dry run
+  // shows it and the real run changes nothing (the session is the changer's).
+  const restriction = await passwordRestriction(session);
+  switch (restriction.kind) {
+    case 'absent':
+    case 'member':
+      return undefined;
+    case 'not-member':
+      return {
+        reason: `${RESTRICT_PASSWORD_SETTING} is on and ${changer} is not a member of ${RDS_PASSWORD_ROLE}`,
+        fix: rdsPasswordGrant(changer),
+      };
+    case 'no-role':
+      return {
+        reason: `${RESTRICT_PASSWORD_SETTING} is on but no ${RDS_PASSWORD_ROLE} role exists, so whether it may set passwords is unknown`,
+        fix: `check that this is the server you meant; off RDS, reset ${RESTRICT_PASSWORD_SETTING}`,
+      };
+    case 'unknown':
+      return {
+        reason: `${RESTRICT_PASSWORD_SETTING} is neither on nor off, so whether it may set passwords is unknown`,
+        fix: `set ${RESTRICT_PASSWORD_SETTING} to 0 or 1 in the parameter group, or run ${rdsPasswordGrant(changer)}`,
+      };
+  }
 }
 
 /** PostgreSQL's workflow statements. */

@@ -181,6 +181,44 @@ describe('npm run adopt', () => {
     expect(await logsIn(pgTarget(mine.username, mine.password))).toBe(true);
   });
 
+  it('refuses, in the dry run as in the real run and before storing anything, a user the admin may not set a password for under rds.restrict_password_commands', async () => {
+    const admin = await stack.createApplicationUser({ createRole: true });
+    const user = await legacyUser('adopt_rds', admin.username);
+    // RDS's restriction, simulated: the setting on in the admin's sessions, rds_password without it.
+    await stack.postgres.withAdmin(async (c) => {
+      await c.query(
+        `ALTER ROLE ${c.escapeIdentifier(admin.username)} SET rds.restrict_password_commands = 'on'`,
+      );
+      await c.query(
+        'DO $$ BEGIN CREATE ROLE rds_password NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$',
+      );
+    });
+    const prefix = `adopt-rds-${randomBytes(3).toString('hex')}/`;
+    for (const dryRun of [['--dry-run'], []]) {
+      const run = await runCli(stack, 'adopt', [
+        '--admin-secret-id',
+        admin.secretName,
+        '--users',
+        user.username,
+        '--secret-prefix',
+        prefix,
+        ...dryRun,
+        '--json',
+      ]);
+      expect(run.code, run.stdout + run.stderr).toBe(1);
+      const [result] = (run.json?.results ?? []) as Result[];
+      expect(result).toMatchObject({
+        status: 'failed',
+        fix: `GRANT "rds_password" TO "${admin.username}"`,
+      });
+      expect(result?.detail).toContain(
+        `rds.restrict_password_commands is on and ${admin.username} is not a member of rds_password`,
+      );
+    }
+    expect(await secretsNamed(prefix)).toEqual([]);
+    expect(await logsIn(pgTarget(user.username, user.password))).toBe(true);
+  });
+
   it('converts a bcrypt-stored CockroachDB user to SCRAM through the admin, then rotates it', async () => {
     const admin = await createCockroachUser(crdb, stack.client, {
       createRole: true,

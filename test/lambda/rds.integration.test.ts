@@ -382,6 +382,26 @@ describe('rds.restrict_password_commands (simulated)', () => {
     expect(results.some((r) => r.check === 'rds.restrict_password_commands')).toBe(false);
   });
 
+  it('make doctor fail, without a GRANT of a role that does not exist, where the setting is on but rds_password is missing', async () => {
+    const { admin, user } = await restrictedAdmin({ adminOption: true });
+    await stack.postgres.withAdmin((c) => c.query('DROP ROLE rds_password'));
+    try {
+      const results = await doctorChecks(user.secretArn);
+      const check = results.find((r) => r.check === 'rds.restrict_password_commands');
+      expect(check).toMatchObject({ status: 'fail' });
+      expect(check?.detail).toBe(
+        `on, but no rds_password role exists: whether ${admin.username} may set passwords is unknown`,
+      );
+      expect(check?.fix).not.toContain('GRANT');
+    } finally {
+      await stack.postgres.withAdmin((c) =>
+        c.query(
+          'DO $$ BEGIN CREATE ROLE rds_password NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$',
+        ),
+      );
+    }
+  });
+
   it('make a refused password change name rds_password only when the server proves it missing', async () => {
     // No ADMIN OPTION: PostgreSQL 16+ refuses the ALTER with 42501.
     const { admin, user } = await restrictedAdmin({ adminOption: false });

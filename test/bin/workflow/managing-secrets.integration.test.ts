@@ -1,6 +1,7 @@
 import {
   CreateSecretCommand,
   DeleteSecretCommand,
+  PutSecretValueCommand,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,6 +85,23 @@ beforeAll(async () => {
   await client.send(
     new CreateSecretCommand({ Name: 'zz/binary', SecretBinary: new Uint8Array([1, 2, 3]) }),
   );
+  // AWSCURRENT names no user here; the pending version of a rotation in flight does.
+  const pending = await put('zz/pending', { apiKey: PASSWORD });
+  await client.send(
+    new PutSecretValueCommand({
+      SecretId: pending,
+      SecretString: JSON.stringify(db({ username: 'pending_user' })),
+      VersionStages: ['AWSPENDING'],
+    }),
+  );
+  // Alternating users: AWSCURRENT names the clone, AWSPREVIOUS the original.
+  const pair = await put('zz/alternating', db({ username: 'alt_user' }));
+  await client.send(
+    new PutSecretValueCommand({
+      SecretId: pair,
+      SecretString: JSON.stringify(db({ username: 'alt_user_clone' })),
+    }),
+  );
   endpoint.injectFault({
     operation: 'GetSecretValue',
     secretId: denied,
@@ -126,6 +144,12 @@ describe('surveySecrets', () => {
     expect(claimsOn(found, 'odd_user', postgres)[0]?.basis).toMatch(
       /^its value's port is not one the function reads/,
     );
+  });
+
+  it('reads every labelled version, so a user named only by AWSPENDING or AWSPREVIOUS is claimed too', () => {
+    expect(on('pending_user')).toEqual([['zz/pending', 'same-server']]);
+    expect(on('alt_user')).toEqual([['zz/alternating', 'same-server']]);
+    expect(on('alt_user_clone')).toEqual([['zz/alternating', 'same-server']]);
   });
 
   it('proves a match from its own tags even when the value cannot be read, and lists that secret as unreadable', () => {

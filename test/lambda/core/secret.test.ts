@@ -449,6 +449,22 @@ describe('parseAdminSecret', () => {
     expect(login.dbname).toBe('app');
   });
 
+  it("holds an admin secret without engine to AWSCURRENT's CockroachDB name folding, naming the key and never the password", () => {
+    const crdb = parse({ ...base, engine: 'cockroachdb', username: 'app_user' });
+    expect(() =>
+      adminLogin(crdb, admin({ username: 'Rot_Admin', password: ADMIN_PASSWORD })),
+    ).toThrow(
+      expect.objectContaining({
+        name: 'MalformedSecretError',
+        key: 'username',
+        message: expect.not.stringContaining(ADMIN_PASSWORD),
+      }),
+    );
+    expect(
+      adminLogin(crdb, admin({ username: 'rot_admin', password: ADMIN_PASSWORD })).username,
+    ).toBe('rot_admin');
+  });
+
   it('keeps what the admin secret names, so confinement sees each difference', () => {
     const login = adminLogin(
       current,
