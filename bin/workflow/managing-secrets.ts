@@ -16,8 +16,10 @@
  *   the function compares them ({@link differingFields}), with the host
  *   compared as a DNS name (case and a final dot do not make another
  *   server, RFC 4343), or when, on the same port, both hosts resolve to a
- *   shared address here (`localhost` and `127.0.0.1`). Otherwise another
- *   host or port is taken as another server, as the function takes it.
+ *   shared address here (`localhost` and `127.0.0.1`). Another port, or a
+ *   host whose addresses share none with this one, is another server, as
+ *   the function takes it; a host this machine cannot resolve (a private
+ *   zone) on the same port is `unknown-server`, refused like a match.
  *   `dbname` is not compared: roles belong to the whole server.
  * - A JSON object with a `username` but no usable server (an RDS-managed
  *   master secret holds only `username` and `password`; or a `host`
@@ -122,12 +124,21 @@ function cachedResolver(): Resolver {
   };
 }
 
-/** Whether two hosts are one: the same DNS name, or names of a shared address. */
-async function sameHost(a: string, b: string, resolve: Resolver): Promise<boolean> {
+/** What comparing two servers proved: one, two, or nothing either way. */
+type Sameness = 'same' | 'different' | 'unknown';
+
+/**
+ * Whether two hosts are one: the same DNS name, or names of a shared
+ * address. Two names of which this machine cannot resolve one (a private
+ * zone, a CNAME only the VPC sees) are `unknown`, never `different`: that
+ * they differ as strings proves nothing about the server behind them.
+ */
+async function sameHost(a: string, b: string, resolve: Resolver): Promise<Sameness> {
   const [x, y] = [dnsForm({ host: a, port: 0 }).host, dnsForm({ host: b, port: 0 }).host];
-  if (x === y) return true;
+  if (x === y) return 'same';
   const [ax, ay] = await Promise.all([resolve(x), resolve(y)]);
-  return [...ax].some((address) => ay.has(address));
+  if (ax.size === 0 || ay.size === 0) return 'unknown';
+  return [...ax].some((address) => ay.has(address)) ? 'same' : 'different';
 }
 
 /** Whether a parsed secret names the admin's server (host and port). */
@@ -135,14 +146,12 @@ async function onServer(
   candidate: DatabaseSecret,
   server: DatabaseSecret,
   resolve: Resolver,
-): Promise<boolean> {
+): Promise<Sameness> {
   if (differingFields(dnsForm(candidate), dnsForm(server), SERVER_FIELDS).length === 0) {
-    return true;
+    return 'same';
   }
-  return (
-    differingFields(candidate, server, ['port']).length === 0 &&
-    (await sameHost(candidate.host, server.host, resolve))
-  );
+  if (differingFields(candidate, server, ['port']).length > 0) return 'different';
+  return sameHost(candidate.host, server.host, resolve);
 }
 
 /** The owning service and RDS instance or cluster of a listed secret, for the report. */
@@ -189,7 +198,7 @@ async function readValue(
   } catch (error) {
     if (!(error instanceof MalformedSecretError)) throw error;
     const host = object.host;
-    if (typeof host === 'string' && !(await sameHost(host, server.host, resolve))) {
+    if (typeof host === 'string' && (await sameHost(host, server.host, resolve)) === 'different') {
       // Another host, as the function would compare it: another server.
       return { kind: 'other' };
     }
@@ -206,16 +215,19 @@ async function readValue(
       },
     };
   }
-  return (await onServer(parsed, server, resolve))
-    ? {
-        kind: 'claim',
-        claim: {
-          username,
-          server: 'same-server',
-          basis: `its value names ${serverTag(parsed)}${note}`,
-        },
-      }
-    : { kind: 'other' };
+  const sameness = await onServer(parsed, server, resolve);
+  if (sameness === 'different') return { kind: 'other' };
+  return {
+    kind: 'claim',
+    claim:
+      sameness === 'same'
+        ? { username, server: 'same-server', basis: `its value names ${serverTag(parsed)}${note}` }
+        : {
+            username,
+            server: 'unknown-server',
+            basis: `its value names ${serverTag(parsed)}, a host this machine cannot resolve, so adopt cannot tell whether it is this server${note}`,
+          },
+  };
 }
 
 /** Reads one listed secret: its tags, then each labelled version's value. */

@@ -74,6 +74,7 @@ beforeAll(async () => {
   await put('zz/no-host', { username: 'rds_user', password: PASSWORD });
   await put('zz/bad-port', db({ username: 'odd_user', port: 'five' }));
   await put('zz/alias', db({ username: 'alias_user', host: 'alias.example.com' }));
+  await put('zz/private', db({ username: 'private_user', host: 'db.private.internal' }));
   await put('zz/upper', db({ username: 'App_User' }));
   await put('zz/not-json', 'postgresql://someone@db.example.com/app');
   denied = await put('zz/denied', db({ username: 'tagged_user' }), [
@@ -140,6 +141,8 @@ describe('surveySecrets', () => {
 
   it('counts a secret that names the user but no server it can tell (an RDS-managed master secret) as unknown, never as none', () => {
     expect(on('rds_user')).toEqual([['zz/no-host', 'unknown-server']]);
+    // A host this machine cannot resolve may be a private name of this server.
+    expect(on('private_user')).toEqual([['zz/private', 'unknown-server']]);
     expect(on('odd_user')).toEqual([['zz/bad-port', 'unknown-server']]);
     expect(claimsOn(found, 'odd_user', postgres)[0]?.basis).toMatch(
       /^its value's port is not one the function reads/,
