@@ -6,6 +6,9 @@
  *
  * @module
  */
+import pg from 'pg';
+import type { DatabaseSession } from '../../lambda/adapters/database.js';
+import { type ReadableSetting, readClusterSetting } from '../../lambda/engines/cockroachdb.js';
 
 /** A release, `[major, minor, patch]`. */
 export type Release = readonly [number, number, number];
@@ -114,14 +117,50 @@ export interface WeakHbaRule {
 export const COCKROACH_ROOT_RULE = 'host all root all cert-password';
 
 /**
- * The rules of `server.host_based_authentication.configuration` that let a
- * client send a cleartext password (`password`, `cert-password`) or skip
- * authentication (`trust`). An empty setting means CockroachDB's default
- * (pkg/sql/pgwire/hba_conf.go, DefaultHBAConfig): `host all all all
- * cert-password` and `local all all password`. The mandatory root rule is
- * not counted: it cannot be removed (give root no password instead).
+ * What each HBA method CockroachDB registers asks of a client
+ * (pkg/sql/pgwire/auth_methods.go, loadDefaultMethods and the CCL methods):
+ * `cleartext` methods send an AuthenticationCleartextPassword request, so the
+ * server sees the password (`ldap` binds with it, `jwt_token` reads a token
+ * from the password field, so a client configured with a password sends it);
+ * `trust` asks for nothing. A method not in this table is not understood,
+ * and a rule with it makes the whole configuration unknown.
  */
-export function weakHbaRules(configuration: string): WeakHbaRule[] {
+export const HBA_METHODS = {
+  'scram-sha-256': 'scram',
+  'cert-scram-sha-256': 'scram',
+  cert: 'certificate',
+  gss: 'kerberos',
+  reject: 'reject',
+  password: 'cleartext',
+  'cert-password': 'cleartext',
+  ldap: 'cleartext',
+  jwt_token: 'cleartext',
+  trust: 'none',
+} as const;
+
+/** The connection types an HBA rule may start with (pkg/sql/pgwire/hba/hba.go). */
+const HBA_TYPES = ['host', 'hostssl', 'hostnossl', 'local'] as const;
+
+/** How an HBA configuration reads: its weak rules, or why it cannot be read. */
+export type HbaReading =
+  | { readonly kind: 'parsed'; readonly weak: readonly WeakHbaRule[] }
+  | { readonly kind: 'unparsable'; readonly line: string; readonly reason: string };
+
+/** The value CockroachDB shows for a sensitive setting it hides (pkg/settings/masked.go). */
+export const REDACTED_SETTING = '<redacted>';
+
+/**
+ * Reads `server.host_based_authentication.configuration`: the rules that let
+ * a client send a cleartext password (`password`, `cert-password`, `ldap`,
+ * `jwt_token`) or skip authentication (`trust`), or `unparsable` for a rule
+ * this reader does not understand (an unknown type or method, too few
+ * fields, the `<redacted>` mask): unknown is never read as safe. An empty
+ * setting means CockroachDB's default (pkg/sql/pgwire/hba_conf.go,
+ * DefaultHBAConfig): `host all all all cert-password` and `local all all
+ * password`. The mandatory root rule is not counted: it cannot be removed
+ * (give root no password instead).
+ */
+export function readHbaRules(configuration: string): HbaReading {
   const lines =
     configuration.trim() === ''
       ? ['host  all all  all cert-password', 'local all all      password']
@@ -131,12 +170,70 @@ export function weakHbaRules(configuration: string): WeakHbaRule[] {
     const line = raw.replace(/#.*/, '').trim();
     if (line === '') continue;
     const fields = line.split(/\s+/);
-    // host/hostssl/hostnossl lines: type db user address method; local: type db user method.
-    const method = fields[0] === 'local' ? fields[3] : fields[4];
-    if (fields.slice(0, 5).join(' ') === COCKROACH_ROOT_RULE) continue;
-    if (method === 'password' || method === 'cert-password' || method === 'trust') {
-      weak.push({ line: fields.join(' '), method });
+    const type = fields[0] ?? '';
+    if (!(HBA_TYPES as readonly string[]).includes(type)) {
+      return {
+        kind: 'unparsable',
+        line,
+        reason: `unknown connection type ${JSON.stringify(type)}`,
+      };
     }
+    // host*: type db user address [mask] method [options]; local: type db user method [options].
+    let at = type === 'local' ? 3 : 4;
+    if (type !== 'local' && /^[0-9.]+$|^[0-9a-f:]+:[0-9a-f:]*$/i.test(fields[at] ?? '')) at += 1;
+    const method = fields[at];
+    if (method === undefined) {
+      return { kind: 'unparsable', line, reason: 'no authentication method' };
+    }
+    if (!Object.hasOwn(HBA_METHODS, method)) {
+      return { kind: 'unparsable', line, reason: `unknown method ${JSON.stringify(method)}` };
+    }
+    if (fields.slice(0, 5).join(' ') === COCKROACH_ROOT_RULE) continue;
+    const asks = HBA_METHODS[method as keyof typeof HBA_METHODS];
+    if (asks === 'cleartext' || asks === 'none') weak.push({ line: fields.join(' '), method });
   }
-  return weak;
+  return { kind: 'parsed', weak };
+}
+
+/** A cluster setting as read: its value, or why it is unknown and what would let it be seen. */
+export type SettingFact =
+  | { readonly kind: 'known'; readonly value: string }
+  | {
+      readonly kind: 'unknown';
+      /** `... is unknown: <why>`. */
+      readonly why: string;
+      /** The privilege that would let the reader see it, as a statement to run. */
+      readonly fix: string;
+    };
+
+/**
+ * Reads a cluster setting as a fact: `unknown` when the role may not read it
+ * (VIEWCLUSTERSETTING names the grant), when CockroachDB shows it as
+ * `<redacted>` (with `server.redact_sensitive_settings.enabled`, only admin
+ * or MODIFYCLUSTERSETTING see sensitive settings, pkg/settings/masked.go).
+ * Never a guess: the callers fail the check on `unknown`, and compare a
+ * known value with the one they need (anything else fails too).
+ */
+export async function readSettingFact(
+  session: DatabaseSession,
+  setting: ReadableSetting,
+  who: string,
+): Promise<SettingFact> {
+  const value = await readClusterSetting(session, setting);
+  const role = pg.escapeIdentifier(who);
+  if (value === undefined) {
+    return {
+      kind: 'unknown',
+      why: `not readable by ${who}`,
+      fix: `GRANT SYSTEM VIEWCLUSTERSETTING TO ${role}`,
+    };
+  }
+  if (value === REDACTED_SETTING) {
+    return {
+      kind: 'unknown',
+      why: `shown to ${who} as ${REDACTED_SETTING} (server.redact_sensitive_settings.enabled hides sensitive settings from VIEWCLUSTERSETTING)`,
+      fix: `GRANT SYSTEM MODIFYCLUSTERSETTING TO ${role}, or run this as an admin (only admin or MODIFYCLUSTERSETTING see a redacted setting)`,
+    };
+  }
+  return { kind: 'known', value };
 }

@@ -63,6 +63,10 @@ export interface SettingDefinition {
   readonly source: string;
   /** For enums: the accepted values. */
   readonly values?: readonly string[];
+  /** For integers: the range CockroachDB's validator accepts, inclusive. */
+  readonly range?: readonly [number, number];
+  /** Registered with `settings.Sensitive`: redacted when {@link SETTINGS.redactSensitive} is on. */
+  readonly sensitive?: true;
 }
 
 /**
@@ -91,6 +95,8 @@ export const SETTING_DEFINITIONS: Readonly<Record<string, SettingDefinition>> = 
     description:
       'the hashing cost to use when storing passwords supplied as cleartext by SQL clients with the hashing method scram-sha-256',
     source: 'pkg/security/password.go (DefaultSCRAMCost in pkg/security/password/password.go)',
+    // IntInRange(ScramMinCost, ScramMaxCost) in pkg/security/password.go.
+    range: [4096, 240_000_000_000],
   },
   'server.user_login.password_hashes.default_cost.crdb_bcrypt': {
     type: 'i',
@@ -125,6 +131,8 @@ export const SETTING_DEFINITIONS: Readonly<Record<string, SettingDefinition>> = 
     defaultValue: 1,
     description: 'the minimum length accepted for passwords set in cleartext via SQL',
     source: 'pkg/security/password.go',
+    // NonNegativeInt: a negative length is refused.
+    range: [0, Number.MAX_SAFE_INTEGER],
   },
   'server.user_login.cert_password_method.auto_scram_promotion.enabled': {
     type: 'b',
@@ -144,6 +152,14 @@ export const SETTING_DEFINITIONS: Readonly<Record<string, SettingDefinition>> = 
     defaultValue: '',
     description: 'host-based authentication configuration to use during connection authentication',
     source: 'pkg/sql/pgwire/hba_conf.go',
+    sensitive: true,
+  },
+  'server.redact_sensitive_settings.enabled': {
+    type: 'b',
+    defaultValue: false,
+    description:
+      'enables or disables the redaction of sensitive settings in the output of SHOW CLUSTER SETTING and SHOW ALL CLUSTER SETTINGS for users without the MODIFYCLUSTERSETTING privilege',
+    source: 'pkg/settings/settings.go (redactSensitiveSettingsEnabled); masked.go',
   },
 };
 
@@ -160,7 +176,29 @@ export const SETTINGS = {
   downgradeScram: 'server.user_login.downgrade_scram_stored_passwords_to_bcrypt.enabled',
   bcryptCost: 'server.user_login.password_hashes.default_cost.crdb_bcrypt',
   hba: 'server.host_based_authentication.configuration',
+  redactSensitive: 'server.redact_sensitive_settings.enabled',
 } as const;
+
+/** What CockroachDB shows in place of a redacted setting (pkg/settings/masked.go, MaskedSetting.String). */
+export const REDACTED = '<redacted>';
+
+/**
+ * The text a reader is shown for a setting: a sensitive setting is masked
+ * as `<redacted>` while {@link SETTINGS.redactSensitive} is on, unless the
+ * reader is an admin or holds MODIFYCLUSTERSETTING; an empty string stays
+ * empty, so a customised value can still be told from the default
+ * (pkg/settings/masked.go, MaskedSetting.String).
+ */
+export function shownSettingValue(
+  caller: Caller,
+  name: string,
+  value: SettingValue,
+  redactSensitive: boolean,
+): SettingValue {
+  if (!SETTING_DEFINITIONS[name]?.sensitive || !redactSensitive) return value;
+  if (has(caller, 'MODIFYCLUSTERSETTING')) return value;
+  return value === '' ? '' : REDACTED;
+}
 
 /** The type CockroachDB gives a setting the double did not define, from its value. */
 export function settingTypeOf(name: string, value: SettingValue): SettingType {
@@ -199,6 +237,21 @@ export function parseSettingValue(
     };
   }
   if (type === 'i') {
+    const range = SETTING_DEFINITIONS[name]?.range;
+    if (/^-?\d+$/.test(raw.value) && range) {
+      const n = Number(raw.value);
+      if (range[0] === 0 && n < 0) {
+        return { code: '22023', message: `cannot be set to a negative value: ${n}`, source };
+      }
+      if (n < range[0] || n > range[1]) {
+        return {
+          code: '22023',
+          message: `expected value in range [${range[0]}, ${range[1]}], got: ${n}`,
+          source,
+        };
+      }
+      return n;
+    }
     if (/^-?\d+$/.test(raw.value)) return Number(raw.value);
     return {
       code: '22P02',
