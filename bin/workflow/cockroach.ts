@@ -237,3 +237,61 @@ export async function readSettingFact(
   }
   return { kind: 'known', value };
 }
+
+/** The first release where CREATEROLE alone grants membership in any non-admin role (PR #104376). */
+export const CREATEROLE_GRANTS_SINCE: Release = [23, 2, 0];
+
+/** The v23.1 setting that lets CREATEROLE grant role membership (default off; gone in v23.2). */
+export const CREATEROLE_GRANTS_SETTING = 'sql.auth.createrole_allows_grant_role_membership.enabled';
+
+/** Whether CREATEROLE alone lets a role grant membership in a non-admin role, and why. */
+export type CreateRoleGrants =
+  | { readonly grants: true; readonly why: string }
+  | { readonly grants: false; readonly why: string; readonly fix: string };
+
+/**
+ * Whether a CREATEROLE holder may grant membership in any role but `admin`
+ * on this cluster (pkg/sql/grant_role.go): since v23.2 always; on v23.1 only
+ * with {@link CREATEROLE_GRANTS_SETTING} on (unknown counts as off); before
+ * that, only ADMIN OPTION on the role lets a non-admin grant it, and that
+ * GRANT makes the admin a member of the role, with its privileges on the
+ * application's data, so the fix there is an upgrade.
+ */
+export async function createRoleGrants(
+  session: DatabaseSession,
+  who: string,
+): Promise<CreateRoleGrants> {
+  const release = cockroachRelease(await session.serverVersion());
+  if (release === undefined) {
+    return {
+      grants: false,
+      why: 'the release is unknown (version() names none), so whether CREATEROLE may grant membership is unknown',
+      fix: `upgrade to ${releaseText(CREATEROLE_GRANTS_SINCE)}+`,
+    };
+  }
+  if (atLeast(release, CREATEROLE_GRANTS_SINCE)) {
+    return {
+      grants: true,
+      why: `CREATEROLE grants membership in any non-admin role since ${releaseText(CREATEROLE_GRANTS_SINCE)}`,
+    };
+  }
+  if (atLeast(release, [23, 1, 0])) {
+    const fact = await readSettingFact(session, CREATEROLE_GRANTS_SETTING, who);
+    if (fact.kind === 'known' && fact.value === 'true') {
+      return { grants: true, why: `${CREATEROLE_GRANTS_SETTING} is true (v23.1)` };
+    }
+    return {
+      grants: false,
+      why:
+        fact.kind === 'known'
+          ? `on ${releaseText(release)} CREATEROLE grants membership only with ${CREATEROLE_GRANTS_SETTING}, which is ${fact.value}`
+          : `on ${releaseText(release)} CREATEROLE grants membership only with ${CREATEROLE_GRANTS_SETTING}, which is unknown: ${fact.why}`,
+      fix: `SET CLUSTER SETTING ${CREATEROLE_GRANTS_SETTING} = true${fact.kind === 'unknown' ? ` (and ${fact.fix} so doctor can see it)` : ''}`,
+    };
+  }
+  return {
+    grants: false,
+    why: `on ${releaseText(release)} only ADMIN OPTION on the role lets a non-admin grant it, and that GRANT also gives the admin the role's privileges on the application's data`,
+    fix: `upgrade to ${releaseText(CREATEROLE_GRANTS_SINCE)}+ (or v23.1 with ${CREATEROLE_GRANTS_SETTING} on), where CREATEROLE is enough`,
+  };
+}

@@ -154,6 +154,13 @@ export const SETTING_DEFINITIONS: Readonly<Record<string, SettingDefinition>> = 
     source: 'pkg/sql/pgwire/hba_conf.go',
     sensitive: true,
   },
+  'sql.auth.createrole_allows_grant_role_membership.enabled': {
+    type: 'b',
+    defaultValue: false,
+    description:
+      'if set, users with CREATEROLE privilege can grant/revoke membership in roles (v23.1 only; always on since v23.2)',
+    source: 'pkg/sql/grant_role.go (v23.1, PR #104376; removed in v23.2)',
+  },
   'server.redact_sensitive_settings.enabled': {
     type: 'b',
     defaultValue: false,
@@ -177,7 +184,22 @@ export const SETTINGS = {
   bcryptCost: 'server.user_login.password_hashes.default_cost.crdb_bcrypt',
   hba: 'server.host_based_authentication.configuration',
   redactSensitive: 'server.redact_sensitive_settings.enabled',
+  createRoleGrantsMembership: 'sql.auth.createrole_allows_grant_role_membership.enabled',
 } as const;
+
+/** The first release where CREATEROLE alone grants membership in any non-admin role (PR #104376). */
+export const CREATEROLE_GRANTS_SINCE = [23, 2, 0] as const;
+
+/**
+ * Whether CREATEROLE alone lets a role grant (and revoke) membership in any
+ * role but `admin` (pkg/sql/grant_role.go): always since v23.2; on v23.1
+ * only with `sql.auth.createrole_allows_grant_role_membership.enabled`
+ * (default off); never before, where ADMIN OPTION on the role is needed.
+ */
+export function createRoleGrantsMembership(version: string, settingOn: boolean): boolean {
+  if (releaseAtLeast(version, CREATEROLE_GRANTS_SINCE)) return true;
+  return releaseAtLeast(version, [23, 1, 0]) && settingOn;
+}
 
 /** What CockroachDB shows in place of a redacted setting (pkg/settings/masked.go, MaskedSetting.String). */
 export const REDACTED = '<redacted>';
