@@ -769,6 +769,8 @@ export interface PasswordSettings {
   readonly scramCost: number;
   /** `server.user_login.password_hashes.default_cost.crdb_bcrypt`. @default 10 */
   readonly bcryptCost?: number;
+  /** `server.user_login.min_password_length`: bytes, cleartext only. @default 1 */
+  readonly minPasswordLength?: number;
 }
 
 /** What CockroachDB does with `ALTER USER <target> WITH PASSWORD <password>`. */
@@ -806,9 +808,9 @@ export type AlterPasswordDecision =
  * 5. the password: NULL clears it; when pre-hashing is on, a recognised hash
  *    is stored as is (errors are 42601, MD5 is refused as unimplemented);
  *    anything else is a cleartext password, hashed with the configured
- *    method and cost, including a verifier when pre-hashing is off. (The
- *    `server.user_login.min_password_length` check on cleartext is not
- *    modelled.)
+ *    method and cost, including a verifier when pre-hashing is off; a
+ *    cleartext password shorter than `server.user_login.min_password_length`
+ *    bytes is refused (a pre-hashed one is never measured).
  */
 export function decideAlterPassword(input: {
   readonly caller: Caller;
@@ -918,6 +920,20 @@ export function decidePasswordStorage(
       if (validity.scheme === 'md5') throw new Error('unreachable: md5 is never supported');
       return { outcome: 'store-pre-hashed', hash: validity.hashed, scheme: validity.scheme };
     }
+  }
+  // Only a cleartext password meets the minimum length (in bytes); a
+  // pre-hashed one returned above, whatever its length.
+  const minLength = settings.minPasswordLength ?? 1;
+  if (minLength >= 1 && Buffer.byteLength(password, 'utf8') < minLength) {
+    return {
+      outcome: 'refuse',
+      error: {
+        code: 'XXUUU',
+        message: 'password too short',
+        hint: `Passwords must be ${minLength} characters or longer.`,
+        source: createRole,
+      },
+    };
   }
   return {
     outcome: 'store-cleartext',

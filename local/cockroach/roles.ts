@@ -8,7 +8,7 @@
  *
  * | statement | CockroachDB | source |
  * | --- | --- | --- |
- * | `ALTER ROLE r SET role = ...` (or RESET, IN DATABASE, ALL) | 55P02 `parameter "role" cannot be changed` | pkg/sql/alter_role.go, processSetOrResetClause |
+ * | `ALTER ROLE r SET role = ...` (IN DATABASE, ALL too; not RESET role or SET role = DEFAULT, which are accepted) | 55P02 `parameter "role" cannot be changed` | pkg/sql/alter_role.go, processSetOrResetClause |
  * | `CONNECTION LIMIT` in CREATE/ALTER ROLE | syntax error: not a role option | pkg/sql/parser/sql.y, role_option |
  * | `GRANT r TO m WITH INHERIT/SET ...` | syntax error: only WITH ADMIN OPTION | pkg/sql/parser/sql.y |
  * | `CREATE USER/ROLE` | CREATEROLE; LOGIN, PASSWORD, VALID UNTIL (and CREATE USER's implicit LOGIN) also CREATELOGIN | pkg/sql/create_role.go, checkPasswordOptionConstraints |
@@ -104,7 +104,7 @@ const syntaxError = (near: string): CockroachError => ({
   source: 'pkg/sql/parser/sql.y',
 });
 
-/** `ALTER ROLE|USER <name|ALL> [IN DATABASE <d>] SET|RESET role` (pkg/sql/alter_role.go). */
+/** `ALTER ROLE|USER <name|ALL> [IN DATABASE <d>] SET role` (pkg/sql/alter_role.go). */
 export const ROLE_DEFAULT_REFUSED: CockroachError = {
   code: '55P02',
   message: 'parameter "role" cannot be changed',
@@ -177,11 +177,17 @@ export async function rewriteRoleStatement(
 
 type Refused = (error: CockroachError, statement: string) => string;
 
-/** `ALTER ROLE <name|ALL> [IN DATABASE <d>] SET role ...` or `RESET role`. */
+/**
+ * `ALTER ROLE <name|ALL> [IN DATABASE <d>] SET role ...`; not `RESET role`
+ * nor `SET role = DEFAULT`, which CockroachDB reads as a RESET and does not
+ * validate ("For RESET, we shouldn't do any validation on the varName").
+ */
 function setsRoleDefault(sig: readonly Token[]): boolean {
   let i = 3;
   if (isName(sig[i], 'in') && isName(sig[i + 1], 'database')) i += 3;
-  return (isName(sig[i], 'set') || isName(sig[i], 'reset')) && isName(sig[i + 1], 'role');
+  if (!isName(sig[i], 'set') || !isName(sig[i + 1], 'role')) return false;
+  const value = sig[i + 2]?.text === '=' || isName(sig[i + 2], 'to') ? sig[i + 3] : sig[i + 2];
+  return !isName(value, 'default');
 }
 
 /**

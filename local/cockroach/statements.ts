@@ -534,6 +534,7 @@ export class StatementRewriter {
       passwordEncryption: settings.string(SETTINGS.passwordEncryption),
       scramCost: settings.int(SETTINGS.scramCost),
       bcryptCost: settings.int(SETTINGS.bcryptCost),
+      minPasswordLength: settings.int(SETTINGS.minPasswordLength),
     };
   }
 

@@ -87,12 +87,21 @@ describe('a role default (pkg/sql/alter_role.go, processSetOrResetClause)', () =
     "ALTER USER app SET role TO 'rotator'",
     'ALTER ROLE app IN DATABASE defaultdb SET role = rotator',
     'ALTER ROLE ALL SET role = rotator',
-    'ALTER ROLE app RESET role',
   ])('refuses %s with 55P02, even for an admin', async (sql) => {
     expect(await failure('root', sql)).toEqual({
       code: '55P02',
       message: 'parameter "role" cannot be changed',
     });
+  });
+
+  it.each([
+    'ALTER ROLE <r> RESET role',
+    'ALTER ROLE <r> SET role = DEFAULT',
+    'ALTER ROLE <r> IN DATABASE defaultdb RESET role',
+  ])('accepts %s: CockroachDB does not validate the name of a RESET', async (sql) => {
+    const role = unique('r');
+    await as('rotator', (c) => c.query(`CREATE ROLE ${role} NOLOGIN`));
+    expect(await failure('rotator', sql.replace('<r>', role))).toBeUndefined();
   });
 
   it('still lets other per-role defaults through to PostgreSQL', async () => {
