@@ -309,6 +309,31 @@ describe('ALTER DEFAULT PRIVILEGES (pkg/sql/alter_default_privileges.go)', () =>
     ).toMatchObject({ code: '42501' });
   });
 
+  it('accepts TABLES, SEQUENCES, TYPES, SCHEMAS and FUNCTIONS as targets, and records each', async () => {
+    const kinds = {
+      TABLES: 'r',
+      SEQUENCES: 'S',
+      TYPES: 'T',
+      SCHEMAS: 'n',
+      FUNCTIONS: 'f',
+    } as const;
+    await as('app', async (c) => {
+      for (const target of Object.keys(kinds)) {
+        await c.query(`ALTER DEFAULT PRIVILEGES GRANT ALL ON ${target} TO rotator`);
+      }
+    });
+    // Default privileges are per database: read them in the double's.
+    const c = await postgres.connect(postgres.admin.user, postgres.admin.password, crdb.database);
+    const result = await c
+      .query<{ kind: string }>(
+        `SELECT defaclobjtype::text AS kind FROM pg_default_acl d
+          JOIN pg_roles r ON r.oid = d.defaclrole WHERE r.rolname = 'app'`,
+      )
+      .finally(() => c.end());
+    const recorded = result.rows.map((row) => row.kind);
+    expect(recorded).toEqual(expect.arrayContaining(Object.values(kinds)));
+  });
+
   it('for oneself: what the role then creates is usable by the grantee, who does not own it', async () => {
     const table = unique('t');
     const superuser = await postgres.connect(
