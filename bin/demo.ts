@@ -22,11 +22,16 @@ import { parseDatabaseSecret } from '../lambda/core/secret.js';
 import { AuthenticationFailedError } from '../lambda/errors.js';
 import { STRATEGIES, type StrategyName } from '../lambda/strategies/strategy.js';
 import { Logger } from '../lambda/telemetry.js';
-import { startLocalStack } from '../local/stack.js';
+import { LOCAL_ENGINES, type LocalEngine, startLocalStack } from '../local/stack.js';
 import { OPTIONS } from './cli/options.js';
 import { newCommand, parseTool } from './cli/program.js';
 
-const values = parseTool<{ json?: boolean; mode: StrategyName; verbose?: boolean }>(
+const values = parseTool<{
+  json?: boolean;
+  mode: StrategyName;
+  verbose?: boolean;
+  engine: LocalEngine;
+}>(
   newCommand(
     'demo',
     'one real rotation on the local stack (embedded PostgreSQL over verify-full TLS, a local Secrets Manager), then the proofs',
@@ -40,36 +45,43 @@ const values = parseTool<{ json?: boolean; mode: StrategyName; verbose?: boolean
         .choices(STRATEGIES)
         .default('single-user'),
     )
-    .addOption(new Option('--verbose', "show the function's own JSON log lines")),
+    .addOption(new Option('--verbose', "show the function's own JSON log lines"))
+    .addOption(
+      new Option(
+        '--engine <engine>',
+        'postgres, or cockroachdb: the CockroachDB double in front of the same PostgreSQL',
+      )
+        .choices(LOCAL_ENGINES)
+        .default('postgres'),
+    ),
 );
+const engine = values.engine;
 const mode = values.mode;
 const alternating = mode === 'alternating';
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 const started = performance.now();
 if (!values.verbose) process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-const stack = await startLocalStack();
+const stack = await startLocalStack({ engine });
 let exitCode = 1;
 try {
   say(
     `PostgreSQL ${stack.postgres.host}:${stack.postgres.port} (TLS verify-full, SCRAM only); Secrets Manager ${stack.secretsManager.url}`,
   );
-  const extraKeys: Record<string, unknown> = {};
-  if (mode !== 'single-user') {
-    const admin = await stack.createApplicationUser({
-      username: 'rotation_admin',
-      createRole: true,
-    });
-    extraKeys.masterarn = admin.secretArn;
-    say(`admin secret ${admin.secretName} (role with CREATEROLE and ADMIN OPTION on the user)`);
+  if (stack.cockroach) {
+    say(
+      `CockroachDB double ${stack.cockroach.host}:${stack.cockroach.port} (${stack.cockroach.version})`,
+    );
   }
-  // On PostgreSQL 16+ the admin needs ADMIN OPTION on the user, which it would
-  // have had it created the user itself.
-  const user = await stack.createApplicationUser({
+  const { user, admin } = await stack.createRotationTarget({
     username: 'demo_app',
-    extraKeys,
-    ...(mode !== 'single-user' ? { managedBy: 'rotation_admin' } : {}),
+    mode: mode === 'single-user' ? 'single-user' : 'admin',
   });
+  if (admin) {
+    say(
+      `admin secret ${admin.secretName} (${engine === 'postgres' ? 'role with CREATEROLE and ADMIN OPTION on the user' : 'CREATEROLE, CREATELOGIN, VIEWCLUSTERSETTING'})`,
+    );
+  }
   say(`user secret ${user.secretName} -> role ${user.username} (${mode})`);
 
   const readCurrent = async () => {
@@ -143,7 +155,7 @@ try {
     !cleartextInServerLog;
   const summary = {
     ok,
-    engine: 'postgres',
+    engine,
     mode,
     steps,
     newPasswordAccepted,

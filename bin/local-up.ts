@@ -13,21 +13,30 @@ import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import exitHook from 'async-exit-hook';
 import { Option } from 'commander';
-import { startLocalStack } from '../local/stack.js';
+import { LOCAL_ENGINES, type LocalEngine, startLocalStack } from '../local/stack.js';
 import { readStackFile, runningStack } from '../local/stack-file.js';
 import { EXIT } from './cli/exit-codes.js';
 import { newCommand, parseTool } from './cli/program.js';
 
-const values = parseTool<{ stackFile: string }>(
+const values = parseTool<{ stackFile: string; engine: LocalEngine }>(
   newCommand(
     'local:up',
     'start the local stack (embedded PostgreSQL over verify-full TLS, a local Secrets Manager, the rotation function in process) with a seeded secret, and keep it up until Ctrl-C',
-  ).addOption(
-    new Option(
-      '--stack-file <path>',
-      'where to describe the stack (endpoints, CA, admin login), for the CLIs and the AWS CLI; one per running stack',
-    ).default('.local/stack.json'),
-  ),
+  )
+    .addOption(
+      new Option(
+        '--stack-file <path>',
+        'where to describe the stack (endpoints, CA, admin login), for the CLIs and the AWS CLI; one per running stack',
+      ).default('.local/stack.json'),
+    )
+    .addOption(
+      new Option(
+        '--engine <engine>',
+        'postgres, or cockroachdb: the CockroachDB double in front of PostgreSQL, the user seeded with an admin secret in masterarn',
+      )
+        .choices(LOCAL_ENGINES)
+        .default('postgres'),
+    ),
 );
 const stackFile = resolve(values.stackFile);
 const running = await runningStack(stackFile);
@@ -38,7 +47,7 @@ if (running !== undefined) {
   process.exit(EXIT.failed);
 }
 
-const stack = await startLocalStack();
+const stack = await startLocalStack({ engine: values.engine });
 exitHook((done) => {
   // The file describes servers that are about to disappear; leave it alone
   // if another stack has written its own there since.
@@ -48,7 +57,7 @@ exitHook((done) => {
   void stack.stop().finally(done);
 });
 
-const user = await stack.createApplicationUser({
+const { user } = await stack.createRotationTarget({
   username: 'app_user',
   secretName: 'scram-rotator/local/app',
 });
@@ -67,6 +76,11 @@ process.stdout.write(
   [
     'scram-rotator local stack is up.',
     `  PostgreSQL        ${stack.postgres.host}:${stack.postgres.port} (TLS verify-full, SCRAM only; CA ${stack.postgres.caFile})`,
+    ...(stack.cockroach
+      ? [
+          `  CockroachDB double ${stack.cockroach.host}:${stack.cockroach.port} (in front of PostgreSQL)`,
+        ]
+      : []),
     `  Secrets Manager   ${endpoint} (region ${region})`,
     `  Secret            ${user.secretName} -> role ${user.username}`,
     `  Rotation function ${rotationFunctionArn} (runs in this process; its logs appear here)`,

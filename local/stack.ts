@@ -7,6 +7,8 @@ import { SdkSecretStore } from '../lambda/adapters/secrets-manager.js';
 import { createScramVerifier } from '../lambda/core/scram.js';
 import { createHandler } from '../lambda/index.js';
 import type { Logger } from '../lambda/telemetry.js';
+import type { SystemPrivilege } from './cockroach/behaviours.js';
+import { type CockroachDouble, startCockroachDouble } from './cockroach/double.js';
 import { type LocalPostgres, type LocalPostgresOptions, startPostgres } from './postgres.js';
 import {
   createSecretsManagerClient,
@@ -36,6 +38,14 @@ export interface StackFile {
     readonly adminPassword: string;
   };
   readonly serverLogFile: string;
+  /** The engine the stack's secrets name. */
+  readonly engine: LocalEngine;
+  /** The CockroachDB double in front of PostgreSQL, when the engine is `cockroachdb`. */
+  readonly cockroachdb?: {
+    readonly host: string;
+    readonly port: number;
+    readonly database: string;
+  };
   readonly secrets: readonly { readonly name: string; readonly arn: string }[];
   /** The Lambda ARN of the in-process rotation function, once one is registered. */
   readonly rotationFunctionArn?: string;
@@ -43,8 +53,25 @@ export interface StackFile {
   readonly rotationFunctionLogGroup?: string;
 }
 
+/** The engines the local stack can run: PostgreSQL, or the CockroachDB double in front of it. */
+export const LOCAL_ENGINES = ['postgres', 'cockroachdb'] as const;
+
+/** One of {@link LOCAL_ENGINES}. */
+export type LocalEngine = (typeof LOCAL_ENGINES)[number];
+
+/** CockroachDB's default SCRAM cost, which the double starts with: users are stored at it. */
+const COCKROACH_COST = 10_610;
+
 /** Options for {@link startLocalStack}. */
 export interface LocalStackOptions {
+  /**
+   * The engine the stack's users and secrets live on: PostgreSQL itself, or
+   * the CockroachDB double (CockroachDB's wire behaviour, settings and
+   * privileges, over the same PostgreSQL), so every tool can be tried
+   * against either.
+   * @default 'postgres'
+   */
+  readonly engine?: LocalEngine;
   /**
    * Options for the PostgreSQL server.
    * @default {}
@@ -94,6 +121,14 @@ export interface ApplicationUserOptions {
    * @default {}
    */
   readonly extraKeys?: Readonly<Record<string, unknown>>;
+  /**
+   * CockroachDB system privileges (`GRANT SYSTEM ...`) for the user, on the
+   * `cockroachdb` engine only: a rotation admin needs CREATELOGIN (with
+   * `createRole`), and whoever logs in to change a password needs
+   * VIEWCLUSTERSETTING for the settings the function checks.
+   * @default none
+   */
+  readonly systemPrivileges?: readonly SystemPrivilege[];
 }
 
 /**
@@ -108,14 +143,26 @@ export class LocalStack {
   readonly secretsManager: SecretsManagerEndpoint;
   /** A real SDK client pointed at {@link secretsManager}. */
   readonly client: SecretsManagerClient;
+  /** The CockroachDB double, when the stack runs the `cockroachdb` engine. */
+  readonly cockroach: CockroachDouble | undefined;
   readonly #secrets: { name: string; arn: string }[] = [];
   #rotationFunction: { arn: string; logGroupName: string } | undefined;
 
   /** @internal use {@link startLocalStack} */
-  constructor(postgres: LocalPostgres, secretsManager: SecretsManagerEndpoint) {
+  constructor(
+    postgres: LocalPostgres,
+    secretsManager: SecretsManagerEndpoint,
+    cockroach?: CockroachDouble,
+  ) {
     this.postgres = postgres;
     this.secretsManager = secretsManager;
+    this.cockroach = cockroach;
     this.client = createSecretsManagerClient(secretsManager);
+  }
+
+  /** The engine the stack's secrets name. */
+  get engine(): LocalEngine {
+    return this.cockroach ? 'cockroachdb' : 'postgres';
   }
 
   /** The secrets created through this stack, in creation order. */
@@ -137,8 +184,12 @@ export class LocalStack {
         ? `md5${createHash('md5')
             .update(password + username)
             .digest('hex')}`
-        : createScramVerifier(password);
+        : // On the double, at the cluster's cost, as CockroachDB would store it.
+          createScramVerifier(password, this.cockroach ? { iterations: COCKROACH_COST } : {});
     await this.postgres.createUser(username, stored, { createRole: options.createRole ?? false });
+    if (this.cockroach && options.systemPrivileges?.length) {
+      this.cockroach.privileges.grant(username, ...options.systemPrivileges);
+    }
     if (options.managedBy !== undefined) {
       const admin = options.managedBy;
       await this.postgres.withAdmin((client) =>
@@ -147,14 +198,15 @@ export class LocalStack {
         ),
       );
     }
+    const server = this.cockroach ?? this.postgres;
     const secret = {
-      engine: 'postgres',
-      host: this.postgres.host,
-      port: this.postgres.port,
+      engine: this.engine,
+      host: server.host,
+      port: server.port,
       username,
       password,
-      dbname: this.postgres.database,
-      ca: this.postgres.caPem,
+      dbname: server.database,
+      ca: server.caPem,
       ...options.extraKeys,
     };
     const created = await this.client.send(
@@ -163,6 +215,52 @@ export class LocalStack {
     const secretArn = created.ARN ?? '';
     this.#secrets.push({ name: secretName, arn: secretArn });
     return { username, secretName, secretArn };
+  }
+
+  /**
+   * A user set up to be rotated in `mode` on this stack's engine, with its
+   * secret (and the admin's, in admin mode), as the guide's workflow expects:
+   * on PostgreSQL the admin has CREATEROLE and ADMIN OPTION on the user; on
+   * the CockroachDB double it has CREATEROLE, CREATELOGIN and
+   * VIEWCLUSTERSETTING (CREATEROLE grants what v23.2+ needs), and a
+   * single-user rotation needs `sql.auth.change_own_password.enabled`, which
+   * this turns on, and VIEWCLUSTERSETTING for the user.
+   *
+   * @param options.mode - @default 'admin' on CockroachDB (its usual way), else 'single-user'
+   */
+  async createRotationTarget(options: {
+    readonly username: string;
+    readonly secretName?: string;
+    readonly mode?: 'single-user' | 'admin';
+    /** @default 'rotation_admin' */
+    readonly adminUsername?: string;
+  }): Promise<{ user: ApplicationUser; admin?: ApplicationUser; mode: 'single-user' | 'admin' }> {
+    const mode = options.mode ?? (this.cockroach ? 'admin' : 'single-user');
+    const privileges: SystemPrivilege[] = ['VIEWCLUSTERSETTING'];
+    const naming = options.secretName ? { secretName: options.secretName } : {};
+    if (mode === 'single-user') {
+      this.cockroach?.settings.set('sql.auth.change_own_password.enabled', true);
+      const user = await this.createApplicationUser({
+        username: options.username,
+        ...naming,
+        systemPrivileges: privileges,
+      });
+      return { user, mode };
+    }
+    const admin = await this.createApplicationUser({
+      username: options.adminUsername ?? 'rotation_admin',
+      createRole: true,
+      systemPrivileges: ['CREATELOGIN', ...privileges],
+    });
+    // On PostgreSQL 16+ the admin needs ADMIN OPTION on the user, which it
+    // would have had it created the user itself.
+    const user = await this.createApplicationUser({
+      username: options.username,
+      ...naming,
+      extraKeys: { masterarn: admin.secretArn },
+      ...(this.cockroach ? {} : { managedBy: admin.username }),
+    });
+    return { user, admin, mode };
   }
 
   /**
@@ -269,6 +367,16 @@ export class LocalStack {
         adminPassword: admin.password,
       },
       serverLogFile: this.postgres.serverLogFile,
+      engine: this.engine,
+      ...(this.cockroach
+        ? {
+            cockroachdb: {
+              host: this.cockroach.host,
+              port: this.cockroach.port,
+              database: this.cockroach.database,
+            },
+          }
+        : {}),
       secrets: [...this.#secrets],
       ...(this.#rotationFunction
         ? {
@@ -285,15 +393,18 @@ export class LocalStack {
     await writeFile(path, `${JSON.stringify(this.describe(), null, 2)}\n`, { mode: 0o600 });
   }
 
-  /** Stops both servers and removes PostgreSQL's files. Safe to call twice. */
+  /** Stops the servers and removes PostgreSQL's files. Safe to call twice. */
   async stop(): Promise<void> {
     this.client.destroy();
+    // The double first: it holds connections to PostgreSQL.
+    await this.cockroach?.stop();
     await Promise.allSettled([this.secretsManager.stop(), this.postgres.stop()]);
   }
 }
 
 /**
- * Starts PostgreSQL and the Secrets Manager endpoint side by side.
+ * Starts PostgreSQL and the Secrets Manager endpoint side by side, and the
+ * CockroachDB double in front of PostgreSQL when `engine` is `cockroachdb`.
  *
  * @example
  * ```ts
@@ -306,12 +417,27 @@ export class LocalStack {
  * ```
  */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const engine = options.engine ?? 'postgres';
+  if (!(LOCAL_ENGINES as readonly string[]).includes(engine)) {
+    throw new TypeError(
+      `unknown engine ${JSON.stringify(engine)}: use ${LOCAL_ENGINES.join(' or ')}`,
+    );
+  }
   const [postgres, secretsManager] = await Promise.allSettled([
     startPostgres(options.postgres),
     SecretsManagerEndpoint.start({ region: options.region ?? 'us-east-1' }),
   ]);
   if (postgres.status === 'fulfilled' && secretsManager.status === 'fulfilled') {
-    return new LocalStack(postgres.value, secretsManager.value);
+    if (engine === 'postgres') {
+      return new LocalStack(postgres.value, secretsManager.value);
+    }
+    try {
+      const cockroach = await startCockroachDouble({ postgres: postgres.value });
+      return new LocalStack(postgres.value, secretsManager.value, cockroach);
+    } catch (error) {
+      await Promise.allSettled([postgres.value.stop(), secretsManager.value.stop()]);
+      throw error;
+    }
   }
   // Start failed half-way: do not leave the other half running.
   if (postgres.status === 'fulfilled') await postgres.value.stop();

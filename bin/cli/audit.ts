@@ -1,10 +1,13 @@
 /**
  * `scram-rotator audit --secret-id <id>`: a read-only report of where a
  * cluster stands on strict credential isolation (bin/workflow/audit.ts):
- * one line per check and per login user, PASS/WARN/FAIL/SKIP with the fix,
- * which checks were skipped for lack of privilege, and the phase reached.
+ * one line per check and per login user, PASS/WARN/FAIL with the fix,
+ * which checks failed because this role cannot see the fact (a value it may
+ * not read, or one shown redacted), and the phase reached.
  *
- * It needs: VIEWCLUSTERSETTING (CockroachDB settings and HBA); admin, or
+ * It needs: VIEWCLUSTERSETTING (CockroachDB settings; the HBA setting too,
+ * unless server.redact_sensitive_settings.enabled is on: then admin or
+ * MODIFYCLUSTERSETTING); admin, or
  * VIEWSYSTEMTABLE on v23.1.11+, for system.users (bcrypt users); on
  * PostgreSQL a superuser for pg_hba_file_rules and pg_authid; and
  * secretsmanager:ListSecrets and DescribeSecret. Exit 0 when nothing
@@ -20,12 +23,12 @@ import { type AwsOptions, OPTIONS, withAwsOptions } from './options.js';
 import { action, configure, required } from './program.js';
 import { progressLine } from './progress.js';
 
-const MARK = { pass: 'PASS', warn: 'WARN', fail: 'FAIL', skip: 'SKIP' } as const;
+const MARK = { pass: 'PASS', warn: 'WARN', fail: 'FAIL' } as const;
 
 const NEXT = [
-  'phase 1: turn on pre-hashed passwords and SCRAM for new passwords (the FAIL lines above)',
-  'phase 2: allow only scram-sha-256 (or certificates) in HBA, then run audit --mark-phase2',
-  'phase 3: rotate every login user after strict HBA: scram-rotator adopt --all-login-users',
+  'phase 1: turn on pre-hashed passwords and SCRAM for new passwords, and give every user a SCRAM verifier (scram-rotator adopt)',
+  'phase 2: once no user is stored as bcrypt, allow only scram-sha-256 (or certificates) in HBA, then run audit --mark-phase2',
+  'phase 3: rotate every login user after strict HBA, privileged roles and the rotation admin included',
   'strict credential isolation holds; keep rotating',
 ] as const;
 
@@ -72,12 +75,12 @@ async function run(options: AuditOptions): Promise<number> {
     say(`${MARK[r.status]}  ${r.check.padEnd(width)}  ${r.detail}`);
     if (r.fix && r.status !== 'pass') say(`      ${' '.repeat(width)}  fix: ${r.fix}`);
   }
-  const skipped = report.results.filter((r) => r.status === 'skip');
-  if (skipped.length > 0) {
-    say(`Skipped for lack of privilege: ${skipped.map((r) => r.check).join(', ')}.`);
+  const unknown = report.results.filter((r) => r.unknown);
+  if (unknown.length > 0) {
+    say(`Unknown to this role, so failed: ${unknown.map((r) => r.check).join(', ')}.`);
   }
   say(
-    `Phase ${report.phase} of 3 complete on ${report.engine}${report.phaseKnown ? '' : ' (at least: skipped checks hide the next)'}. Next: ${NEXT[report.phase]}.`,
+    `Phase ${report.phase} of 3 complete on ${report.engine}${report.phaseKnown ? '' : ' (at least: unknown facts hide the next)'}. Next: ${NEXT[report.phase]}.`,
   );
   const failed = report.results.some((r) => r.status === 'fail');
   if (options.json) say(JSON.stringify({ ok: !failed, ...report }));

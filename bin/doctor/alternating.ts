@@ -13,12 +13,14 @@
  *
  * @module
  */
+import pg from 'pg';
 import type { DatabaseSession } from '../../lambda/adapters/database.js';
 import type { RotationConfig } from '../../lambda/config.js';
 import { type AlternatingPair, alternatingPair } from '../../lambda/core/alternating.js';
 import type { DatabaseSecret } from '../../lambda/core/secret.js';
 import { ENGINES, type ServerEngine } from '../../lambda/engines/detect.js';
 import { CLONE_FIXES, CLONE_PROBLEMS, CloneNameError } from '../../lambda/errors.js';
+import { createRoleGrants } from '../workflow/cockroach.js';
 import type { CheckResult } from './result.js';
 
 /** Runs the alternating checks; `add` reports each. */
@@ -130,32 +132,64 @@ async function adminCheck(
   pair: AlternatingPair,
   memberAlready: boolean,
 ): Promise<CheckResult> {
-  const [row] = await session.query<{ superuser: boolean; createrole: boolean; admin_of: boolean }>(
+  const [row] = await session.query<{
+    superuser: boolean;
+    createrole: boolean;
+    admin_of: boolean;
+    version_num: number;
+  }>(
     `SELECT r.rolsuper AS superuser, r.rolcreaterole AS createrole,
-       pg_catalog.pg_has_role($1, $2, 'MEMBER WITH ADMIN OPTION') AS admin_of
+       pg_catalog.pg_has_role($1, $2, 'MEMBER WITH ADMIN OPTION') AS admin_of,
+       pg_catalog.current_setting('server_version_num')::int AS version_num
      FROM pg_catalog.pg_roles r WHERE r.rolname = $1`,
     [adminName, pair.original],
   );
   const superuser = row?.superuser === true;
-  const canGrant = superuser || row?.admin_of === true || memberAlready;
+  const createRole = row?.createrole === true;
+  // CockroachDB v23.2+: CREATEROLE alone grants membership in any non-admin role.
+  const crdb = engine === 'cockroachdb' ? await createRoleGrants(session, adminName) : undefined;
+  // PostgreSQL before 16: CREATEROLE alone grants any non-superuser role.
+  const pgCreateRoleGrants = engine === 'postgres' && (row?.version_num ?? 0) < 160000;
+  const canGrant =
+    superuser ||
+    row?.admin_of === true ||
+    memberAlready ||
+    (createRole && (crdb?.grants === true || pgCreateRoleGrants));
   const statements =
     engine === 'postgres'
       ? 'CREATE ROLE ... IN ROLE, ALTER ROLE (password, CONNECTION LIMIT, VALID UNTIL, SET role)'
       : 'CREATE USER, GRANT, ALTER ROLE (password, VALID UNTIL); CockroachDB also needs CREATELOGIN, which the first rotation proves';
-  if ((superuser || row?.createrole === true) && canGrant) {
+  if ((superuser || createRole) && canGrant) {
+    const how =
+      row?.admin_of === true || superuser ? 'ADMIN OPTION' : (crdb?.why ?? 'ADMIN OPTION');
     return {
       check: 'clone admin',
       status: 'pass',
-      detail: `${adminName} may run ${statements}${memberAlready ? '' : ` and make ${pair.clone} a member of ${pair.original} (ADMIN OPTION)`}`,
+      detail: `${adminName} may run ${statements}${memberAlready ? '' : ` and make ${pair.clone} a member of ${pair.original} (${how})`}`,
+    };
+  }
+  const admin = pg.escapeIdentifier(adminName);
+  const original = pg.escapeIdentifier(pair.original);
+  if (!createRole && !superuser) {
+    return {
+      check: 'clone admin',
+      status: 'fail',
+      detail: `${adminName} has no CREATEROLE: it cannot create or alter ${pair.clone}`,
+      fix: `ALTER ROLE ${admin} CREATEROLE${engine === 'cockroachdb' && crdb?.grants === false ? `; ${crdb.fix}` : ''}`,
     };
   }
   return {
     check: 'clone admin',
     status: 'fail',
     detail:
-      row?.createrole !== true && !superuser
-        ? `${adminName} has no CREATEROLE: it cannot create or alter ${pair.clone}`
-        : `${adminName} has no ADMIN OPTION on ${pair.original}: it cannot make ${pair.clone} a member of it (CREATEROLE is not enough${engine === 'cockroachdb' ? ' on CockroachDB' : ' on PostgreSQL 16+'})`,
-    fix: `GRANT ${pair.original} TO ${adminName} WITH ADMIN OPTION${row?.createrole === true ? '' : `; ALTER ROLE ${adminName} CREATEROLE`}`,
+      engine === 'cockroachdb'
+        ? `${adminName} cannot make ${pair.clone} a member of ${pair.original}: ${crdb?.why ?? ''}`
+        : `${adminName} has no ADMIN OPTION on ${pair.original}: it cannot make ${pair.clone} a member of it (CREATEROLE is not enough on PostgreSQL 16+)`,
+    // PostgreSQL 16+: ADMIN OPTION without INHERIT or SET gives the admin no
+    // access to the role's data. CockroachDB has no such options.
+    fix:
+      engine === 'cockroachdb' && crdb?.grants === false
+        ? crdb.fix
+        : `GRANT ${original} TO ${admin} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE`,
   };
 }

@@ -28,16 +28,12 @@ import {
   parseAdminSecret,
   parseDatabaseSecret,
 } from '../../lambda/core/secret.js';
-import {
-  COCKROACH_SETTINGS,
-  enableStatement,
-  readClusterSetting,
-  viewSettingsGrant,
-} from '../../lambda/engines/cockroachdb.js';
+import { COCKROACH_SETTINGS, enableStatement } from '../../lambda/engines/cockroachdb.js';
 import { detectEngine, ENGINES, type ServerEngine } from '../../lambda/engines/detect.js';
 import { postgresEngine } from '../../lambda/engines/postgres.js';
 import { TARGET_FIELDS, TARGET_ROLE_FIXES, TARGET_ROLE_PROBLEMS } from '../../lambda/errors.js';
 import { loginTarget } from '../../lambda/rotation/load.js';
+import { readHbaRules, readSettingFact, type SettingFact } from '../workflow/cockroach.js';
 import { alternatingChecks } from './alternating.js';
 import { cockroachReleaseAndHashChecks } from './cockroach-release.js';
 import { rdsPasswordCheck, trustStoreUsed } from './rds.js';
@@ -405,20 +401,24 @@ async function cockroachChecks(
   input: DoctorInput,
   add: (result: CheckResult) => CheckResult,
 ): Promise<void> {
+  // Unknown (unreadable, redacted) is a failure that names the privilege, never a pass.
   const read = (setting: (typeof COCKROACH_SETTINGS)[keyof typeof COCKROACH_SETTINGS]) =>
-    readClusterSetting(session, setting);
-  const unreadable = (setting: string): CheckResult => ({
+    readSettingFact(session, setting, changerName);
+  const unreadable = (
+    setting: string,
+    fact: Extract<SettingFact, { kind: 'unknown' }>,
+  ): CheckResult => ({
     check: setting,
     status: 'fail',
-    detail: `${changerName} cannot read this cluster setting`,
-    fix: `run ${viewSettingsGrant(changerName)}`,
+    detail: `unknown: ${setting} is ${fact.why}`,
+    fix: `run ${fact.fix}`,
   });
 
   const preHashed = await read(COCKROACH_SETTINGS.storePreHashed);
   add(
-    preHashed === undefined
-      ? unreadable(COCKROACH_SETTINGS.storePreHashed)
-      : preHashed === 'true'
+    preHashed.kind === 'unknown'
+      ? unreadable(COCKROACH_SETTINGS.storePreHashed, preHashed)
+      : preHashed.value === 'true'
         ? {
             check: 'pre-hashed passwords',
             status: 'pass',
@@ -427,7 +427,7 @@ async function cockroachChecks(
         : {
             check: 'pre-hashed passwords',
             status: 'fail',
-            detail: `${COCKROACH_SETTINGS.storePreHashed} is ${preHashed}: CockroachDB would store the verifier as a cleartext password`,
+            detail: `${COCKROACH_SETTINGS.storePreHashed} is ${preHashed.value}: CockroachDB would store the verifier as a cleartext password`,
             fix: `run ${enableStatement(COCKROACH_SETTINGS.storePreHashed)}`,
           },
   );
@@ -435,9 +435,9 @@ async function cockroachChecks(
   if (!viaAdmin) {
     const own = await read(COCKROACH_SETTINGS.changeOwnPassword);
     add(
-      own === undefined
-        ? unreadable(COCKROACH_SETTINGS.changeOwnPassword)
-        : own === 'true'
+      own.kind === 'unknown'
+        ? unreadable(COCKROACH_SETTINGS.changeOwnPassword, own)
+        : own.value === 'true'
           ? {
               check: 'privilege',
               status: 'pass',
@@ -446,7 +446,7 @@ async function cockroachChecks(
           : {
               check: 'privilege',
               status: 'fail',
-              detail: `${COCKROACH_SETTINGS.changeOwnPassword} is ${own}: the user cannot change its own password`,
+              detail: `${COCKROACH_SETTINGS.changeOwnPassword} is ${own.value}: the user cannot change its own password`,
               fix: `add masterarn (an admin secret) or run ${enableStatement(COCKROACH_SETTINGS.changeOwnPassword)}`,
             },
     );
@@ -459,10 +459,17 @@ async function cockroachChecks(
   }
 
   const costText = await read(COCKROACH_SETTINGS.scramCost);
-  if (costText === undefined) {
-    add(unreadable(COCKROACH_SETTINGS.scramCost));
+  if (costText.kind === 'unknown') {
+    add(unreadable(COCKROACH_SETTINGS.scramCost, costText));
+  } else if (!/^\d+$/.test(costText.value)) {
+    add({
+      check: COCKROACH_SETTINGS.scramCost,
+      status: 'fail',
+      detail: `unknown: ${COCKROACH_SETTINGS.scramCost} does not read as a number`,
+      fix: `read SHOW CLUSTER SETTING ${COCKROACH_SETTINGS.scramCost} as an admin`,
+    });
   } else {
-    const cost = Number(costText);
+    const cost = Number(costText.value);
     const configured = input.config.scramIterations;
     add(
       configured === undefined || configured === cost
@@ -477,29 +484,34 @@ async function cockroachChecks(
   }
 
   // HBA: the default rule is cert-password, under which a re-hash asks for cleartext.
-  const hba = await readClusterSetting(session, 'server.host_based_authentication.configuration');
-  if (hba === undefined) {
+  const setting = 'server.host_based_authentication.configuration';
+  const hba = await readSettingFact(session, setting, changerName);
+  const reading = hba.kind === 'known' ? readHbaRules(hba.value) : undefined;
+  if (hba.kind === 'unknown' || reading?.kind !== 'parsed') {
     add({
       check: 'hba',
-      status: 'skip',
-      detail: 'server.host_based_authentication.configuration is not readable by this role',
+      status: 'fail',
+      detail:
+        hba.kind === 'unknown'
+          ? `unknown: ${setting} is ${hba.why}`
+          : `unknown: ${setting} does not parse (${reading?.kind === 'unparsable' ? `${reading.reason} in "${reading.line}"` : ''})`,
+      fix:
+        hba.kind === 'unknown'
+          ? `run ${hba.fix}`
+          : 'correct the rule, or read it as an admin and check it by hand',
     });
   } else {
-    const weak = hba
-      .split('\n')
-      .map((line) => line.trim())
-      .filter((line) => line !== '' && !line.startsWith('#'))
-      .filter((line) => /\b(password|cert-password|trust)\s*$/.test(line));
+    const weak = reading.weak.map((rule) => rule.line);
     add(
-      hba.trim() === '' || weak.length > 0
+      hba.value.trim() === '' || weak.length > 0
         ? {
             check: 'hba',
             status: 'warn',
             detail:
-              hba.trim() === ''
+              hba.value.trim() === ''
                 ? 'the default HBA (host all all all cert-password) applies: a login may be asked for a cleartext password'
-                : `HBA lines allow cleartext: ${weak.join('; ')}`,
-            fix: "require scram-sha-256 (the seed's phase 3): SET CLUSTER SETTING server.host_based_authentication.configuration = 'host all all all scram-sha-256'",
+                : `HBA lines take a cleartext password (or none): ${weak.join('; ')}`,
+            fix: "require scram-sha-256 (the seed's phase 2): SET CLUSTER SETTING server.host_based_authentication.configuration = 'host all all all scram-sha-256'",
           }
         : {
             check: 'hba',

@@ -6,9 +6,17 @@
  * - Phase 1: the server stores pre-hashed verifiers as sent and hashes new
  *   cleartext passwords as SCRAM (CockroachDB: `store_client_pre_hashed_passwords`,
  *   `password_encryption`, no bcrypt downgrade; PostgreSQL: `password_encryption`).
- * - Phase 2: no HBA rule lets a client send a cleartext password (or none).
- * - Phase 3: every login user has a SCRAM hash and a secret managed by this
- *   rotation, last rotated after strict HBA was put in place.
+ * - Phase 2: no HBA rule lets a client send a cleartext password (or none),
+ *   and no login user still has a stored password that is not SCRAM (strict
+ *   HBA would lock such a user out).
+ * - Phase 3: every login user with a password, privileged roles and the
+ *   rotation admin included, has a SCRAM hash and a secret rotated (by this
+ *   function, which proves a SCRAM login before finishing) after strict HBA
+ *   was put in place.
+ *
+ * Unknown is never safe: a value this role may not read, one CockroachDB
+ * shows as `<redacted>`, or one that does not parse fails its check, and the
+ * line names the privilege that would let audit see it.
  *
  * When strict HBA was put in place is known from `--strict-hba-since`, or
  * from the tag `audit --mark-phase2` puts on the secret audit logs in with:
@@ -26,27 +34,24 @@ import {
   TagResourceCommand,
 } from '@aws-sdk/client-secrets-manager';
 import type { DatabaseSession } from '../../lambda/adapters/database.js';
-import {
-  COCKROACH_SETTINGS,
-  enableStatement,
-  readClusterSetting,
-  viewSettingsGrant,
-} from '../../lambda/engines/cockroachdb.js';
+import { COCKROACH_SETTINGS, enableStatement } from '../../lambda/engines/cockroachdb.js';
 import { engineOf } from '../../lambda/engines/detect.js';
 import type { Engine } from '../../lambda/engines/engine.js';
 import { readIfPermitted, WORKFLOW_STATEMENTS } from '../../lambda/engines/workflow.js';
 import {
   cockroachRelease,
+  readHbaRules,
+  readSettingFact,
   releaseText,
+  type SettingFact,
   storedHashKind,
   VIEWSYSTEMTABLE_SINCE,
-  weakHbaRules,
 } from './cockroach.js';
 import { type LoadedSecret, loadSecret, loginAs, serverTag, TAGS } from './common.js';
 import type { WorkflowDeps } from './provision.js';
 
 /** The outcome of one check. */
-export type AuditStatus = 'pass' | 'warn' | 'fail' | 'skip';
+export type AuditStatus = 'pass' | 'warn' | 'fail';
 
 /** One line of the report. */
 export interface AuditLine {
@@ -54,6 +59,8 @@ export interface AuditLine {
   readonly status: AuditStatus;
   readonly detail: string;
   readonly fix?: string;
+  /** A failure because audit could not see the fact (its fix names the privilege). */
+  readonly unknown?: true;
   /** The phase whose requirement this is; per-user lines are phase 3. */
   readonly phase: 1 | 2 | 3;
 }
@@ -63,7 +70,7 @@ export interface AuditReport {
   readonly engine: string;
   /** The last phase whose requirements all hold (0: none). */
   readonly phase: 0 | 1 | 2 | 3;
-  /** False when a check the next phase needs was skipped for lack of privilege. */
+  /** False when a check the next phase needs failed because its fact is unknown. */
   readonly phaseKnown: boolean;
   readonly strictHbaSince: string | undefined;
   readonly results: readonly AuditLine[];
@@ -79,10 +86,26 @@ export interface AuditOptions {
   readonly markPhase2: boolean;
 }
 
-/** The HBA rules as read, and what lets a cleartext password through. */
-interface HbaFinding {
-  readonly fingerprint: string;
-  readonly weak: readonly string[];
+/** The HBA rules as read, and what lets a cleartext password through; or why they are unknown. */
+type HbaFinding =
+  | { readonly kind: 'known'; readonly fingerprint: string; readonly weak: readonly string[] }
+  | { readonly kind: 'unknown'; readonly why: string; readonly fix: string };
+
+/** A failed line for a fact audit could not see. */
+function unknownLine(
+  check: string,
+  phase: 1 | 2 | 3,
+  subject: string,
+  fact: { why: string; fix: string },
+): AuditLine {
+  return {
+    check,
+    status: 'fail',
+    phase,
+    unknown: true,
+    detail: `unknown: ${subject} is ${fact.why}`,
+    fix: fact.fix,
+  };
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 16);
@@ -99,19 +122,12 @@ export function parseMark(
 
 /** Phase 1 on CockroachDB: settings that make the server store what it is sent, as SCRAM. */
 async function cockroachPhase1(session: DatabaseSession, who: string): Promise<AuditLine[]> {
-  const skip = (check: string, setting: string): AuditLine => ({
-    check,
-    status: 'skip',
-    phase: 1,
-    detail: `${setting} is not readable by ${who}`,
-    fix: `${viewSettingsGrant(who)} (VIEWCLUSTERSETTING)`,
-  });
   const lines: AuditLine[] = [];
-  const preHashed = await readClusterSetting(session, COCKROACH_SETTINGS.storePreHashed);
+  const preHashed = await readSettingFact(session, COCKROACH_SETTINGS.storePreHashed, who);
   lines.push(
-    preHashed === undefined
-      ? skip('pre-hashed passwords', COCKROACH_SETTINGS.storePreHashed)
-      : preHashed === 'true'
+    preHashed.kind === 'unknown'
+      ? unknownLine('pre-hashed passwords', 1, COCKROACH_SETTINGS.storePreHashed, preHashed)
+      : preHashed.value === 'true'
         ? {
             check: 'pre-hashed passwords',
             status: 'pass',
@@ -122,19 +138,20 @@ async function cockroachPhase1(session: DatabaseSession, who: string): Promise<A
             check: 'pre-hashed passwords',
             status: 'fail',
             phase: 1,
-            detail: `${COCKROACH_SETTINGS.storePreHashed} is ${preHashed}: a verifier sent in ALTER USER becomes the password`,
+            detail: `${COCKROACH_SETTINGS.storePreHashed} is ${preHashed.value}: a verifier sent in ALTER USER becomes the password`,
             fix: enableStatement(COCKROACH_SETTINGS.storePreHashed),
           },
   );
-  const encryption = await readClusterSetting(session, 'server.user_login.password_encryption');
-  const downgrade = await readClusterSetting(
+  const encryption = await readSettingFact(session, 'server.user_login.password_encryption', who);
+  const downgrade: SettingFact = await readSettingFact(
     session,
     'server.user_login.downgrade_scram_stored_passwords_to_bcrypt.enabled',
+    who,
   );
   lines.push(
-    encryption === undefined
-      ? skip('password encryption', 'server.user_login.password_encryption')
-      : encryption === 'scram-sha-256'
+    encryption.kind === 'unknown'
+      ? unknownLine('password encryption', 1, 'server.user_login.password_encryption', encryption)
+      : encryption.value === 'scram-sha-256'
         ? {
             check: 'password encryption',
             status: 'pass',
@@ -146,8 +163,8 @@ async function cockroachPhase1(session: DatabaseSession, who: string): Promise<A
             status: 'fail',
             phase: 1,
             detail:
-              `server.user_login.password_encryption is ${encryption}: new passwords are stored as bcrypt` +
-              (downgrade === 'true'
+              `server.user_login.password_encryption is ${encryption.value}: new passwords are stored as bcrypt` +
+              (downgrade.kind === 'known' && downgrade.value === 'true'
                 ? ', and with the downgrade setting on every SCRAM-stored user is asked for its cleartext password at login and turned back into bcrypt'
                 : ''),
             fix: "SET CLUSTER SETTING server.user_login.password_encryption = 'scram-sha-256'",
@@ -177,17 +194,26 @@ async function postgresPhase1(session: DatabaseSession): Promise<AuditLine[]> {
   ];
 }
 
-/** The HBA rules, or undefined when this role may not read them. */
-async function readHba(engine: Engine, session: DatabaseSession): Promise<HbaFinding | undefined> {
+/** The HBA rules, or why they are unknown to this role. */
+async function readHba(engine: Engine, session: DatabaseSession, who: string): Promise<HbaFinding> {
   if (engine.name === 'cockroachdb') {
-    const config = await readClusterSetting(
-      session,
-      'server.host_based_authentication.configuration',
-    );
-    if (config === undefined) return undefined;
+    const setting = 'server.host_based_authentication.configuration';
+    const fact = await readSettingFact(session, setting, who);
+    if (fact.kind === 'unknown')
+      return { kind: 'unknown', why: `${setting} is ${fact.why}`, fix: fact.fix };
+    const config = fact.value;
+    const reading = readHbaRules(config);
+    if (reading.kind === 'unparsable') {
+      return {
+        kind: 'unknown',
+        why: `${setting} does not parse (${reading.reason} in "${reading.line}")`,
+        fix: 'correct the rule, or read it as an admin and check it by hand',
+      };
+    }
     return {
+      kind: 'known',
       fingerprint: sha256(config),
-      weak: weakHbaRules(config).map((rule) =>
+      weak: reading.weak.map((rule) =>
         config.trim() === '' ? `${rule.line} (the built-in default)` : rule.line,
       ),
     };
@@ -204,15 +230,26 @@ async function readHba(engine: Engine, session: DatabaseSession): Promise<HbaFin
       'SELECT line_number, type, database, user_name, address, auth_method FROM pg_hba_file_rules ORDER BY line_number',
     ),
   );
-  if (rows === undefined) return undefined;
+  if (rows === undefined) {
+    return {
+      kind: 'unknown',
+      why: `pg_hba_file_rules is not readable by ${who}`,
+      fix: 'log in as a superuser (pg_hba_file_rules is superuser-only by default)',
+    };
+  }
   const rules = rows.map(
     (r) =>
       `${r.type} ${(r.database ?? []).join(',')} ${(r.user_name ?? []).join(',')} ${r.address ?? ''} ${r.auth_method}`,
   );
   return {
+    kind: 'known',
     fingerprint: sha256(rules.join('\n')),
     weak: rows
-      .filter((r) => r.type !== 'local' && ['password', 'md5', 'trust'].includes(r.auth_method))
+      .filter(
+        (r) =>
+          r.type !== 'local' &&
+          ['password', 'md5', 'trust', 'ldap', 'pam', 'radius', 'bsd'].includes(r.auth_method),
+      )
       .map((r, i) => `line ${r.line_number}: ${rules[rows.indexOf(r)] ?? i}`),
   };
 }
@@ -258,7 +295,7 @@ function userLine(input: {
   readonly engine: string;
   readonly adoptCommand: string;
 }): AuditLine {
-  const problems: { status: AuditStatus; text: string; fix?: string }[] = [];
+  const problems: { status: AuditStatus; text: string; fix?: string; unknown?: true }[] = [];
   const kind = input.hashesReadable ? storedHashKind(input.hash) : undefined;
   const noPassword = kind?.kind === 'none';
   switch (kind?.kind) {
@@ -294,19 +331,23 @@ function userLine(input: {
     .map((s) => s.LastRotatedDate)
     .filter((d): d is Date => d !== undefined)
     .sort((a, b) => b.getTime() - a.getTime())[0];
+  const privileged =
+    input.privileged.length > 0 ? `privileged (${input.privileged.join(', ')}): ` : '';
   if (input.secrets === undefined) {
     problems.push({
-      status: 'skip',
-      text: 'managed secrets not readable (secretsmanager:ListSecrets)',
+      status: 'fail',
+      unknown: true,
+      text: 'unknown: managed secrets not readable',
+      fix: 'allow secretsmanager:ListSecrets',
     });
   } else if (!noPassword) {
     if (candidates.length === 0) {
       problems.push(
         input.privileged.length > 0
           ? {
-              status: 'warn',
-              text: `privileged (${input.privileged.join(', ')}): not rotated by this function by design`,
-              fix: 'rotate it by hand with npm run hash, or set ALLOW_PRIVILEGED_TARGET=true and adopt it',
+              status: 'fail',
+              text: `${privileged}no rotated secret proves its password was set again after strict HBA began`,
+              fix: `ALLOW_PRIVILEGED_TARGET=true ${input.adoptCommand} (or enable rotation on the secret that holds it)`,
             }
           : {
               status: 'fail',
@@ -318,7 +359,11 @@ function userLine(input: {
             },
       );
     } else if (latest === undefined) {
-      problems.push({ status: 'fail', text: 'never rotated', fix: input.adoptCommand });
+      problems.push({
+        status: 'fail',
+        text: `${privileged}never rotated`,
+        fix: input.adoptCommand,
+      });
     } else if (input.since === undefined) {
       problems.push({
         status: 'warn',
@@ -328,15 +373,15 @@ function userLine(input: {
     } else if (latest <= input.since) {
       problems.push({
         status: 'fail',
-        text: `last rotated ${latest.toISOString()}, before strict HBA (${input.since.toISOString()}): the server may have seen this password`,
+        text: `${privileged}last rotated ${latest.toISOString()}, before strict HBA (${input.since.toISOString()}): the server may have seen this password`,
         fix: `npm run rotate -- --secret-id ${candidates[0]?.ARN ?? ''}`,
       });
     }
   }
   if (!input.hashesReadable) {
-    problems.push({ status: 'skip', text: 'stored hash not readable' });
+    problems.push({ status: 'fail', unknown: true, text: 'unknown: stored hash not readable' });
   }
-  const order: AuditStatus[] = ['fail', 'skip', 'warn', 'pass'];
+  const order: AuditStatus[] = ['fail', 'warn', 'pass'];
   const worst = order.find((s) => problems.some((p) => p.status === s)) ?? 'pass';
   const first = problems.find((p) => p.status === worst && p.fix);
   const good = noPassword
@@ -348,6 +393,7 @@ function userLine(input: {
     phase: 3,
     detail: problems.length === 0 ? good : problems.map((p) => p.text).join('; '),
     ...(first?.fix ? { fix: first.fix } : {}),
+    ...(problems.some((p) => p.unknown) ? { unknown: true as const } : {}),
   };
 }
 
@@ -380,21 +426,16 @@ export async function audit(options: AuditOptions, deps: WorkflowDeps): Promise<
         : await postgresPhase1(session)),
     );
 
-    const hba = await readHba(engine, session);
+    const hba = await readHba(engine, session, who);
     results.push(
-      hba === undefined
+      hba.kind === 'unknown'
         ? {
             check: 'hba',
-            status: 'skip',
+            status: 'fail',
             phase: 2,
-            detail:
-              engine.name === 'cockroachdb'
-                ? `server.host_based_authentication.configuration is not readable by ${who}`
-                : `pg_hba_file_rules is not readable by ${who}`,
-            fix:
-              engine.name === 'cockroachdb'
-                ? viewSettingsGrant(who)
-                : 'log in as a superuser (pg_hba_file_rules is superuser-only by default)',
+            unknown: true,
+            detail: `unknown: ${hba.why}`,
+            fix: hba.fix,
           }
         : hba.weak.length === 0
           ? {
@@ -415,16 +456,19 @@ export async function audit(options: AuditOptions, deps: WorkflowDeps): Promise<
             },
     );
 
+    // Strict HBA locks out every user whose stored password is not SCRAM.
+    const hashes = await WORKFLOW_STATEMENTS[engine.name].storedHashes(session);
+    const loginRoles = await WORKFLOW_STATEMENTS[engine.name].loginRoles(session);
+    results.push(storedPasswordsLine(engine.name, who, loginRoles, hashes));
+
     // When strict HBA began: the flag, else the mark, if the rules are unchanged.
     const described = await deps.secrets.send(new DescribeSecretCommand({ SecretId: login.arn }));
     const mark = parseMark(described.Tags?.find((t) => t.Key === TAGS.strictHbaSince)?.Value);
     const phase2Holds =
-      results.every((r) => r.phase !== 1 || r.status === 'pass') &&
-      hba !== undefined &&
-      hba.weak.length === 0;
+      results.every((r) => r.phase === 3 || r.status === 'pass') && hba.kind === 'known';
     let since = options.strictHbaSince;
     if (options.markPhase2) {
-      if (!phase2Holds || hba === undefined) {
+      if (!phase2Holds || hba.kind !== 'known') {
         results.push({
           check: 'mark',
           status: 'fail',
@@ -451,7 +495,7 @@ export async function audit(options: AuditOptions, deps: WorkflowDeps): Promise<
         });
       }
     } else if (since === undefined && mark !== undefined) {
-      if (hba !== undefined && mark.fingerprint === hba.fingerprint) {
+      if (hba.kind === 'known' && mark.fingerprint === hba.fingerprint) {
         since = mark.since;
         results.push({
           check: 'strict hba since',
@@ -478,32 +522,15 @@ export async function audit(options: AuditOptions, deps: WorkflowDeps): Promise<
       });
     }
 
-    // Phase 3: every login user.
-    const hashes = await WORKFLOW_STATEMENTS[engine.name].storedHashes(session);
-    if (hashes === undefined) {
-      results.push({
-        check: 'stored hashes',
-        status: 'skip',
-        phase: 3,
-        detail:
-          engine.name === 'cockroachdb'
-            ? `system.users is not readable by ${who}: bcrypt-stored users cannot be found`
-            : `pg_authid is not readable by ${who}: MD5-stored users cannot be found`,
-        fix:
-          engine.name === 'cockroachdb'
-            ? `GRANT SYSTEM VIEWSYSTEMTABLE TO ${who} (${releaseText(VIEWSYSTEMTABLE_SINCE)}+), or audit as an admin`
-            : 'audit as a superuser',
-      });
-    }
+    // Phase 3: every login user, privileged ones included.
     const managed = await managedSecrets(deps, serverTag(login.secret));
     const loginSecretEntry: SecretListEntry = {
       ARN: login.arn,
       RotationEnabled: described.RotationEnabled,
       ...(described.LastRotatedDate ? { LastRotatedDate: described.LastRotatedDate } : {}),
     };
-    const logins = await WORKFLOW_STATEMENTS[engine.name].loginRoles(session);
-    for (const [index, user] of logins.entries()) {
-      deps.progress?.(index, logins.length);
+    for (const [index, user] of loginRoles.entries()) {
+      deps.progress?.(index, loginRoles.length);
       const facts = await engine.roleFacts(session, user, undefined);
       const ownSecret = user === who ? [loginSecretEntry] : [];
       results.push(
@@ -519,7 +546,7 @@ export async function audit(options: AuditOptions, deps: WorkflowDeps): Promise<
         }),
       );
     }
-    deps.progress?.(logins.length, logins.length);
+    deps.progress?.(loginRoles.length, loginRoles.length);
     return {
       engine: engine.name,
       ...phaseOf(results, since),
@@ -531,7 +558,57 @@ export async function audit(options: AuditOptions, deps: WorkflowDeps): Promise<
   }
 }
 
-/** The last phase whose lines all pass (warnings allowed), and whether a skip hid the next one. */
+/**
+ * Phase 2's line on stored passwords: every login user with a password that
+ * is not SCRAM (crdb-bcrypt, MD5, cleartext or unknown), whom strict HBA
+ * would lock out; unknown (fails) when the hashes cannot be read.
+ */
+function storedPasswordsLine(
+  engine: Engine['name'],
+  who: string,
+  users: readonly string[],
+  hashes: ReadonlyMap<string, string | null> | undefined,
+): AuditLine {
+  const check = 'stored passwords';
+  if (hashes === undefined) {
+    return {
+      check,
+      status: 'fail',
+      phase: 2,
+      unknown: true,
+      detail:
+        engine === 'cockroachdb'
+          ? `unknown: system.users is not readable by ${who}, so users stored as crdb-bcrypt (whom strict HBA would lock out) cannot be found`
+          : `unknown: pg_authid is not readable by ${who}, so MD5-stored users (whom strict HBA would lock out) cannot be found`,
+      fix:
+        engine === 'cockroachdb'
+          ? `GRANT SYSTEM VIEWSYSTEMTABLE TO ${who} (${releaseText(VIEWSYSTEMTABLE_SINCE)}+), or audit as an admin`
+          : 'audit as a superuser',
+    };
+  }
+  const weak = users.flatMap((user) => {
+    const kind = storedHashKind(hashes.get(user)).kind;
+    return kind === 'scram' || kind === 'none'
+      ? []
+      : [`${user} (${kind === 'bcrypt' ? 'crdb-bcrypt' : kind})`];
+  });
+  return weak.length === 0
+    ? {
+        check,
+        status: 'pass',
+        phase: 2,
+        detail: 'every login user with a password has a SCRAM verifier',
+      }
+    : {
+        check,
+        status: 'fail',
+        phase: 2,
+        detail: `strict HBA would lock out the users whose password is not SCRAM: ${weak.join(', ')}`,
+        fix: 'give each a SCRAM verifier first (phase 1: npm run adopt -- --users <name>, or npm run hash and ALTER USER as an admin), then make HBA strict',
+      };
+}
+
+/** The last phase whose lines all pass (warnings allowed), and whether an unknown fact hid the next one. */
 function phaseOf(
   results: readonly AuditLine[],
   since: Date | undefined,
@@ -539,13 +616,9 @@ function phaseOf(
   let phase: 0 | 1 | 2 | 3 = 0;
   for (const p of [1, 2, 3] as const) {
     const lines = results.filter((r) => r.phase === p);
-    if (lines.some((r) => r.status === 'skip')) return { phase, phaseKnown: false };
-    if (lines.some((r) => r.status === 'fail')) return { phase, phaseKnown: true };
-    if (
-      p === 3 &&
-      (since === undefined ||
-        lines.some((r) => r.status === 'warn' && !r.detail.startsWith('privileged')))
-    ) {
+    const failed = lines.filter((r) => r.status === 'fail');
+    if (failed.length > 0) return { phase, phaseKnown: !failed.some((r) => r.unknown) };
+    if (p === 3 && (since === undefined || lines.some((r) => r.status === 'warn'))) {
       return { phase, phaseKnown: true };
     }
     phase = p;

@@ -6,6 +6,9 @@
  *
  * @module
  */
+import pg from 'pg';
+import type { DatabaseSession } from '../../lambda/adapters/database.js';
+import { type ReadableSetting, readClusterSetting } from '../../lambda/engines/cockroachdb.js';
 
 /** A release, `[major, minor, patch]`. */
 export type Release = readonly [number, number, number];
@@ -114,14 +117,50 @@ export interface WeakHbaRule {
 export const COCKROACH_ROOT_RULE = 'host all root all cert-password';
 
 /**
- * The rules of `server.host_based_authentication.configuration` that let a
- * client send a cleartext password (`password`, `cert-password`) or skip
- * authentication (`trust`). An empty setting means CockroachDB's default
- * (pkg/sql/pgwire/hba_conf.go, DefaultHBAConfig): `host all all all
- * cert-password` and `local all all password`. The mandatory root rule is
- * not counted: it cannot be removed (give root no password instead).
+ * What each HBA method CockroachDB registers asks of a client
+ * (pkg/sql/pgwire/auth_methods.go, loadDefaultMethods and the CCL methods):
+ * `cleartext` methods send an AuthenticationCleartextPassword request, so the
+ * server sees the password (`ldap` binds with it, `jwt_token` reads a token
+ * from the password field, so a client configured with a password sends it);
+ * `trust` asks for nothing. A method not in this table is not understood,
+ * and a rule with it makes the whole configuration unknown.
  */
-export function weakHbaRules(configuration: string): WeakHbaRule[] {
+export const HBA_METHODS = {
+  'scram-sha-256': 'scram',
+  'cert-scram-sha-256': 'scram',
+  cert: 'certificate',
+  gss: 'kerberos',
+  reject: 'reject',
+  password: 'cleartext',
+  'cert-password': 'cleartext',
+  ldap: 'cleartext',
+  jwt_token: 'cleartext',
+  trust: 'none',
+} as const;
+
+/** The connection types an HBA rule may start with (pkg/sql/pgwire/hba/hba.go). */
+const HBA_TYPES = ['host', 'hostssl', 'hostnossl', 'local'] as const;
+
+/** How an HBA configuration reads: its weak rules, or why it cannot be read. */
+export type HbaReading =
+  | { readonly kind: 'parsed'; readonly weak: readonly WeakHbaRule[] }
+  | { readonly kind: 'unparsable'; readonly line: string; readonly reason: string };
+
+/** The value CockroachDB shows for a sensitive setting it hides (pkg/settings/masked.go). */
+export const REDACTED_SETTING = '<redacted>';
+
+/**
+ * Reads `server.host_based_authentication.configuration`: the rules that let
+ * a client send a cleartext password (`password`, `cert-password`, `ldap`,
+ * `jwt_token`) or skip authentication (`trust`), or `unparsable` for a rule
+ * this reader does not understand (an unknown type or method, too few
+ * fields, the `<redacted>` mask): unknown is never read as safe. An empty
+ * setting means CockroachDB's default (pkg/sql/pgwire/hba_conf.go,
+ * DefaultHBAConfig): `host all all all cert-password` and `local all all
+ * password`. The mandatory root rule is not counted: it cannot be removed
+ * (give root no password instead).
+ */
+export function readHbaRules(configuration: string): HbaReading {
   const lines =
     configuration.trim() === ''
       ? ['host  all all  all cert-password', 'local all all      password']
@@ -131,12 +170,128 @@ export function weakHbaRules(configuration: string): WeakHbaRule[] {
     const line = raw.replace(/#.*/, '').trim();
     if (line === '') continue;
     const fields = line.split(/\s+/);
-    // host/hostssl/hostnossl lines: type db user address method; local: type db user method.
-    const method = fields[0] === 'local' ? fields[3] : fields[4];
-    if (fields.slice(0, 5).join(' ') === COCKROACH_ROOT_RULE) continue;
-    if (method === 'password' || method === 'cert-password' || method === 'trust') {
-      weak.push({ line: fields.join(' '), method });
+    const type = fields[0] ?? '';
+    if (!(HBA_TYPES as readonly string[]).includes(type)) {
+      return {
+        kind: 'unparsable',
+        line,
+        reason: `unknown connection type ${JSON.stringify(type)}`,
+      };
     }
+    // host*: type db user address [mask] method [options]; local: type db user method [options].
+    let at = type === 'local' ? 3 : 4;
+    if (type !== 'local' && /^[0-9.]+$|^[0-9a-f:]+:[0-9a-f:]*$/i.test(fields[at] ?? '')) at += 1;
+    const method = fields[at];
+    if (method === undefined) {
+      return { kind: 'unparsable', line, reason: 'no authentication method' };
+    }
+    if (!Object.hasOwn(HBA_METHODS, method)) {
+      return { kind: 'unparsable', line, reason: `unknown method ${JSON.stringify(method)}` };
+    }
+    if (fields.slice(0, 5).join(' ') === COCKROACH_ROOT_RULE) continue;
+    const asks = HBA_METHODS[method as keyof typeof HBA_METHODS];
+    if (asks === 'cleartext' || asks === 'none') weak.push({ line: fields.join(' '), method });
   }
-  return weak;
+  return { kind: 'parsed', weak };
+}
+
+/** A cluster setting as read: its value, or why it is unknown and what would let it be seen. */
+export type SettingFact =
+  | { readonly kind: 'known'; readonly value: string }
+  | {
+      readonly kind: 'unknown';
+      /** `... is unknown: <why>`. */
+      readonly why: string;
+      /** The privilege that would let the reader see it, as a statement to run. */
+      readonly fix: string;
+    };
+
+/**
+ * Reads a cluster setting as a fact: `unknown` when the role may not read it
+ * (VIEWCLUSTERSETTING names the grant), when CockroachDB shows it as
+ * `<redacted>` (with `server.redact_sensitive_settings.enabled`, only admin
+ * or MODIFYCLUSTERSETTING see sensitive settings, pkg/settings/masked.go).
+ * Never a guess: the callers fail the check on `unknown`, and compare a
+ * known value with the one they need (anything else fails too).
+ */
+export async function readSettingFact(
+  session: DatabaseSession,
+  setting: ReadableSetting,
+  who: string,
+): Promise<SettingFact> {
+  const value = await readClusterSetting(session, setting);
+  const role = pg.escapeIdentifier(who);
+  if (value === undefined) {
+    return {
+      kind: 'unknown',
+      why: `not readable by ${who}`,
+      fix: `GRANT SYSTEM VIEWCLUSTERSETTING TO ${role}`,
+    };
+  }
+  if (value === REDACTED_SETTING) {
+    return {
+      kind: 'unknown',
+      why: `shown to ${who} as ${REDACTED_SETTING} (server.redact_sensitive_settings.enabled hides sensitive settings from VIEWCLUSTERSETTING)`,
+      fix: `GRANT SYSTEM MODIFYCLUSTERSETTING TO ${role}, or run this as an admin (only admin or MODIFYCLUSTERSETTING see a redacted setting)`,
+    };
+  }
+  return { kind: 'known', value };
+}
+
+/** The first release where CREATEROLE alone grants membership in any non-admin role (PR #104376). */
+export const CREATEROLE_GRANTS_SINCE: Release = [23, 2, 0];
+
+/** The v23.1 setting that lets CREATEROLE grant role membership (default off; gone in v23.2). */
+export const CREATEROLE_GRANTS_SETTING = 'sql.auth.createrole_allows_grant_role_membership.enabled';
+
+/** Whether CREATEROLE alone lets a role grant membership in a non-admin role, and why. */
+export type CreateRoleGrants =
+  | { readonly grants: true; readonly why: string }
+  | { readonly grants: false; readonly why: string; readonly fix: string };
+
+/**
+ * Whether a CREATEROLE holder may grant membership in any role but `admin`
+ * on this cluster (pkg/sql/grant_role.go): since v23.2 always; on v23.1 only
+ * with {@link CREATEROLE_GRANTS_SETTING} on (unknown counts as off); before
+ * that, only ADMIN OPTION on the role lets a non-admin grant it, and that
+ * GRANT makes the admin a member of the role, with its privileges on the
+ * application's data, so the fix there is an upgrade.
+ */
+export async function createRoleGrants(
+  session: DatabaseSession,
+  who: string,
+): Promise<CreateRoleGrants> {
+  const release = cockroachRelease(await session.serverVersion());
+  if (release === undefined) {
+    return {
+      grants: false,
+      why: 'the release is unknown (version() names none), so whether CREATEROLE may grant membership is unknown',
+      fix: `upgrade to ${releaseText(CREATEROLE_GRANTS_SINCE)}+`,
+    };
+  }
+  if (atLeast(release, CREATEROLE_GRANTS_SINCE)) {
+    return {
+      grants: true,
+      why: `CREATEROLE grants membership in any non-admin role since ${releaseText(CREATEROLE_GRANTS_SINCE)}`,
+    };
+  }
+  if (atLeast(release, [23, 1, 0])) {
+    const fact = await readSettingFact(session, CREATEROLE_GRANTS_SETTING, who);
+    if (fact.kind === 'known' && fact.value === 'true') {
+      return { grants: true, why: `${CREATEROLE_GRANTS_SETTING} is true (v23.1)` };
+    }
+    return {
+      grants: false,
+      why:
+        fact.kind === 'known'
+          ? `on ${releaseText(release)} CREATEROLE grants membership only with ${CREATEROLE_GRANTS_SETTING}, which is ${fact.value}`
+          : `on ${releaseText(release)} CREATEROLE grants membership only with ${CREATEROLE_GRANTS_SETTING}, which is unknown: ${fact.why}`,
+      fix: `SET CLUSTER SETTING ${CREATEROLE_GRANTS_SETTING} = true${fact.kind === 'unknown' ? ` (and ${fact.fix} so doctor can see it)` : ''}`,
+    };
+  }
+  return {
+    grants: false,
+    why: `on ${releaseText(release)} only ADMIN OPTION on the role lets a non-admin grant it, and that GRANT also gives the admin the role's privileges on the application's data`,
+    fix: `upgrade to ${releaseText(CREATEROLE_GRANTS_SINCE)}+ (or v23.1 with ${CREATEROLE_GRANTS_SETTING} on), where CREATEROLE is enough`,
+  };
 }

@@ -64,6 +64,8 @@ export const READABLE_SETTINGS = [
   'server.user_login.password_encryption',
   'server.user_login.downgrade_scram_stored_passwords_to_bcrypt.enabled',
   'server.user_login.upgrade_bcrypt_stored_passwords_to_scram.enabled',
+  // Read by doctor: whether CREATEROLE grants role membership on v23.1.
+  'sql.auth.createrole_allows_grant_role_membership.enabled',
 ] as const;
 
 /** One of {@link READABLE_SETTINGS}. */

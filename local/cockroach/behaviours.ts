@@ -63,6 +63,10 @@ export interface SettingDefinition {
   readonly source: string;
   /** For enums: the accepted values. */
   readonly values?: readonly string[];
+  /** For integers: the range CockroachDB's validator accepts, inclusive. */
+  readonly range?: readonly [number, number];
+  /** Registered with `settings.Sensitive`: redacted when {@link SETTINGS.redactSensitive} is on. */
+  readonly sensitive?: true;
 }
 
 /**
@@ -91,6 +95,8 @@ export const SETTING_DEFINITIONS: Readonly<Record<string, SettingDefinition>> = 
     description:
       'the hashing cost to use when storing passwords supplied as cleartext by SQL clients with the hashing method scram-sha-256',
     source: 'pkg/security/password.go (DefaultSCRAMCost in pkg/security/password/password.go)',
+    // IntInRange(ScramMinCost, ScramMaxCost) in pkg/security/password.go.
+    range: [4096, 240_000_000_000],
   },
   'server.user_login.password_hashes.default_cost.crdb_bcrypt': {
     type: 'i',
@@ -125,6 +131,8 @@ export const SETTING_DEFINITIONS: Readonly<Record<string, SettingDefinition>> = 
     defaultValue: 1,
     description: 'the minimum length accepted for passwords set in cleartext via SQL',
     source: 'pkg/security/password.go',
+    // NonNegativeInt: a negative length is refused.
+    range: [0, Number.MAX_SAFE_INTEGER],
   },
   'server.user_login.cert_password_method.auto_scram_promotion.enabled': {
     type: 'b',
@@ -144,6 +152,21 @@ export const SETTING_DEFINITIONS: Readonly<Record<string, SettingDefinition>> = 
     defaultValue: '',
     description: 'host-based authentication configuration to use during connection authentication',
     source: 'pkg/sql/pgwire/hba_conf.go',
+    sensitive: true,
+  },
+  'sql.auth.createrole_allows_grant_role_membership.enabled': {
+    type: 'b',
+    defaultValue: false,
+    description:
+      'if set, users with CREATEROLE privilege can grant/revoke membership in roles (v23.1 only; always on since v23.2)',
+    source: 'pkg/sql/grant_role.go (v23.1, PR #104376; removed in v23.2)',
+  },
+  'server.redact_sensitive_settings.enabled': {
+    type: 'b',
+    defaultValue: false,
+    description:
+      'enables or disables the redaction of sensitive settings in the output of SHOW CLUSTER SETTING and SHOW ALL CLUSTER SETTINGS for users without the MODIFYCLUSTERSETTING privilege',
+    source: 'pkg/settings/settings.go (redactSensitiveSettingsEnabled); masked.go',
   },
 };
 
@@ -160,7 +183,44 @@ export const SETTINGS = {
   downgradeScram: 'server.user_login.downgrade_scram_stored_passwords_to_bcrypt.enabled',
   bcryptCost: 'server.user_login.password_hashes.default_cost.crdb_bcrypt',
   hba: 'server.host_based_authentication.configuration',
+  redactSensitive: 'server.redact_sensitive_settings.enabled',
+  createRoleGrantsMembership: 'sql.auth.createrole_allows_grant_role_membership.enabled',
 } as const;
+
+/** The first release where CREATEROLE alone grants membership in any non-admin role (PR #104376). */
+export const CREATEROLE_GRANTS_SINCE = [23, 2, 0] as const;
+
+/**
+ * Whether CREATEROLE alone lets a role grant (and revoke) membership in any
+ * role but `admin` (pkg/sql/grant_role.go): always since v23.2; on v23.1
+ * only with `sql.auth.createrole_allows_grant_role_membership.enabled`
+ * (default off); never before, where ADMIN OPTION on the role is needed.
+ */
+export function createRoleGrantsMembership(version: string, settingOn: boolean): boolean {
+  if (releaseAtLeast(version, CREATEROLE_GRANTS_SINCE)) return true;
+  return releaseAtLeast(version, [23, 1, 0]) && settingOn;
+}
+
+/** What CockroachDB shows in place of a redacted setting (pkg/settings/masked.go, MaskedSetting.String). */
+export const REDACTED = '<redacted>';
+
+/**
+ * The text a reader is shown for a setting: a sensitive setting is masked
+ * as `<redacted>` while {@link SETTINGS.redactSensitive} is on, unless the
+ * reader is an admin or holds MODIFYCLUSTERSETTING; an empty string stays
+ * empty, so a customised value can still be told from the default
+ * (pkg/settings/masked.go, MaskedSetting.String).
+ */
+export function shownSettingValue(
+  caller: Caller,
+  name: string,
+  value: SettingValue,
+  redactSensitive: boolean,
+): SettingValue {
+  if (!SETTING_DEFINITIONS[name]?.sensitive || !redactSensitive) return value;
+  if (has(caller, 'MODIFYCLUSTERSETTING')) return value;
+  return value === '' ? '' : REDACTED;
+}
 
 /** The type CockroachDB gives a setting the double did not define, from its value. */
 export function settingTypeOf(name: string, value: SettingValue): SettingType {
@@ -199,6 +259,21 @@ export function parseSettingValue(
     };
   }
   if (type === 'i') {
+    const range = SETTING_DEFINITIONS[name]?.range;
+    if (/^-?\d+$/.test(raw.value) && range) {
+      const n = Number(raw.value);
+      if (range[0] === 0 && n < 0) {
+        return { code: '22023', message: `cannot be set to a negative value: ${n}`, source };
+      }
+      if (n < range[0] || n > range[1]) {
+        return {
+          code: '22023',
+          message: `expected value in range [${range[0]}, ${range[1]}], got: ${n}`,
+          source,
+        };
+      }
+      return n;
+    }
     if (/^-?\d+$/.test(raw.value)) return Number(raw.value);
     return {
       code: '22P02',
@@ -694,6 +769,8 @@ export interface PasswordSettings {
   readonly scramCost: number;
   /** `server.user_login.password_hashes.default_cost.crdb_bcrypt`. @default 10 */
   readonly bcryptCost?: number;
+  /** `server.user_login.min_password_length`: bytes, cleartext only. @default 1 */
+  readonly minPasswordLength?: number;
 }
 
 /** What CockroachDB does with `ALTER USER <target> WITH PASSWORD <password>`. */
@@ -731,9 +808,9 @@ export type AlterPasswordDecision =
  * 5. the password: NULL clears it; when pre-hashing is on, a recognised hash
  *    is stored as is (errors are 42601, MD5 is refused as unimplemented);
  *    anything else is a cleartext password, hashed with the configured
- *    method and cost, including a verifier when pre-hashing is off. (The
- *    `server.user_login.min_password_length` check on cleartext is not
- *    modelled.)
+ *    method and cost, including a verifier when pre-hashing is off; a
+ *    cleartext password shorter than `server.user_login.min_password_length`
+ *    bytes is refused (a pre-hashed one is never measured).
  */
 export function decideAlterPassword(input: {
   readonly caller: Caller;
@@ -843,6 +920,20 @@ export function decidePasswordStorage(
       if (validity.scheme === 'md5') throw new Error('unreachable: md5 is never supported');
       return { outcome: 'store-pre-hashed', hash: validity.hashed, scheme: validity.scheme };
     }
+  }
+  // Only a cleartext password meets the minimum length (in bytes); a
+  // pre-hashed one returned above, whatever its length.
+  const minLength = settings.minPasswordLength ?? 1;
+  if (minLength >= 1 && Buffer.byteLength(password, 'utf8') < minLength) {
+    return {
+      outcome: 'refuse',
+      error: {
+        code: 'XXUUU',
+        message: 'password too short',
+        hint: `Passwords must be ${minLength} characters or longer.`,
+        source: createRole,
+      },
+    };
   }
   return {
     outcome: 'store-cleartext',

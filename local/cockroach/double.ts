@@ -43,7 +43,7 @@
  *   16+ gives it, which CockroachDB does not record.
  * - Role names are folded in CREATE, ALTER, GRANT, REVOKE, DROP and at
  *   login, not in functions (`pg_has_role('MixedCase', ...)` is exact).
- * - `server.user_login.min_password_length` and VALID UNTIL are not checked.
+ * - VALID UNTIL is not checked.
  * - Privileges are those of the login user; SET ROLE does not change them.
  *   GRANT SYSTEM VIEWSYSTEMTABLE is accepted on any version; reading
  *   `system.users` with it follows the version (v23.1.11+).

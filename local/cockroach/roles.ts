@@ -8,12 +8,12 @@
  *
  * | statement | CockroachDB | source |
  * | --- | --- | --- |
- * | `ALTER ROLE r SET role = ...` (or RESET, IN DATABASE, ALL) | 55P02 `parameter "role" cannot be changed` | pkg/sql/alter_role.go, processSetOrResetClause |
+ * | `ALTER ROLE r SET role = ...` (IN DATABASE, ALL too; not RESET role or SET role = DEFAULT, which are accepted) | 55P02 `parameter "role" cannot be changed` | pkg/sql/alter_role.go, processSetOrResetClause |
  * | `CONNECTION LIMIT` in CREATE/ALTER ROLE | syntax error: not a role option | pkg/sql/parser/sql.y, role_option |
  * | `GRANT r TO m WITH INHERIT/SET ...` | syntax error: only WITH ADMIN OPTION | pkg/sql/parser/sql.y |
  * | `CREATE USER/ROLE` | CREATEROLE; LOGIN, PASSWORD, VALID UNTIL (and CREATE USER's implicit LOGIN) also CREATELOGIN | pkg/sql/create_role.go, checkPasswordOptionConstraints |
  * | `ALTER ROLE r [WITH] LOGIN/NOLOGIN/VALID UNTIL` | the same as ALTER ... PASSWORD: CREATEROLE and CREATELOGIN, not the admin role, an admin only by an admin; `VALID UNTIL NULL` clears it | pkg/sql/alter_role.go |
- * | `GRANT r TO m [WITH ADMIN OPTION]` | an admin (for any role but `admin`), else ADMIN OPTION on r held directly or through a role; no cycles; CREATEROLE is not enough | pkg/sql/grant_role.go |
+ * | `GRANT r TO m [WITH ADMIN OPTION]` | an admin (for any role but `admin`); CREATEROLE for any role but `admin` since v23.2 (v23.1: with `sql.auth.createrole_allows_grant_role_membership.enabled`); else ADMIN OPTION on r held directly or through a role; no cycles | pkg/sql/grant_role.go (PR #104376) |
  * | `ALTER DEFAULT PRIVILEGES FOR ROLE r ...` | the caller is r or a member of r (admins too); FOR ALL ROLES: admins | pkg/sql/alter_default_privileges.go |
  *
  * Quoted role names reach these rules folded already (statements.ts,
@@ -26,15 +26,20 @@
 import {
   type Caller,
   type CockroachError,
+  createRoleGrantsMembership,
   decideAlterPassword,
+  SETTINGS,
   type TargetRole,
 } from './behaviours.js';
 import { isIdentifier, isName, literal, type Token } from './sql.js';
-import type { NewDoubleEvent } from './state.js';
+import type { ClusterSettings, NewDoubleEvent } from './state.js';
 
 /** What the role statements need from the session. */
 export interface RoleStatementContext {
   readonly user: string;
+  /** What `version()` reports: the grant rules follow the release. */
+  readonly version: string;
+  readonly settings: ClusterSettings;
   caller(): Promise<Caller>;
   role(name: string): Promise<TargetRole>;
   /**
@@ -99,7 +104,7 @@ const syntaxError = (near: string): CockroachError => ({
   source: 'pkg/sql/parser/sql.y',
 });
 
-/** `ALTER ROLE|USER <name|ALL> [IN DATABASE <d>] SET|RESET role` (pkg/sql/alter_role.go). */
+/** `ALTER ROLE|USER <name|ALL> [IN DATABASE <d>] SET role` (pkg/sql/alter_role.go). */
 export const ROLE_DEFAULT_REFUSED: CockroachError = {
   code: '55P02',
   message: 'parameter "role" cannot be changed',
@@ -172,11 +177,17 @@ export async function rewriteRoleStatement(
 
 type Refused = (error: CockroachError, statement: string) => string;
 
-/** `ALTER ROLE <name|ALL> [IN DATABASE <d>] SET role ...` or `RESET role`. */
+/**
+ * `ALTER ROLE <name|ALL> [IN DATABASE <d>] SET role ...`; not `RESET role`
+ * nor `SET role = DEFAULT`, which CockroachDB reads as a RESET and does not
+ * validate ("For RESET, we shouldn't do any validation on the varName").
+ */
 function setsRoleDefault(sig: readonly Token[]): boolean {
   let i = 3;
   if (isName(sig[i], 'in') && isName(sig[i + 1], 'database')) i += 3;
-  return (isName(sig[i], 'set') || isName(sig[i], 'reset')) && isName(sig[i + 1], 'role');
+  if (!isName(sig[i], 'set') || !isName(sig[i + 1], 'role')) return false;
+  const value = sig[i + 2]?.text === '=' || isName(sig[i + 2], 'to') ? sig[i + 3] : sig[i + 2];
+  return !isName(value, 'default');
 }
 
 /**
@@ -290,8 +301,11 @@ async function grantRole(
   }
   const caller = await ctx.caller();
   const callerRoles = await ctx.memberships(caller.user);
+  const createRoleGrants =
+    caller.privileges.has('CREATEROLE') &&
+    createRoleGrantsMembership(ctx.version, ctx.settings.bool(SETTINGS.createRoleGrantsMembership));
   for (const role of roles) {
-    if (caller.admin && role !== 'admin') continue;
+    if ((caller.admin || createRoleGrants) && role !== 'admin') continue;
     if (callerRoles.get(role) !== true) {
       return refused(
         {

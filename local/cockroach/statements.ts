@@ -34,6 +34,7 @@ import {
   SYSTEM_PRIVILEGES,
   type SystemPrivilege,
   settingText,
+  shownSettingValue,
   storedMethod,
   type TargetRole,
   unknownSettingForSet,
@@ -365,7 +366,12 @@ export class StatementRewriter {
       });
       return refuse(error);
     }
-    const value = settings.get(name);
+    const value = shownSettingValue(
+      await this.#ctx.caller(),
+      name,
+      settings.get(name),
+      settings.get(SETTINGS.redactSensitive) === true,
+    );
     this.#ctx.record({
       type: 'cluster-setting',
       user,
@@ -528,6 +534,7 @@ export class StatementRewriter {
       passwordEncryption: settings.string(SETTINGS.passwordEncryption),
       scramCost: settings.int(SETTINGS.scramCost),
       bcryptCost: settings.int(SETTINGS.bcryptCost),
+      minPasswordLength: settings.int(SETTINGS.minPasswordLength),
     };
   }
 

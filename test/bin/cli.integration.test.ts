@@ -241,6 +241,23 @@ describe('npm run demo', () => {
     });
     expect(summary.currentUser).not.toBe('demo_app');
   });
+
+  it('rotates on the CockroachDB double with --engine cockroachdb', async () => {
+    const { stdout } = await run(
+      'npm',
+      ['run', '--silent', 'demo', '--', '--json', '--engine', 'cockroachdb'],
+      { timeout: 120_000 },
+    );
+    const summary = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as Record<string, unknown>;
+    expect(summary).toMatchObject({
+      ok: true,
+      engine: 'cockroachdb',
+      mode: 'single-user',
+      oldPasswordRejected: true,
+      iterations: 10610,
+    });
+    expect(stdout).toMatch(/CockroachDB double 127\.0\.0\.1:\d+ \(CockroachDB CCL v/);
+  });
 });
 
 /** Runs `npm run --silent <script> -- <args>`; its exit code and output. */

@@ -76,7 +76,14 @@ describe('doctor in alternating mode on PostgreSQL', () => {
     const check = find(results, 'clone admin');
     expect(check?.status).toBe('fail');
     expect(check?.detail).toMatch(/has no ADMIN OPTION on/);
-    expect(check?.fix).toMatch(new RegExp(`^GRANT ${user.username} TO \\S+ WITH ADMIN OPTION$`));
+    // ADMIN OPTION without INHERIT or SET: the admin gets no access to the user's data.
+    expect(check?.fix).toMatch(
+      new RegExp(
+        `^GRANT "${user.username}" TO "\\S+" WITH ADMIN OPTION, INHERIT FALSE, SET FALSE$`,
+      ),
+    );
+    await stack.postgres.withAdmin((c) => c.query(check?.fix ?? ''));
+    expect(find(await doctor(user.secretArn), 'clone admin')?.status).toBe('pass');
   });
 
   it('fails a clone name over 63 bytes', async () => {
@@ -143,24 +150,67 @@ describe('doctor in alternating mode on PostgreSQL', () => {
 });
 
 describe('doctor in alternating mode on CockroachDB', () => {
-  it('says the clone will own what it creates, and what the admin needs to grant it the user', async () => {
-    const admin = await createCockroachUser(crdb, stack.client, {
+  const setup = async (on: CockroachDouble) => {
+    const admin = await createCockroachUser(on, stack.client, {
       createRole: true,
       grants: ['CREATELOGIN', 'VIEWCLUSTERSETTING'],
     });
-    const user = await createCockroachUser(crdb, stack.client, { masterarn: admin.secretArn });
-    let results = await doctor(user.secretArn);
+    const user = await createCockroachUser(on, stack.client, { masterarn: admin.secretArn });
+    return { admin, user };
+  };
+
+  it('passes a CREATEROLE admin on v23.2+ without a GRANT of the user, and says the clone will own what it creates (pkg/sql/grant_role.go, PR #104376)', async () => {
+    const { admin, user } = await setup(crdb);
+    const results = await doctor(user.secretArn);
     expect(find(results, 'clone original')?.detail).toContain(
       `CockroachDB refuses a role default: what it creates is owned by ${user.username}_clone with ALL granted to ${user.username} (run SET ROLE ${user.username}`,
     );
     expect(find(results, 'clone admin')).toMatchObject({
-      status: 'fail',
-      detail: expect.stringContaining('CREATEROLE is not enough on CockroachDB'),
+      status: 'pass',
+      detail: expect.stringContaining(
+        'CREATEROLE grants membership in any non-admin role since v23.2.0',
+      ),
     });
-    await stack.postgres.withAdmin((c) =>
-      c.query(`GRANT ${user.username} TO ${admin.username} WITH ADMIN OPTION`),
-    );
-    results = await doctor(user.secretArn);
     expect(results.filter((r) => r.status === 'fail')).toEqual([]);
+    // The admin is not a member of the user: it has no access to its data.
+    const member = await stack.postgres.withAdmin((c) =>
+      c.query<{ m: boolean }>("SELECT pg_has_role($1, $2, 'MEMBER') AS m", [
+        admin.username,
+        user.username,
+      ]),
+    );
+    expect(member.rows[0]?.m).toBe(false);
+  });
+
+  it('on v23.1 asks for the setting, not for a GRANT that gives the admin the data; before v23.1 for an upgrade', async () => {
+    const v231 = await startCockroachDouble({
+      postgres: stack.postgres,
+      version:
+        'CockroachDB CCL v23.1.11 (x86_64-pc-linux-gnu, built 2023/09/27 01:53:43, go1.19.10)',
+    });
+    const v222 = await startCockroachDouble({
+      postgres: stack.postgres,
+      version:
+        'CockroachDB CCL v22.2.19 (x86_64-pc-linux-gnu, built 2024/02/05 18:43:57, go1.19.10)',
+    });
+    try {
+      const { user } = await setup(v231);
+      expect(find(await doctor(user.secretArn), 'clone admin')).toMatchObject({
+        status: 'fail',
+        fix: 'SET CLUSTER SETTING sql.auth.createrole_allows_grant_role_membership.enabled = true',
+      });
+      v231.settings.set('sql.auth.createrole_allows_grant_role_membership.enabled', true);
+      expect(find(await doctor(user.secretArn), 'clone admin')?.status).toBe('pass');
+
+      const old = await setup(v222);
+      expect(find(await doctor(old.user.secretArn), 'clone admin')).toMatchObject({
+        status: 'fail',
+        detail: expect.stringContaining("privileges on the application's data"),
+        fix: expect.stringMatching(/^upgrade to v23\.2\.0\+/),
+      });
+    } finally {
+      await v231.stop();
+      await v222.stop();
+    }
   });
 });

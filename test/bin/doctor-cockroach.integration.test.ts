@@ -114,3 +114,35 @@ describe('npm run doctor on CockroachDB: releases and stored hashes', () => {
     }
   });
 });
+
+describe('npm run doctor on CockroachDB: HBA it cannot see is a failure', () => {
+  it('fails a redacted HBA setting and names MODIFYCLUSTERSETTING (pkg/settings/masked.go), and warns on an ldap rule it can see', async () => {
+    const { admin, user } = await adminAndUser(crdb);
+    crdb.settings.set(SETTINGS.hba, 'host all all all cert-password');
+    crdb.settings.set(SETTINGS.redactSensitive, true);
+    try {
+      const redacted = await doctor(user.secretArn);
+      expect(result(redacted, 'hba')).toMatchObject({
+        status: 'fail',
+        detail: expect.stringContaining('<redacted>'),
+        fix: expect.stringContaining(`GRANT SYSTEM MODIFYCLUSTERSETTING TO "${admin.username}"`),
+      });
+      expect(redacted.code).toBe(1);
+
+      crdb.privileges.grant(admin.username, 'MODIFYCLUSTERSETTING');
+      crdb.settings.set(
+        SETTINGS.hba,
+        'host all ldap_people all ldap ldapserver=ldap.example.com\nhost all all all scram-sha-256',
+      );
+      const seen = await doctor(user.secretArn);
+      expect(result(seen, 'hba')).toMatchObject({
+        status: 'warn',
+        detail: expect.stringContaining('host all ldap_people all ldap'),
+      });
+    } finally {
+      crdb.privileges.revoke(admin.username, 'MODIFYCLUSTERSETTING');
+      crdb.settings.set(SETTINGS.redactSensitive, false);
+      crdb.settings.set(SETTINGS.hba, '');
+    }
+  });
+});

@@ -337,6 +337,61 @@ describe('CockroachDB double', () => {
     });
   });
 
+  describe('settings safety depends on', () => {
+    it('shows the HBA setting as <redacted> to VIEWCLUSTERSETTING while server.redact_sensitive_settings.enabled is on, and to admins as set (pkg/settings/masked.go)', async () => {
+      const rules = 'host all all all scram-sha-256';
+      crdb.settings.set(SETTINGS.hba, rules);
+      const show = (user: string) =>
+        as(user, async (c) => (await c.query(`SHOW CLUSTER SETTING ${SETTINGS.hba}`)).rows[0]);
+      expect(await show('rotator')).toEqual({ [SETTINGS.hba]: rules });
+      crdb.settings.set(SETTINGS.redactSensitive, true);
+      expect(await show('rotator')).toEqual({ [SETTINGS.hba]: '<redacted>' });
+      expect(await show('root')).toEqual({ [SETTINGS.hba]: rules });
+      // An empty value stays empty, so the default can be told from a customised value.
+      crdb.settings.set(SETTINGS.hba, '');
+      expect(await show('rotator')).toEqual({ [SETTINGS.hba]: '' });
+      // Only sensitive settings are masked.
+      expect(
+        await as(
+          'rotator',
+          async (c) => (await c.query(`SHOW CLUSTER SETTING ${SETTINGS.scramCost}`)).rows[0],
+        ),
+      ).toEqual({ [SETTINGS.scramCost]: String(COST) });
+    });
+
+    it('refuses a SCRAM cost outside 4096..240000000000 (pkg/security/password.go, IntInRange; message from pkg/settings)', async () => {
+      await as('root', async (c) => {
+        for (const cost of [4095, 240_000_000_001]) {
+          await expect(
+            c.query(`SET CLUSTER SETTING ${SETTINGS.scramCost} = ${cost}`),
+          ).rejects.toMatchObject({
+            message: `expected value in range [4096, 240000000000], got: ${cost}`,
+          });
+        }
+        await c.query(`SET CLUSTER SETTING ${SETTINGS.scramCost} = 240000000000`);
+        await c.query(`SET CLUSTER SETTING ${SETTINGS.scramCost} = 4096`);
+      });
+      expect(crdb.settings.get(SETTINGS.scramCost)).toBe(4096);
+    });
+
+    it('measures a cleartext password against server.user_login.min_password_length, never a pre-hashed one (pkg/sql/create_role.go, checkPasswordAndGetHash)', async () => {
+      crdb.settings.set(SETTINGS.minPasswordLength, 400);
+      try {
+        await as('root', async (c) => {
+          await expect(
+            c.query(`ALTER USER app WITH PASSWORD ${c.escapeLiteral('short cleartext')}`),
+          ).rejects.toMatchObject({ message: 'password too short' });
+          // A verifier is shorter than 400 bytes, and is stored all the same.
+          await c.query(`ALTER USER app WITH PASSWORD ${c.escapeLiteral(verifier(secrets.app))}`);
+        });
+        const client = await crdb.connect('app', secrets.app);
+        await client.end();
+      } finally {
+        await resetApp();
+      }
+    });
+  });
+
   describe('crdb_internal.check_password_hash_format', () => {
     it('names the scheme of a good verifier, bound as BYTES or given as a string literal (pkg/sql/sem/builtins/builtins.go)', async () => {
       const good = verifier(password());

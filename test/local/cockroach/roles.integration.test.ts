@@ -87,12 +87,21 @@ describe('a role default (pkg/sql/alter_role.go, processSetOrResetClause)', () =
     "ALTER USER app SET role TO 'rotator'",
     'ALTER ROLE app IN DATABASE defaultdb SET role = rotator',
     'ALTER ROLE ALL SET role = rotator',
-    'ALTER ROLE app RESET role',
   ])('refuses %s with 55P02, even for an admin', async (sql) => {
     expect(await failure('root', sql)).toEqual({
       code: '55P02',
       message: 'parameter "role" cannot be changed',
     });
+  });
+
+  it.each([
+    'ALTER ROLE <r> RESET role',
+    'ALTER ROLE <r> SET role = DEFAULT',
+    'ALTER ROLE <r> IN DATABASE defaultdb RESET role',
+  ])('accepts %s: CockroachDB does not validate the name of a RESET', async (sql) => {
+    const role = unique('r');
+    await as('rotator', (c) => c.query(`CREATE ROLE ${role} NOLOGIN`));
+    expect(await failure('rotator', sql.replace('<r>', role))).toBeUndefined();
   });
 
   it('still lets other per-role defaults through to PostgreSQL', async () => {
@@ -142,26 +151,63 @@ describe('CREATE USER (pkg/sql/create_role.go)', () => {
 });
 
 describe('GRANT <role> TO <member> (pkg/sql/grant_role.go)', () => {
-  it('is refused to CREATEROLE alone: it needs ADMIN OPTION on the role, or admin', async () => {
+  it('lets CREATEROLE alone grant any role but admin since v23.2 (PR #104376)', async () => {
     const [group, member] = [unique('g'), unique('m')];
     await createRole(group);
     await createRole(member);
-    expect(await failure('rotator', `GRANT ${group} TO ${member}`)).toEqual({
-      code: '42501',
-      message: `rotator is not a superuser or role admin for role ${group}`,
-    });
-    expect(await isMember(member, group)).toBe(false);
-    expect(await failure('root', `GRANT ${group} TO ${member}`)).toBeUndefined();
+    expect(await failure('rotator', `GRANT ${group} TO ${member}`)).toBeUndefined();
     expect(await isMember(member, group)).toBe(true);
+    expect(await failure('rotator', `GRANT admin TO ${member}`)).toEqual({
+      code: '42501',
+      message: 'rotator is not a role admin for role admin',
+    });
+    expect(await failure('app', `GRANT ${group} TO ${member}`)).toEqual({
+      code: '42501',
+      message: `app is not a superuser or role admin for role ${group}`,
+    });
   });
 
-  it('does not count PostgreSQL 16+ automatic ADMIN OPTION for the role a creator made', async () => {
-    const [group, member] = [unique('g'), unique('m')];
-    await as('rotator', (c) => c.query(`CREATE ROLE ${group} NOLOGIN`));
-    await createRole(member);
-    expect(await failure('rotator', `GRANT ${group} TO ${member}`)).toMatchObject({
-      code: '42501',
-    });
+  it('lets CREATEROLE grant on v23.1 only with sql.auth.createrole_allows_grant_role_membership.enabled, and not before v23.1', async () => {
+    const older = async (version: string) =>
+      startCockroachDouble({
+        postgres,
+        version: `CockroachDB CCL ${version} (x86_64-pc-linux-gnu, built 2023/09/27 01:53:43, go1.19.10)`,
+        systemPrivileges: { rotator: ['CREATELOGIN'] },
+      });
+    const grant = async (on: CockroachDouble, group: string, member: string) => {
+      const client = await on.connect('rotator', secrets.rotator);
+      try {
+        return await client.query(`GRANT ${group} TO ${member}`).then(
+          () => undefined,
+          (error: { code: string }) => error.code,
+        );
+      } finally {
+        await client.end();
+      }
+    };
+    const [v231, v222] = [await older('v23.1.11'), await older('v22.2.19')];
+    try {
+      const [group, member] = [unique('g'), unique('m')];
+      await createRole(group);
+      await createRole(member);
+      expect(await grant(v231, group, member)).toBe('42501');
+      v231.settings.set('sql.auth.createrole_allows_grant_role_membership.enabled', true);
+      expect(await grant(v231, group, member)).toBeUndefined();
+      expect(await isMember(member, group)).toBe(true);
+
+      // Before v23.1: ADMIN OPTION is needed, and PostgreSQL 16+'s automatic
+      // ADMIN OPTION for the role a creator made does not count.
+      const [made, other] = [unique('g'), unique('m')];
+      const client = await v222.connect('rotator', secrets.rotator);
+      await client.query(`CREATE ROLE ${made} NOLOGIN`).finally(() => client.end());
+      await createRole(other);
+      expect(await grant(v222, made, other)).toBe('42501');
+      v222.settings.set('sql.auth.createrole_allows_grant_role_membership.enabled', true);
+      expect(await grant(v222, made, other)).toBe('42501');
+    } finally {
+      await v231.stop();
+      await v222.stop();
+    }
   });
 
   it('is allowed with ADMIN OPTION held directly or through another role, and grants silently again', async () => {
@@ -171,11 +217,11 @@ describe('GRANT <role> TO <member> (pkg/sql/grant_role.go)', () => {
     await createRole(member);
     await postgres.withAdmin(async (c) => {
       await c.query(`GRANT ${group} TO ${middle} WITH ADMIN OPTION`);
-      await c.query(`GRANT ${middle} TO rotator`);
+      await c.query(`GRANT ${middle} TO app`);
     });
-    expect(await failure('rotator', `GRANT ${group} TO ${member}`)).toBeUndefined();
+    expect(await failure('app', `GRANT ${group} TO ${member}`)).toBeUndefined();
     expect(await isMember(member, group)).toBe(true);
-    expect(await failure('rotator', `GRANT ${group} TO ${member}`)).toBeUndefined();
+    expect(await failure('app', `GRANT ${group} TO ${member}`)).toBeUndefined();
   });
 
   it('refuses a cycle and a role of its own, with 0LP01', async () => {
@@ -261,6 +307,31 @@ describe('ALTER DEFAULT PRIVILEGES (pkg/sql/alter_default_privileges.go)', () =>
     expect(
       await failure('app', 'ALTER DEFAULT PRIVILEGES FOR ALL ROLES GRANT ALL ON TABLES TO app'),
     ).toMatchObject({ code: '42501' });
+  });
+
+  it('accepts TABLES, SEQUENCES, TYPES, SCHEMAS and FUNCTIONS as targets, and records each', async () => {
+    const kinds = {
+      TABLES: 'r',
+      SEQUENCES: 'S',
+      TYPES: 'T',
+      SCHEMAS: 'n',
+      FUNCTIONS: 'f',
+    } as const;
+    await as('app', async (c) => {
+      for (const target of Object.keys(kinds)) {
+        await c.query(`ALTER DEFAULT PRIVILEGES GRANT ALL ON ${target} TO rotator`);
+      }
+    });
+    // Default privileges are per database: read them in the double's.
+    const c = await postgres.connect(postgres.admin.user, postgres.admin.password, crdb.database);
+    const result = await c
+      .query<{ kind: string }>(
+        `SELECT defaclobjtype::text AS kind FROM pg_default_acl d
+          JOIN pg_roles r ON r.oid = d.defaclrole WHERE r.rolname = 'app'`,
+      )
+      .finally(() => c.end());
+    const recorded = result.rows.map((row) => row.kind);
+    expect(recorded).toEqual(expect.arrayContaining(Object.values(kinds)));
   });
 
   it('for oneself: what the role then creates is usable by the grantee, who does not own it', async () => {
