@@ -9,6 +9,7 @@ import {
   CreateSecretCommand,
   DescribeSecretCommand,
   GetSecretValueCommand,
+  PutSecretValueCommand,
   RotateSecretCommand,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
@@ -23,7 +24,11 @@ import { SdkSecretStore } from '../../lambda/adapters/secrets-manager.js';
 import type { RotationEvent } from '../../lambda/core/event.js';
 import { createScramVerifier } from '../../lambda/core/scram.js';
 import { type DatabaseSecret, parseDatabaseSecret } from '../../lambda/core/secret.js';
-import { AuthenticationFailedError, DatabaseServerError } from '../../lambda/errors.js';
+import {
+  AuthenticationFailedError,
+  ConnectionLostError,
+  DatabaseServerError,
+} from '../../lambda/errors.js';
 import { createHandler } from '../../lambda/index.js';
 import { Logger } from '../../lambda/telemetry.js';
 import { type CockroachDouble, startCockroachDouble } from '../../local/cockroach/double.js';
@@ -484,27 +489,215 @@ describe.each(servers)('alternating users on $name', (server) => {
     expect(await roleExists(user.clone)).toBe(false);
   });
 
-  it('refuses to take over an existing role of the clone name that is not a member of the original', async () => {
+  it('refuses a role of the clone name it did not create, even a member of the original, and changes nothing', async () => {
     const user = await appUser(server);
-    await postgres.createUser(
-      user.clone,
-      createScramVerifier('someone else', { iterations: COST }),
+    // Another application's role that happens to have the clone's name, and
+    // is a member of the user.
+    const theirs = randomBytes(12).toString('hex');
+    watch.secret(theirs);
+    await postgres.createUser(user.clone, createScramVerifier(theirs, { iterations: COST }));
+    await asSuperuser(server, (c) =>
+      c.query(`GRANT ${c.escapeIdentifier(user.username)} TO ${c.escapeIdentifier(user.clone)}`),
     );
-    const before = await storedHashes(user.clone);
+    const before = await storedHashes(user.clone, user.username);
     const outcome = await rotate(user.secretArn);
     expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
-    expect(outcome.errorMessage).toContain(
-      `Clone refused: ${user.clone}, the clone of ${user.username}, is not a member of the original`,
+    expect(outcome.errorMessage).toMatch(
+      new RegExp(
+        `^Clone refused: ${user.clone}, the clone of ${user.username}, is not proven to be the clone this function created for the original: it may be another role; nothing was changed\\. `,
+      ),
     );
-    expect(await storedHashes(user.clone)).toEqual(before);
-    expect(await isMember(user.clone, user.username)).toBe(false);
+    // How to bring it under rotation deliberately, per engine.
+    expect(outcome.errorMessage).toContain(
+      server.engine === 'postgres' ? `COMMENT ON ROLE "${user.clone}" IS ` : 'as AWSPREVIOUS',
+    );
+    expect(await storedHashes(user.clone, user.username)).toEqual(before);
+    // Its own application still logs in, and has no role setting of ours.
+    await withLogin(
+      { ...(await read(user.secretArn)), username: user.clone, password: theirs },
+      async (s) => expect((await s.identity()).currentUser).toBe(user.clone),
+    );
   });
 
-  it('rolls nothing back when the pending password fails its test, and the next rotation uses a new password', async () => {
+  it("refuses an application user whose name ends in the suffix, and leaves the shorter role's password alone", async () => {
+    const shorter = await appUser(server);
+    // An application user named <shorter>_clone, a member of <shorter>,
+    // rotated in alternating mode: it is not a clone the function made.
+    const user = await appUser(server, shorter.clone);
+    await asSuperuser(server, (c) =>
+      c.query(
+        `GRANT ${c.escapeIdentifier(shorter.username)} TO ${c.escapeIdentifier(user.username)}`,
+      ),
+    );
+    const before = await storedHashes(shorter.username, user.username);
+    const outcome = await rotate(user.secretArn);
+    expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
+    expect(outcome.errorMessage).toMatch(
+      new RegExp(
+        `^Clone refused: ${user.username}, the clone of ${shorter.username}, is not proven`,
+      ),
+    );
+    expect(await storedHashes(shorter.username, user.username)).toEqual(before);
+  });
+
+  it('takes no AWSPREVIOUS naming the clone as proof, and grants nothing before every check passed', async () => {
     const user = await appUser(server);
-    const sabotage = rotationFunction({
-      // Someone changes the clone's password between setSecret and testSecret.
+    const theirs = randomBytes(12).toString('hex');
+    watch.secret(theirs);
+    await postgres.createUser(user.clone, createScramVerifier(theirs, { iterations: COST }));
+    // Whoever may write the secret stages a version naming the clone.
+    const current = await read(user.secretArn);
+    const forged = randomBytes(12).toString('hex');
+    watch.secret(forged);
+    await client.send(
+      new PutSecretValueCommand({
+        SecretId: user.secretArn,
+        SecretString: JSON.stringify({ ...current.raw, username: user.clone, password: forged }),
+        VersionStages: ['AWSPREVIOUS'],
+      }),
+    );
+    const before = await storedHashes(user.clone, user.username);
+    const outcome = await rotate(user.secretArn);
+    expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
+    expect(outcome.errorMessage).toMatch(/is not proven to be the clone this function created/);
+    expect(await isMember(user.clone, user.username)).toBe(false);
+    expect(await storedHashes(user.clone, user.username)).toEqual(before);
+  });
+
+  it('holds the clone to the same rules as the user: a member of a CREATEROLE role is refused even with ALLOW_PRIVILEGED_TARGET', async () => {
+    const user = await appUser(server);
+    expect(await rotate(user.secretArn)).toMatchObject({ ok: true });
+    const manager = `mgr_${randomBytes(4).toString('hex')}`;
+    await postgres.withAdmin(async (c) => {
+      await c.query(`CREATE ROLE ${manager} NOLOGIN CREATEROLE`);
+      await c.query(`GRANT ${manager} TO ${c.escapeIdentifier(user.clone)}`);
+    });
+    const before = await storedHashes(user.clone, user.username);
+    const outcome = await rotate(
+      user.secretArn,
+      rotationFunction({ env: { ALLOW_PRIVILEGED_TARGET: 'true' } }),
+    );
+    expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
+    expect(outcome.errorMessage).toMatch(
+      new RegExp(
+        `^Clone refused: ${user.clone}, the clone of ${user.username}, holds privileged attributes or roles .*\\(${manager}\\); nothing was changed`,
+      ),
+    );
+    expect(await storedHashes(user.clone, user.username)).toEqual(before);
+  });
+
+  const disablings = [
+    { setting: 'NOLOGIN', sql: 'NOLOGIN', engines: ['postgres', 'cockroachdb'] },
+    { setting: 'CONNECTION LIMIT 0', sql: 'CONNECTION LIMIT 0', engines: ['postgres'] },
+    {
+      setting: 'VALID UNTIL',
+      sql: "VALID UNTIL '2001-01-01 00:00:00+00'",
+      engines: ['postgres', 'cockroachdb'],
+    },
+  ] as const;
+
+  it.each(disablings.filter((d) => (d.engines as readonly string[]).includes(server.engine)))(
+    'never enables a clone an operator disabled with $setting: it refuses, naming the setting',
+    async ({ setting, sql }) => {
+      const user = await appUser(server);
+      const lambda = rotationFunction();
+      expect(await rotate(user.secretArn, lambda)).toMatchObject({ ok: true });
+      await postgres.withAdmin((c) =>
+        c.query(`ALTER ROLE ${c.escapeIdentifier(user.clone)} ${sql}`),
+      );
+      const attributes = () =>
+        postgres.withAdmin(
+          async (c) =>
+            (
+              await c.query(
+                'SELECT rolcanlogin, rolconnlimit, rolvaliduntil::text AS until FROM pg_roles WHERE rolname = $1',
+                [user.clone],
+              )
+            ).rows[0],
+        );
+      const before = {
+        attributes: await attributes(),
+        hashes: await storedHashes(user.clone, user.username),
+      };
+      const outcome = await rotate(user.secretArn, lambda);
+      expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
+      expect(outcome.errorMessage).toMatch(
+        new RegExp(
+          `^Clone refused: ${user.clone}, the clone of ${user.username}, was disabled by an operator, and a rotation never enables a role again \\(${setting}`,
+        ),
+      );
+      expect(outcome.errorMessage).toContain('undo the setting by hand');
+      expect({
+        attributes: await attributes(),
+        hashes: await storedHashes(user.clone, user.username),
+      }).toEqual(before);
+    },
+  );
+
+  it('puts back what setSecret changed when the test fails: every labelled version logs in, the withdrawn one does not', async () => {
+    const user = await appUser(server);
+    let sabotage = false;
+    const lambda = rotationFunction({
+      // Someone changes the changed user's password between setSecret and testSecret.
       afterSetSecret: async () => {
+        if (!sabotage) return;
+        const pending = await read(user.secretArn, 'AWSPENDING');
+        await postgres.withAdmin((c) =>
+          c.query(
+            `ALTER ROLE ${c.escapeIdentifier(pending.username)} PASSWORD ${c.escapeLiteral(
+              createScramVerifier(randomBytes(12).toString('hex'), { iterations: COST }),
+            )}`,
+          ),
+        );
+      },
+    });
+    // Rotation 1 fails: no labelled version names the clone, so its password
+    // becomes one nobody holds.
+    sabotage = true;
+    const first = await rotate(user.secretArn, lambda);
+    expect(first).toMatchObject({ ok: false, failedStep: 'testSecret' });
+    expect(first.errorMessage).toMatch(
+      new RegExp(
+        `^Rotation rolled back: ${user.clone} did not log in with the pending password \\(Authentication failed: .*\\), so its password was set to a random one no version holds`,
+      ),
+    );
+    await withLogin(await read(user.secretArn), async () => undefined);
+    sabotage = false;
+    if (server.engine === 'cockroachdb') {
+      // No labelled version holds the clone's password now, and CockroachDB
+      // has no role comment: the clone cannot be proven, and the message
+      // says to drop it.
+      const refused = await rotate(user.secretArn, lambda);
+      expect(refused).toMatchObject({ ok: false, failedStep: 'setSecret' });
+      expect(refused.errorMessage).toContain(
+        `or drop ${user.clone} so that the next rotation creates it`,
+      );
+      await asSuperuser(server, async (c) => {
+        await c.query(`DROP OWNED BY ${c.escapeIdentifier(user.clone)}`);
+        await c.query(`DROP ROLE ${c.escapeIdentifier(user.clone)}`);
+      });
+      // Secrets Manager's retry of that rotation creates the clone again.
+      await expect(rotate(user.secretArn, lambda)).rejects.toMatchObject({
+        name: 'InvalidRequestException',
+      });
+      expect(await endpoint.waitForRotation(user.secretArn, { timeoutMs: 30_000 })).toMatchObject({
+        ok: true,
+      });
+    } else {
+      expect(await rotate(user.secretArn, lambda)).toMatchObject({ ok: true });
+    }
+    // After rotations 2 and 3, AWSCURRENT is the original, AWSPREVIOUS the clone.
+    expect(await rotate(user.secretArn, lambda)).toMatchObject({ ok: true });
+    const current = await read(user.secretArn);
+    const previous = await read(user.secretArn, 'AWSPREVIOUS');
+    expect([current.username, previous.username]).toEqual([user.username, user.clone]);
+    // Rotation 4 changes the clone and fails its test: the clone gets
+    // AWSPREVIOUS's password back.
+    sabotage = true;
+    let withdrawn: DatabaseSecret | undefined;
+    const spy = rotationFunction({
+      afterSetSecret: async () => {
+        withdrawn = await read(user.secretArn, 'AWSPENDING');
         await postgres.withAdmin((c) =>
           c.query(
             `ALTER ROLE ${c.escapeIdentifier(user.clone)} PASSWORD ${c.escapeLiteral(
@@ -514,24 +707,70 @@ describe.each(servers)('alternating users on $name', (server) => {
         );
       },
     });
-    const before = await read(user.secretArn);
-    const outcome = await rotate(user.secretArn, sabotage);
-    expect(outcome).toMatchObject({ ok: false, failedStep: 'testSecret' });
-    expect(outcome.errorMessage).toMatch(
+    const fourth = await rotate(user.secretArn, spy);
+    expect(fourth).toMatchObject({ ok: false, failedStep: 'testSecret' });
+    expect(fourth.errorMessage).toMatch(
       new RegExp(
-        `^Pending password failed its test: ${user.clone} did not log in with the pending password \\(Authentication failed: .*\\); nothing needed rolling back: alternating mode changed only ${user.clone}; ${user.username}, the user AWSCURRENT names, was not touched\\. AWSPENDING was removed`,
+        `^Rotation rolled back: ${user.clone} .*so its password was set back to AWSPREVIOUS's`,
       ),
     );
     await withLogin(await read(user.secretArn), async () => undefined);
+    await withLogin(await read(user.secretArn, 'AWSPREVIOUS'), async () => undefined);
+    await expect(login(withdrawn as DatabaseSecret)).rejects.toBeInstanceOf(
+      AuthenticationFailedError,
+    );
     const stages = (await client.send(new DescribeSecretCommand({ SecretId: user.secretArn })))
       .VersionIdsToStages;
     expect(Object.values(stages ?? {}).flat()).not.toContain('AWSPENDING');
+  });
 
-    expect(await rotate(user.secretArn)).toMatchObject({ ok: true });
-    const after = await read(user.secretArn);
-    expect(after.username).toBe(user.clone);
-    expect(after.password).not.toBe(before.password);
-    await withLogin(after, async () => undefined);
+  it('rolls nothing back on an unexpected error after the pending password logged in; the retry finishes', async () => {
+    const user = await appUser(server);
+    const pendingPassword = { value: '' };
+    let broken = false;
+    const connector = new PgConnector();
+    // The pending login succeeds, then the connection drops while asking
+    // who the session is: nothing about the password is proven wrong.
+    const dropAfterLogin: DatabaseConnector = {
+      async login(target, loginLimits, options) {
+        const session = await connector.login(target, loginLimits, options);
+        if (broken || target.password !== pendingPassword.value) return session;
+        broken = true;
+        return new Proxy(session, {
+          get: (inner, property) => {
+            if (property === 'identity') {
+              return async () => {
+                throw new ConnectionLostError('db', 'the identity query');
+              };
+            }
+            const value = Reflect.get(inner, property, inner) as unknown;
+            return typeof value === 'function' ? value.bind(inner) : value;
+          },
+        });
+      },
+    };
+    const lambda = rotationFunction({
+      database: dropAfterLogin,
+      env: { TRANSIENT_RETRY_MS: '0' },
+      afterSetSecret: async () => {
+        pendingPassword.value = (await read(user.secretArn, 'AWSPENDING')).password;
+      },
+    });
+    const first = await rotate(user.secretArn, lambda);
+    expect(first).toMatchObject({ ok: false, failedStep: 'testSecret' });
+    expect(first.errorMessage).toMatch(/^Database connection lost/);
+    expect(broken).toBe(true);
+    // Secrets Manager retries the same token; the rotation completes.
+    await expect(rotate(user.secretArn, lambda)).rejects.toMatchObject({
+      name: 'InvalidRequestException',
+    });
+    expect(await endpoint.waitForRotation(user.secretArn, { timeoutMs: 30_000 })).toMatchObject({
+      ok: true,
+    });
+    const current = await read(user.secretArn);
+    expect(current.username).toBe(user.clone);
+    expect(current.password).toBe(pendingPassword.value);
+    await withLogin(current, async () => undefined);
   });
 });
 
