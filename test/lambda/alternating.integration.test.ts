@@ -254,6 +254,24 @@ async function isMember(member: string, role: string): Promise<boolean> {
   });
 }
 
+/** Sets a role's password, as the superuser, to one nobody holds. */
+async function scramble(role: string): Promise<void> {
+  const verifier = createScramVerifier(randomBytes(12).toString('hex'), { iterations: COST });
+  await postgres.withAdmin((c) =>
+    c.query(`ALTER ROLE ${c.escapeIdentifier(role)} PASSWORD ${c.escapeLiteral(verifier)}`),
+  );
+}
+
+/** Rotates with ALLOW_PRIVILEGED_TARGET=true, expects setSecret to refuse, and returns why. */
+async function refusedWithPrivilegedAllowed(secretArn: string): Promise<string> {
+  const outcome = await rotate(
+    secretArn,
+    rotationFunction({ env: { ALLOW_PRIVILEGED_TARGET: 'true' } }),
+  );
+  expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
+  return outcome.errorMessage ?? '';
+}
+
 describe('alternating users on CockroachDB, cut short', () => {
   it('takes up the clone its own attempt created before it was cut short between CREATE USER and GRANT', async () => {
     const server = servers.find((s) => s.engine === 'cockroachdb') as Server;
@@ -476,12 +494,8 @@ describe.each(servers)('alternating users on $name', (server) => {
     await postgres.withAdmin((c) =>
       c.query(`ALTER ROLE ${c.escapeIdentifier(user.username)} CREATEROLE`),
     );
-    const outcome = await rotate(
-      user.secretArn,
-      rotationFunction({ env: { ALLOW_PRIVILEGED_TARGET: 'true' } }),
-    );
-    expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
-    expect(outcome.errorMessage).toMatch(
+    const message = await refusedWithPrivilegedAllowed(user.secretArn);
+    expect(message).toMatch(
       new RegExp(
         `^Clone refused: ${user.clone}, the clone of ${user.username}, would inherit privileged .* \\(CREATEROLE\\); nothing was changed`,
       ),
@@ -573,12 +587,8 @@ describe.each(servers)('alternating users on $name', (server) => {
       await c.query(`GRANT ${manager} TO ${c.escapeIdentifier(user.clone)}`);
     });
     const before = await storedHashes(user.clone, user.username);
-    const outcome = await rotate(
-      user.secretArn,
-      rotationFunction({ env: { ALLOW_PRIVILEGED_TARGET: 'true' } }),
-    );
-    expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
-    expect(outcome.errorMessage).toMatch(
+    const message = await refusedWithPrivilegedAllowed(user.secretArn);
+    expect(message).toMatch(
       new RegExp(
         `^Clone refused: ${user.clone}, the clone of ${user.username}, holds privileged attributes or roles .*\\(${manager}\\); nothing was changed`,
       ),
@@ -641,14 +651,7 @@ describe.each(servers)('alternating users on $name', (server) => {
       // Someone changes the changed user's password between setSecret and testSecret.
       afterSetSecret: async () => {
         if (!sabotage) return;
-        const pending = await read(user.secretArn, 'AWSPENDING');
-        await postgres.withAdmin((c) =>
-          c.query(
-            `ALTER ROLE ${c.escapeIdentifier(pending.username)} PASSWORD ${c.escapeLiteral(
-              createScramVerifier(randomBytes(12).toString('hex'), { iterations: COST }),
-            )}`,
-          ),
-        );
+        await scramble((await read(user.secretArn, 'AWSPENDING')).username);
       },
     });
     // Rotation 1 fails: no labelled version names the clone, so its password
@@ -698,13 +701,7 @@ describe.each(servers)('alternating users on $name', (server) => {
     const spy = rotationFunction({
       afterSetSecret: async () => {
         withdrawn = await read(user.secretArn, 'AWSPENDING');
-        await postgres.withAdmin((c) =>
-          c.query(
-            `ALTER ROLE ${c.escapeIdentifier(user.clone)} PASSWORD ${c.escapeLiteral(
-              createScramVerifier(randomBytes(12).toString('hex'), { iterations: COST }),
-            )}`,
-          ),
-        );
+        await scramble(user.clone);
       },
     });
     const fourth = await rotate(user.secretArn, spy);

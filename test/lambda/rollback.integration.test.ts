@@ -25,10 +25,7 @@ import { SdkSecretStore } from '../../lambda/adapters/secrets-manager.js';
 import type { RotationEvent } from '../../lambda/core/event.js';
 import { createScramVerifier } from '../../lambda/core/scram.js';
 import { type DatabaseSecret, parseDatabaseSecret } from '../../lambda/core/secret.js';
-import {
-  AuthenticationFailedError,
-  DatabaseUnreachableError,
-} from '../../lambda/errors.js';
+import { AuthenticationFailedError, DatabaseUnreachableError } from '../../lambda/errors.js';
 import { createHandler } from '../../lambda/index.js';
 import { Logger } from '../../lambda/telemetry.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
