@@ -18,7 +18,8 @@
  *   a VALID UNTIL that has passed): a rotation never enables a role again.
  *
  * Then it brings the proven clone in line with the original: membership in
- * the original, VALID UNTIL (and CONNECTION LIMIT on PostgreSQL), and
+ * the original, VALID UNTIL (and CONNECTION LIMIT on PostgreSQL), the
+ * original's per-role settings (`engines/role-settings.ts`), and
  * acting as the original: PostgreSQL's `ALTER ROLE clone SET role =
  * original` (objects it creates are owned by the original); CockroachDB
  * refuses that, so the clone grants ALL on what it creates to the original
@@ -30,6 +31,7 @@ import { type AlternatingPair, alternatingPair } from '../core/alternating.js';
 import { assertTargetRole, type RoleFacts } from '../core/confinement.js';
 import { type DatabaseSecret, differingFields, TARGET_FIELDS } from '../core/secret.js';
 import type { Engine } from '../engines/engine.js';
+import { copyRoleSettings } from '../engines/role-settings.js';
 import { CloneRefusedError, isRotationError } from '../errors.js';
 import { loginLimits, type StepContext } from '../rotation/context.js';
 import { loadPrevious, loginTarget } from '../rotation/load.js';
@@ -101,6 +103,8 @@ async function applyAlternating(ctx: StepContext, change: Change): Promise<Chang
     ));
   }
   aligned.push(...(await alignAttributes(engine, session, pair)));
+  const settings = await copyRoleSettings(session, pair);
+  if (settings.length > 0) aligned.push('settings');
   await engine.makeCloneActAsOriginal(session, () => openClone(ctx, current, pending, pair), pair);
   aligned.push(engine.cloneActsAs);
   return {

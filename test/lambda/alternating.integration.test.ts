@@ -469,6 +469,43 @@ describe.each(servers)('alternating users on $name', (server) => {
     expect(attributes[user.clone]?.limit).toBe(server.engine === 'postgres' ? 7 : -1);
   });
 
+  it("gives the clone's sessions the original's per-role settings, at every rotation", async () => {
+    const user = await appUser(server);
+    const schema = `sch_${randomBytes(3).toString('hex')}`;
+    await asSuperuser(server, async (c) => {
+      const role = c.escapeIdentifier(user.username);
+      await c.query(`CREATE SCHEMA ${schema} AUTHORIZATION ${role}`);
+      await c.query(`CREATE TABLE ${schema}.things (id int)`);
+      await c.query(`INSERT INTO ${schema}.things VALUES (5)`);
+      await c.query(`ALTER TABLE ${schema}.things OWNER TO ${role}`);
+      await c.query(`ALTER ROLE ${role} SET search_path = ${schema}, public`);
+      await c.query(`ALTER ROLE ${role} SET lock_timeout = '4321ms'`);
+    });
+    const lambda = rotationFunction();
+    const session = async (secret: DatabaseSecret) =>
+      withLogin(secret, async (s) => ({
+        user: (await s.identity()).sessionUser,
+        rows: await s.query('SELECT id FROM things'),
+        lockTimeout: (
+          await s.query<{ v: string }>('SELECT current_setting($1) AS v', ['lock_timeout'])
+        )[0]?.v,
+      }));
+    expect(await rotate(user.secretArn, lambda)).toMatchObject({ ok: true });
+    const asClone = await session(await read(user.secretArn));
+    const asOriginal = await session(await read(user.secretArn, 'AWSPREVIOUS'));
+    expect(asClone).toEqual({ ...asOriginal, user: user.clone });
+    expect(asOriginal).toEqual({ user: user.username, rows: [{ id: 5 }], lockTimeout: '4321ms' });
+    // A setting changed on the original later reaches the clone at the next rotation.
+    await asSuperuser(server, (c) =>
+      c.query(`ALTER ROLE ${c.escapeIdentifier(user.username)} RESET lock_timeout`),
+    );
+    expect(await rotate(user.secretArn, lambda)).toMatchObject({ ok: true });
+    const again = await session(await read(user.secretArn, 'AWSPREVIOUS'));
+    expect(again.user).toBe(user.clone);
+    expect(again.lockTimeout).toBe((await session(await read(user.secretArn))).lockTimeout);
+    expect(again.rows).toEqual([{ id: 5 }]);
+  });
+
   it('refuses a clone name over 63 bytes before anything is stored or created', async () => {
     const user = await appUser(server, `l${randomBytes(3).toString('hex')}${'b'.repeat(51)}`);
     const before = await read(user.secretArn);
