@@ -449,20 +449,23 @@ export class InsufficientPrivilegeError extends RotationError {
    * @param options.rdsPasswordGrant - the GRANT that fixes it, when the
    *   server proved the role is not a member of `rds_password` while
    *   `rds.restrict_password_commands` is on (built with escapeIdentifier)
+   * @param options.fix - replaces the default advice, where the server said
+   *   what is missing (e.g. ADMIN OPTION)
    */
   constructor(
     username: string,
     where: string,
-    options?: ErrorOptions & { readonly rdsPasswordGrant?: string },
+    options?: ErrorOptions & { readonly rdsPasswordGrant?: string; readonly fix?: string },
   ) {
-    const { rdsPasswordGrant, ...errorOptions } = options ?? {};
+    const { rdsPasswordGrant, fix, ...errorOptions } = options ?? {};
     super(
       'InsufficientPrivilegeError',
       `user ${username} at ${where} may not change this password; ` +
         (rdsPasswordGrant !== undefined
           ? `rds.restrict_password_commands is on and ${username} is not a member of rds_password: as the master user run ${rdsPasswordGrant}`
-          : 'rotate through an admin secret (masterarn) whose role has CREATEROLE (CockroachDB: and CREATELOGIN, or admin), ' +
-            'or on CockroachDB enable sql.auth.change_own_password.enabled'),
+          : (fix ??
+            'rotate through an admin secret (masterarn) whose role has CREATEROLE (CockroachDB: and CREATELOGIN, or admin), ' +
+              'or on CockroachDB enable sql.auth.change_own_password.enabled')),
       errorOptions,
     );
     this.username = username;

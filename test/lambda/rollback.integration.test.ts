@@ -402,6 +402,23 @@ describe.each(MODES)('setSecret run again in %s mode', (mode) => {
   });
 });
 
+describe('an admin with CREATEROLE but without ADMIN OPTION on the user (PostgreSQL 16+)', () => {
+  it('is told that ADMIN OPTION is what is missing, with the GRANT to run, and nothing changes', async () => {
+    const admin = await stack.createApplicationUser({ createRole: true });
+    const user = await stack.createApplicationUser({ extraKeys: { masterarn: admin.secretArn } });
+    const before = await stack.postgres.storedPassword(user.username);
+    watch.secret(before);
+    const outcome = await rotate(user.secretArn, rotationFunction({ env: modeEnv('admin') }));
+    expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
+    expect(outcome.errorMessage).toMatch(
+      new RegExp(
+        `^Insufficient privilege: user ${admin.username} at .* may not change this password; it has CREATEROLE but not ADMIN OPTION on the role it changes, which PostgreSQL 16\\+ requires; run GRANT <that role> TO "${admin.username}" WITH ADMIN OPTION`,
+      ),
+    );
+    expect(await stack.postgres.storedPassword(user.username)).toBe(before);
+  });
+});
+
 describe('across the roll-back suite', () => {
   it('printed no password or verifier in any log line or error message', () => {
     for (const invocation of stack.secretsManager.invocations) {
