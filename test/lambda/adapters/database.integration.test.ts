@@ -56,6 +56,22 @@ function errorResponse(severity: string, code: string, text: string): Buffer {
 const saslMessage = (kind: 11 | 12, text: string) =>
   message('R', Buffer.concat([int32(kind), Buffer.from(text, 'utf8')]));
 
+/**
+ * Plays SCRAM up to the client's proof: the mechanism, then the server-first
+ * message for the client's nonce; `afterProof` answers the proof.
+ */
+function scramUntilProof(tls: TLSSocket, afterProof: () => void): void {
+  tls.write(SASL);
+  tls.once('data', (first: Buffer) => {
+    // SASLInitialResponse: the client-first-message ends the packet ("...,r=<nonce>").
+    const nonce = /r=([^,]+)$/.exec(first.toString('latin1'))?.[1] ?? '';
+    tls.write(
+      saslMessage(11, `r=${nonce}server-nonce,s=${Buffer.alloc(16, 7).toString('base64')},i=4096`),
+    );
+    tls.once('data', afterProof);
+  });
+}
+
 let server: Server | undefined;
 afterEach(() => {
   server?.close();
@@ -124,23 +140,12 @@ describe('PgConnector against a hostile server', () => {
   });
 
   it('refuses a server whose SCRAM signature does not match, sending nothing after the exchange', async () => {
-    const { port, received } = await hostile((tls) => {
-      tls.write(SASL);
-      tls.once('data', (first: Buffer) => {
-        // SASLInitialResponse: the client-first-message ends the packet ("...,r=<nonce>").
-        const nonce = /r=([^,]+)$/.exec(first.toString('latin1'))?.[1] ?? '';
-        tls.write(
-          saslMessage(
-            11,
-            `r=${nonce}server-nonce,s=${Buffer.alloc(16, 7).toString('base64')},i=4096`,
-          ),
-        );
-        // It accepts any proof, then signs with a key it cannot have.
-        tls.once('data', () =>
-          tls.write(saslMessage(12, `v=${Buffer.alloc(32, 1).toString('base64')}`)),
-        );
-      });
-    });
+    // It accepts any proof, then signs with a key it cannot have.
+    const { port, received } = await hostile((tls) =>
+      scramUntilProof(tls, () =>
+        tls.write(saslMessage(12, `v=${Buffer.alloc(32, 1).toString('base64')}`)),
+      ),
+    );
     const failure = await login(port).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(ServerSignatureError);
     expect(failure).toMatchObject({ problem: 'mismatch' });
@@ -153,20 +158,10 @@ describe('PgConnector against a hostile server', () => {
   });
 
   it('reports a SCRAM exchange that skips the server final message as a missing signature, not a missing mechanism', async () => {
-    const { port, received } = await hostile((tls) => {
-      tls.write(SASL);
-      tls.once('data', (first: Buffer) => {
-        const nonce = /r=([^,]+)$/.exec(first.toString('latin1'))?.[1] ?? '';
-        tls.write(
-          saslMessage(
-            11,
-            `r=${nonce}server-nonce,s=${Buffer.alloc(16, 7).toString('base64')},i=4096`,
-          ),
-        );
-        // AuthenticationOk and ReadyForQuery, with no AuthenticationSASLFinal.
-        tls.once('data', () => tls.write(Buffer.concat([message('R', int32(0)), READY])));
-      });
-    });
+    // AuthenticationOk and ReadyForQuery, with no AuthenticationSASLFinal.
+    const { port, received } = await hostile((tls) =>
+      scramUntilProof(tls, () => tls.write(Buffer.concat([message('R', int32(0)), READY]))),
+    );
     const failure = await login(port).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(ServerSignatureError);
     expect((failure as Error).message).toMatch(
