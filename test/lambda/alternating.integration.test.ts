@@ -13,7 +13,7 @@ import {
   RotateSecretCommand,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import type pg from 'pg';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type DatabaseConnector,
@@ -805,6 +805,59 @@ describe.each(servers)('alternating users on $name', (server) => {
     expect(current.username).toBe(user.clone);
     expect(current.password).toBe(pendingPassword.value);
     await withLogin(current, async () => undefined);
+  });
+});
+
+describe("what a holder of the clone's credentials can do on PostgreSQL (the claims docs make)", () => {
+  const server = servers[0] as Server;
+
+  it('runs as the original; SET ROLE NONE makes it the clone, which still has the original privileges', async () => {
+    const user = await appUser(server);
+    expect(await rotate(user.secretArn)).toMatchObject({ ok: true });
+    const table = `granted_${randomBytes(3).toString('hex')}`;
+    await postgres.withAdmin(async (c) => {
+      await c.query(`CREATE TABLE ${table} (id int)`);
+      await c.query(`GRANT SELECT ON ${table} TO ${c.escapeIdentifier(user.username)}`);
+    });
+    await withLogin(await read(user.secretArn), async (s) => {
+      expect(await s.identity()).toEqual({ sessionUser: user.clone, currentUser: user.username });
+      await s.execute('SET ROLE NONE');
+      expect(await s.identity()).toEqual({ sessionUser: user.clone, currentUser: user.clone });
+      expect(await s.query(`SELECT count(*)::int AS n FROM ${table}`)).toEqual([{ n: 0 }]);
+    });
+  });
+
+  it("can change the original's password, as the original may change its own", async () => {
+    const user = await appUser(server);
+    expect(await rotate(user.secretArn)).toMatchObject({ ok: true });
+    const original = await read(user.secretArn, 'AWSPREVIOUS');
+    const verifier = createScramVerifier(randomBytes(12).toString('hex'), { iterations: COST });
+    await withLogin(await read(user.secretArn), (s) =>
+      s.execute(
+        `ALTER ROLE ${pg.escapeIdentifier(user.username)} PASSWORD ${pg.escapeLiteral(verifier)}`,
+      ),
+    );
+    await expect(login(original)).rejects.toBeInstanceOf(AuthenticationFailedError);
+  });
+
+  it('can create a database through the original when the original has CREATEDB, and the original owns it', async () => {
+    const user = await appUser(server);
+    expect(await rotate(user.secretArn)).toMatchObject({ ok: true });
+    await postgres.withAdmin((c) =>
+      c.query(`ALTER ROLE ${c.escapeIdentifier(user.username)} CREATEDB`),
+    );
+    const database = `db_${randomBytes(3).toString('hex')}`;
+    await withLogin(await read(user.secretArn), (s) => s.execute(`CREATE DATABASE ${database}`));
+    const owner = await postgres.withAdmin(
+      async (c) =>
+        (
+          await c.query<{ owner: string }>(
+            'SELECT pg_get_userbyid(datdba)::text AS owner FROM pg_database WHERE datname = $1',
+            [database],
+          )
+        ).rows[0]?.owner,
+    );
+    expect(owner).toBe(user.username);
   });
 });
 
