@@ -8,10 +8,12 @@
  * Several clients cache AWSCURRENT for M ms (0: read before every login),
  * their caches starting at different moments, and log in over verify-full
  * SCRAM about every 20 ms while N rotations run, one every I ms (default
- * 2M, never less than a rotation takes). It prints the attempts, the logins
- * the server refused, and the longest a client went without logging in;
- * with --json, one object as the last line of stdout:
- * { strategy, rotations, cacheMs, intervalMs, attempts, failedLogins, longestFailureMs }.
+ * 2M, never less than a rotation takes), each login followed by an
+ * unqualified query on a table in the user's search_path. It prints the
+ * attempts, the logins the server refused, the longest a client went
+ * without logging in, and the queries that failed after a login; with
+ * --json, one object as the last line of stdout:
+ * { strategy, rotations, cacheMs, intervalMs, attempts, failedLogins, longestFailureMs, failedQueries }.
  *
  * Exit codes: 0 every rotation completed (failed logins are a measurement,
  * not an error); 1 a rotation failed; 64 bad usage.
@@ -86,6 +88,7 @@ try {
   say(`${details.clients} clients, ${report.attempts} logins in ${details.durationMs} ms:`);
   say(`  refused (the credential they held no longer worked): ${report.failedLogins}`);
   say(`  longest a client went without logging in:           ${report.longestFailureMs} ms`);
+  say(`  queries that failed after a login (search_path):     ${report.failedQueries}`);
   if (others.length > 0) {
     say(
       `  other login failures (not counted above): ${others.map(([k, n]) => `${k} ${n}`).join(', ')}`,

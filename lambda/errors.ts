@@ -449,20 +449,23 @@ export class InsufficientPrivilegeError extends RotationError {
    * @param options.rdsPasswordGrant - the GRANT that fixes it, when the
    *   server proved the role is not a member of `rds_password` while
    *   `rds.restrict_password_commands` is on (built with escapeIdentifier)
+   * @param options.fix - replaces the default advice, where the server said
+   *   what is missing (e.g. ADMIN OPTION)
    */
   constructor(
     username: string,
     where: string,
-    options?: ErrorOptions & { readonly rdsPasswordGrant?: string },
+    options?: ErrorOptions & { readonly rdsPasswordGrant?: string; readonly fix?: string },
   ) {
-    const { rdsPasswordGrant, ...errorOptions } = options ?? {};
+    const { rdsPasswordGrant, fix, ...errorOptions } = options ?? {};
     super(
       'InsufficientPrivilegeError',
       `user ${username} at ${where} may not change this password; ` +
         (rdsPasswordGrant !== undefined
           ? `rds.restrict_password_commands is on and ${username} is not a member of rds_password: as the master user run ${rdsPasswordGrant}`
-          : 'rotate through an admin secret (masterarn) whose role has CREATEROLE (CockroachDB: and CREATELOGIN, or admin), ' +
-            'or on CockroachDB enable sql.auth.change_own_password.enabled'),
+          : (fix ??
+            'rotate through an admin secret (masterarn) whose role has CREATEROLE (CockroachDB: and CREATELOGIN, or admin), ' +
+              'or on CockroachDB enable sql.auth.change_own_password.enabled')),
       errorOptions,
     );
     this.username = username;
@@ -992,9 +995,13 @@ export class CloneNameError extends RotationError {
 export const CLONE_PROBLEMS = {
   'privileged-original':
     'would inherit privileged attributes or roles through the original, which a clone must never get',
-  'privileged-clone': 'holds privileged attributes itself, which a clone must never have',
+  'privileged-clone':
+    'holds privileged attributes or roles itself (directly or through a membership), which a clone must never have',
   'not-a-clone':
     'is not a member of the original, and this secret never alternated between the two: it may be another role',
+  unproven:
+    'is not proven to be the clone this function created for the original: it may be another role',
+  disabled: 'was disabled by an operator, and a rotation never enables a role again',
   'original-missing': 'has no original: the user without the suffix does not exist',
   'clone-missing': 'is AWSCURRENT but does not exist on the server',
 } as const;
@@ -1008,6 +1015,10 @@ export const CLONE_FIXES = {
   'privileged-clone': `remove ${PRIVILEGED_ATTRIBUTES} from the clone (or drop it: the next rotation creates it again)`,
   'not-a-clone':
     'if it is the clone, run GRANT <original> TO <clone>; if not, set CLONE_SUFFIX to a suffix no other role uses',
+  unproven:
+    "if it is not this secret's clone, set CLONE_SUFFIX to a suffix no other role uses (or rename that role); to bring it under rotation deliberately, see the fix in this message",
+  disabled:
+    'to keep it disabled, stop alternating: put the original user (and its password) in AWSCURRENT and set ROTATION_MODE=admin; to use it again, undo the setting by hand, then rotate',
   'original-missing':
     "set the secret's username to the original user (without the suffix), or set CLONE_SUFFIX to the suffix actually in use",
   'clone-missing':
@@ -1030,12 +1041,15 @@ export class CloneRefusedError extends RotationError {
     original: string,
     problem: CloneProblem,
     privileges: readonly string[] = [],
-    options?: ErrorOptions,
+    options?: ErrorOptions & {
+      /** A fix more precise than {@link CLONE_FIXES}' (e.g. the statement to run). */
+      readonly fix?: string;
+    },
   ) {
     const which = privileges.length > 0 ? ` (${privileges.join(', ')})` : '';
     super(
       'CloneRefusedError',
-      `${role}, the clone of ${original}, ${CLONE_PROBLEMS[problem]}${which}; ${NOTHING_CHANGED}. ${CLONE_FIXES[problem]}`,
+      `${role}, the clone of ${original}, ${CLONE_PROBLEMS[problem]}${which}; ${NOTHING_CHANGED}. ${options?.fix ?? CLONE_FIXES[problem]}`,
       options,
     );
     this.role = role;
@@ -1082,6 +1096,14 @@ export class PendingTestFailedError extends RotationError {
   }
 }
 
+/** What {@link RolledBackError} says the role's password was set back to. */
+const ROLLED_BACK_TO = {
+  AWSCURRENT: "its password was set back to AWSCURRENT's, which logs in again",
+  AWSPREVIOUS:
+    "its password was set back to AWSPREVIOUS's, which logs in again (AWSCURRENT's user was not touched)",
+  none: "its password was set to a random one no version holds, as no labelled version names it (AWSCURRENT's user was not touched)",
+} as const;
+
 /**
  * testSecret failed after setSecret had changed the password of the user
  * AWSCURRENT names; the function put AWSCURRENT's password back (a fresh
@@ -1091,10 +1113,21 @@ export class RolledBackError extends RotationError {
   readonly username: string;
   readonly withdrawn: boolean;
 
-  constructor(username: string, reason: string, withdrawn: boolean, options?: ErrorOptions) {
+  /**
+   * @param restoredTo - whose password the role has again: AWSCURRENT's (single user, admin),
+   *   AWSPREVIOUS's (alternating mode, the user AWSPREVIOUS names), or `none`: a random one no
+   *   version holds (alternating mode, when no labelled version names the user)
+   */
+  constructor(
+    username: string,
+    reason: string,
+    withdrawn: boolean,
+    options?: ErrorOptions,
+    restoredTo: 'AWSCURRENT' | 'AWSPREVIOUS' | 'none' = 'AWSCURRENT',
+  ) {
     super(
       'RolledBackError',
-      `${username} ${NOT_PENDING_LOGIN} (${reason}), so its password was set back to AWSCURRENT's, which logs in again. ${withdrawnNote(withdrawn)} Fix the cause before the next rotation`,
+      `${username} ${NOT_PENDING_LOGIN} (${reason}), so ${ROLLED_BACK_TO[restoredTo]}. ${withdrawnNote(withdrawn)} Fix the cause before the next rotation`,
       options,
     );
     this.username = username;

@@ -20,6 +20,11 @@
  * measured (see {@link SteppedClock}), so the outcome depends on the
  * schedule alone: what tests assert.
  *
+ * After each login the client runs an unqualified query on a table in a
+ * schema that only the user's per-role `search_path` names: a session that
+ * does not look like the user's (a clone without the original's settings)
+ * fails it, and that counts as a failed query.
+ *
  * @module
  */
 
@@ -35,6 +40,9 @@ export const FOLLOWER_STRATEGIES = ['single-user', 'admin', 'alternating'] as co
 
 /** One of {@link FOLLOWER_STRATEGIES}. */
 export type FollowerStrategy = (typeof FOLLOWER_STRATEGIES)[number];
+
+/** The table each client queries without a schema, after every login. */
+export const FOLLOWER_TABLE = 'follower_beats';
 
 /** What to run. */
 export interface FollowerOptions {
@@ -52,6 +60,8 @@ export interface FollowerOptions {
   readonly clients?: number;
   /** Pause between one client's logins. @default 20 */
   readonly loginEveryMs?: number;
+  /** Called once the user and its table exist, before any client starts (tests change the user here). */
+  readonly onUserReady?: (username: string) => Promise<void>;
   /** Called after each rotation, for progress lines. */
   readonly onRotation?: (done: RotationResult) => void;
   /**
@@ -84,6 +94,8 @@ export interface FollowerReport {
   readonly failedLogins: number;
   /** The longest time one client went from its first refused login to its next success. */
   readonly longestFailureMs: number;
+  /** Queries that failed after a login succeeded (an unqualified table in the user's search_path). */
+  readonly failedQueries: number;
 }
 
 /** What the human-readable output adds to the report. */
@@ -209,6 +221,8 @@ interface Attempt {
   readonly at: number;
   readonly ok: boolean;
   readonly refused: boolean;
+  /** The login worked and the unqualified query failed. */
+  readonly queryFailed?: boolean;
   readonly error?: string;
 }
 
@@ -256,6 +270,16 @@ export async function follow(
     extraKeys,
     ...(managedBy ? { managedBy } : {}),
   });
+  // A table only the user's search_path reaches, owned by the user.
+  const schema = `follower_schema_${tag}`;
+  await stack.postgres.withAdmin(async (c) => {
+    const role = c.escapeIdentifier(user.username);
+    await c.query(`CREATE SCHEMA ${schema} AUTHORIZATION ${role}`);
+    await c.query(`CREATE TABLE ${schema}.${FOLLOWER_TABLE} (beat int)`);
+    await c.query(`ALTER TABLE ${schema}.${FOLLOWER_TABLE} OWNER TO ${role}`);
+    await c.query(`ALTER ROLE ${role} SET search_path = ${schema}`);
+  });
+  await options.onUserReady?.(user.username);
   const lambdaArn = stack.registerRotationFunction({
     functionName: `follower-${tag}`,
     env: {
@@ -309,8 +333,15 @@ export async function follow(
           },
           limits,
         );
-        await session.close();
-        attempts.push({ at, ok: true, refused: false });
+        let queryFailed = false;
+        try {
+          await session.query(`SELECT count(*) FROM ${FOLLOWER_TABLE}`);
+        } catch {
+          queryFailed = true;
+        } finally {
+          await session.close();
+        }
+        attempts.push({ at, ok: true, refused: false, queryFailed });
       } catch (error) {
         const refused = error instanceof AuthenticationFailedError;
         attempts.push({ at, ok: false, refused, error: (error as Error).name });
@@ -365,6 +396,7 @@ export async function follow(
       longestFailureMs: Math.round(
         Math.max(0, ...perClient.map((attempts) => longestRefusedRun(attempts, end))),
       ),
+      failedQueries: all.filter((attempt) => attempt.queryFailed === true).length,
     },
     clients: clientCount,
     rotationResults,

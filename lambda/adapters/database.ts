@@ -182,6 +182,28 @@ const CONNECTION_LOST =
   /^(Connection terminated( unexpectedly)?|Client has encountered a connection error and is not queryable|Client was closed and is not queryable)$/;
 const LOST_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE']);
 
+/**
+ * A role without LOGIN, in PostgreSQL's words (`role "x" is not permitted to
+ * log in`, after the password was accepted) and CockroachDB's (`x does not
+ * have login privilege`): not a wrong password.
+ */
+const NO_LOGIN = /is not permitted to log in|does not have login privilege/;
+
+/** What to do about {@link NO_LOGIN}. */
+const noLoginAdvice = (username: string) =>
+  `the role may not log in (NOLOGIN): the password is not the cause, and no password change fixes it. If an operator disabled ${username} on purpose, leave it; otherwise run ALTER ROLE ${pg.escapeIdentifier(username)} LOGIN`;
+
+/**
+ * PostgreSQL 16+'s detail when a CREATEROLE role lacks ADMIN OPTION on the
+ * role it alters or grants ("Only roles with the CREATEROLE attribute and the
+ * ADMIN option on role ... may alter this role").
+ */
+const ADMIN_OPTION = /ADMIN option/i;
+
+/** What to do about {@link ADMIN_OPTION}: CREATEROLE is there, ADMIN OPTION is not. */
+const adminOptionAdvice = (username: string) =>
+  `it has CREATEROLE but not ADMIN OPTION on the role it changes, which PostgreSQL 16+ requires; run GRANT <that role> TO ${pg.escapeIdentifier(username)} WITH ADMIN OPTION (as a superuser or a role with ADMIN OPTION on it)`;
+
 /** A SQLSTATE: five digits or upper-case letters. */
 const SQLSTATE = /^[0-9A-Z]{5}$/;
 
@@ -201,7 +223,7 @@ export function classifyDatabaseError(error: unknown, at: FailureContext): Rotat
   const where = `${at.host}:${at.port}`;
   const during = at.during ?? `login as ${at.username}`;
   const options = { cause: error };
-  const err = error as { message?: string; severity?: unknown } | undefined;
+  const err = error as { message?: string; severity?: unknown; detail?: unknown } | undefined;
   // The code as the summary keeps it: a server's SQLSTATE field is the
   // server's own text, so only a five-character SQLSTATE is taken from it
   // (and only a code of Node's shape from anything else); nothing else of it
@@ -227,9 +249,20 @@ export function classifyDatabaseError(error: unknown, at: FailureContext): Rotat
   switch (code) {
     case '28P01':
     case '28000': // "no pg_hba.conf entry": the server has no rule that admits this login.
-      return new AuthenticationFailedError(at.username, where, options);
+      return new AuthenticationFailedError(
+        at.username,
+        where,
+        options,
+        NO_LOGIN.test(message) ? noLoginAdvice(at.username) : undefined,
+      );
     case '42501':
-      return new InsufficientPrivilegeError(at.username, where, options);
+      return new InsufficientPrivilegeError(
+        at.username,
+        where,
+        ADMIN_OPTION.test(`${message} ${String(err?.detail ?? '')}`)
+          ? { ...options, fix: adminOptionAdvice(at.username) }
+          : options,
+      );
     case '53300':
     case '53400':
       return new DatabaseBusyError(where, code, options);
@@ -374,13 +407,17 @@ export class PgConnector implements DatabaseConnector {
     connection.on('authenticationOk', () => {
       if (!serverSignatureVerified) {
         // trust (or any method with no SCRAM exchange): the server let us in
-        // without proving it knows the verifier. Not a login we accept.
+        // without proving it knows the verifier. Not a login we accept. A
+        // SCRAM exchange that ended without the server's final message is
+        // a missing signature, not a missing mechanism.
         connection.emit(
           'error',
-          new AuthenticationMethodRefusedError(
-            auth.request.kind === 'none' ? 'trust' : auth.request.kind,
-            where,
-          ),
+          auth.request.kind === 'sasl'
+            ? new ServerSignatureError(target.username, where, 'missing')
+            : new AuthenticationMethodRefusedError(
+                auth.request.kind === 'none' ? 'trust' : auth.request.kind,
+                where,
+              ),
         );
       }
     });

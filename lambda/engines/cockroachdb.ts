@@ -335,6 +335,9 @@ export const cockroachEngine: Engine = {
     }
   },
 
+  /** No COMMENT ON ROLE on CockroachDB (comment-on docs: databases, schemas, tables, columns, indexes, types): clones are proven by possession. */
+  cloneMark: async () => undefined,
+
   async alignRole(session, role, { validUntil }) {
     await session.execute(
       `ALTER ROLE ${pg.escapeIdentifier(role)} WITH LOGIN VALID UNTIL ${

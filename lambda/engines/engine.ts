@@ -54,6 +54,8 @@ export interface RoleAttributes {
   readonly connectionLimit: number;
   /** VALID UNTIL as the server prints it; `undefined` for none (or infinity). */
   readonly validUntil: string | undefined;
+  /** True when VALID UNTIL has passed, by the server's clock: the password no longer logs in. */
+  readonly expired: boolean;
 }
 
 /** The attributes {@link Engine.alignRole} sets. */
@@ -63,6 +65,19 @@ export type AlignedAttributes = Pick<RoleAttributes, 'connectionLimit' | 'validU
 export interface ClonePair {
   readonly original: string;
   readonly clone: string;
+}
+
+/**
+ * The record that proves a role is the clone the function created for its
+ * original (see {@link Engine.cloneMark}).
+ */
+export interface CloneMark {
+  /** The record the clone carries, `undefined` for none. */
+  readonly found: string | undefined;
+  /** The record the function writes when it creates the clone of this original. */
+  readonly expected: string;
+  /** The statement an operator runs to bring the role under rotation deliberately. */
+  readonly adopt: string;
 }
 
 /** A server engine's rules for a password change. */
@@ -124,9 +139,18 @@ export interface Engine {
   /**
    * Creates the clone as a LOGIN role with `verifier` as its password and
    * makes it a member of the original, at once: a clone is never left
-   * created without its membership.
+   * created without its membership. Where the engine has a
+   * {@link cloneMark}, the mark is written in the same transaction.
    */
   createClone(session: DatabaseSession, pair: ClonePair, verifier: string): Promise<void>;
+  /**
+   * The clone's record of who created it, read from the server's catalog;
+   * `undefined` where the engine has no place for one that only a role
+   * manager can write (CockroachDB has no COMMENT ON ROLE), and the clone
+   * is proven by possession instead (`strategies/alternating.ts`).
+   * Throws when the original does not exist.
+   */
+  cloneMark(session: DatabaseSession, pair: ClonePair): Promise<CloneMark | undefined>;
   /** `ALTER ROLE <role>` with the original's {@link alignedAttributes} (and LOGIN). */
   alignRole(session: DatabaseSession, role: string, attributes: AlignedAttributes): Promise<void>;
   /**

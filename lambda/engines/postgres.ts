@@ -17,7 +17,15 @@
 import pg from 'pg';
 import type { DatabaseSession } from '../adapters/database.js';
 import { assertVerifierAcceptable, SCRAM_ITERATIONS } from '../core/scram.js';
-import type { ChangeInput, Engine, IterationChoice, RoleAttributes, RoleFacts } from './engine.js';
+import type {
+  ChangeInput,
+  CloneMark,
+  ClonePair,
+  Engine,
+  IterationChoice,
+  RoleAttributes,
+  RoleFacts,
+} from './engine.js';
 import { settingPassword } from './rds.js';
 
 /** Predefined roles whose members can read or write server files or run programs. */
@@ -102,7 +110,8 @@ export async function pgRoleFacts(
 /** pg_roles' attributes of one role; CockroachDB's pg_roles has the same columns. */
 const ROLE_ATTRIBUTES_SQL = `
 SELECT r.rolname::text AS rolname, r.rolcanlogin, r.rolconnlimit::int4 AS connlimit,
-  r.rolvaliduntil::text AS valid_until
+  r.rolvaliduntil::text AS valid_until,
+  COALESCE(r.rolvaliduntil < pg_catalog.now(), false) AS expired
 FROM pg_catalog.pg_roles r WHERE r.rolname = $1::text`;
 
 /** Reads {@link RoleAttributes} from pg_roles (shared with the CockroachDB engine). */
@@ -115,6 +124,7 @@ export async function pgRoleAttributes(
     rolcanlogin: boolean;
     connlimit: number | string;
     valid_until: string | null;
+    expired: unknown;
   }>(ROLE_ATTRIBUTES_SQL, [role]);
   const row = rows[0];
   if (row === undefined || row.rolname !== role) return undefined;
@@ -125,6 +135,44 @@ export async function pgRoleAttributes(
     connectionLimit: Number(row.connlimit),
     // 'infinity' and no VALID UNTIL both mean the password never expires.
     validUntil: validUntil === 'infinity' ? undefined : validUntil,
+    // Fail closed: anything but a plain false counts as expired.
+    expired: row.expired !== false,
+  };
+}
+
+/**
+ * The comment the function puts on a clone it creates: it names the
+ * original and its oid, so a role of the same name created again later is
+ * not taken for the same original.
+ */
+export function cloneMarkText(original: string, originalOid: string): string {
+  return `scram-rotator: the alternating clone of ${original} (role oid ${originalOid})`;
+}
+
+/**
+ * The clone's COMMENT (pg_shdescription) and the one the function writes
+ * for this original. Who can write it: a superuser, or (PostgreSQL 16+) a
+ * role with CREATEROLE and ADMIN OPTION on the clone (before 16, CREATEROLE)
+ * -- a party that could already set the clone's password. The clone's own
+ * login, its application, and whoever writes this secret's versions cannot.
+ */
+async function postgresCloneMark(
+  session: DatabaseSession,
+  { original, clone }: ClonePair,
+): Promise<CloneMark> {
+  const [row] = await session.query<{ oid: string; mark: string | null }>(
+    `SELECT o.oid::int8::text AS oid,
+            (SELECT pg_catalog.shobj_description(c.oid, 'pg_authid')
+               FROM pg_catalog.pg_roles c WHERE c.rolname = $2::text) AS mark
+       FROM pg_catalog.pg_roles o WHERE o.rolname = $1::text`,
+    [original, clone],
+  );
+  if (row === undefined) throw new Error(`the original role ${original} does not exist`);
+  const expected = cloneMarkText(original, row.oid);
+  return {
+    found: typeof row.mark === 'string' ? row.mark : undefined,
+    expected,
+    adopt: `COMMENT ON ROLE ${pg.escapeIdentifier(clone)} IS ${pg.escapeLiteral(expected)}`,
   };
 }
 
@@ -208,12 +256,19 @@ export const postgresEngine: Engine = {
     return set?.set === true;
   },
 
-  /** One statement, `CREATE ROLE ... IN ROLE original`: the membership comes with the role. */
-  async createClone(session, { original, clone }, verifier) {
+  cloneMark: postgresCloneMark,
+
+  /**
+   * `CREATE ROLE ... IN ROLE original` and the clone's mark, in one simple
+   * query (one implicit transaction): the membership and the mark come with
+   * the role, or nothing does.
+   */
+  async createClone(session, pair, verifier) {
     assertVerifierAcceptable(verifier, 'postgres');
+    const { adopt } = await postgresCloneMark(session, pair);
     await settingPassword(session, () =>
       session.execute(
-        `CREATE ROLE ${pg.escapeIdentifier(clone)} WITH LOGIN PASSWORD ${pg.escapeLiteral(verifier)} IN ROLE ${pg.escapeIdentifier(original)}`,
+        `CREATE ROLE ${pg.escapeIdentifier(pair.clone)} WITH LOGIN PASSWORD ${pg.escapeLiteral(verifier)} IN ROLE ${pg.escapeIdentifier(pair.original)}; ${adopt}`,
       ),
     );
   },

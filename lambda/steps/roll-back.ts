@@ -33,9 +33,10 @@ import {
 import { loginLimits, type StepContext } from '../rotation/context.js';
 import { loadCurrent, loginTarget } from '../rotation/load.js';
 import { retryLogin } from '../rotation/prove.js';
+import { checkPair, previousPassword } from '../strategies/alternating.js';
 import { setPassword } from '../strategies/change.js';
 import { strategyFor } from '../strategies/index.js';
-import { confirmSessionUser } from '../strategies/strategy.js';
+import { confirmSessionUser, type RollbackPlan } from '../strategies/strategy.js';
 
 /**
  * A failure as a message may show it: a rotation error's message up to its
@@ -68,6 +69,9 @@ export async function rollBack(
   // rotation changes.
   assertSameTarget(current, pending, strategy.nextUsername(current, ctx.config));
   const plan = strategy.rollback;
+  if (plan.kind === 'restore-previous') {
+    return restorePrevious(ctx, plan, current, pending, reason, failure);
+  }
   if (plan.kind === 'nothing') {
     throw new PendingTestFailedError(
       pending.username,
@@ -128,7 +132,71 @@ export async function rollBack(
   throw new RolledBackError(current.username, reason, await withdraw(ctx), { cause: failure });
 }
 
-/** Whether AWSCURRENT logs in (as its own user), within `attempts` tries. */
+/**
+ * Alternating mode: puts back what setSecret changed, the password of the
+ * user AWSCURRENT does not name, after the same checks setSecret ran: to
+ * AWSPREVIOUS's where AWSPREVIOUS names that user (so AWSPREVIOUS logs in
+ * again), else to a random one nobody holds (no labelled version names
+ * it, so none may log in as it). Then AWSCURRENT, and AWSPREVIOUS where
+ * restored, must log in.
+ */
+async function restorePrevious(
+  ctx: StepContext,
+  plan: Extract<RollbackPlan, { kind: 'restore-previous' }>,
+  current: DatabaseSecret,
+  pending: DatabaseSecret,
+  reason: string,
+  failure: unknown,
+): Promise<never> {
+  const role = pending.username;
+  const previous = await previousPassword(ctx, current, { next: role });
+  ctx.logger.warn('testSecret: the pending password failed; setting the changed user back', {
+    username: role,
+    to: previous === undefined ? 'a random password' : 'AWSPREVIOUS',
+  });
+  try {
+    const changing = await plan.open(ctx, current);
+    try {
+      const engine = await engineOf(changing.session);
+      await checkPair(ctx, { engine, changing, current, pending }, 'roll-back');
+      await setPassword(ctx, engine, changing, {
+        role,
+        password: previous ?? crypto.randomUUID(),
+        restorePassword: previous ?? crypto.randomUUID(),
+      });
+    } finally {
+      await changing.session.close();
+    }
+    const proofs: [DatabaseSecret, number][] = [[current, 1]];
+    if (previous !== undefined) {
+      proofs.push([
+        { ...current, username: role, password: previous },
+        ctx.config.testLoginAttempts,
+      ]);
+    }
+    for (const [secret, attempts] of proofs) {
+      if (!(await logsIn(ctx, secret, attempts))) {
+        throw new AuthenticationFailedError(
+          secret.username,
+          `${secret.host}:${secret.port}`,
+          undefined,
+          'a labelled version does not log in after the roll-back',
+        );
+      }
+    }
+  } catch (error) {
+    throw new RollbackFailedError(role, reason, failureReason(error), { cause: failure });
+  }
+  throw new RolledBackError(
+    role,
+    reason,
+    await withdraw(ctx),
+    { cause: failure },
+    previous === undefined ? 'none' : 'AWSPREVIOUS',
+  );
+}
+
+/** Whether `current` logs in (as its own user), within `attempts` tries. */
 async function logsIn(
   ctx: StepContext,
   current: DatabaseSecret,

@@ -1,4 +1,4 @@
-import { DeadlineReachedError } from '../errors.js';
+import { isRotationError } from '../errors.js';
 import type { StepContext } from '../rotation/context.js';
 import { requirePending } from '../rotation/load.js';
 import { provePending } from '../rotation/prove.js';
@@ -9,7 +9,7 @@ import { rollBack } from './roll-back.js';
  * SCRAM only, and check that the session belongs to the expected user. The
  * proof is kept for finishSecret.
  *
- * When the pending password fails, setSecret is undone where it touched the
+ * When the pending password is proven not to log in, setSecret is undone where it touched the
  * user AWSCURRENT names, and the pending version is withdrawn so that the
  * next rotation generates a new password (see `roll-back.ts`).
  */
@@ -18,9 +18,17 @@ export async function testSecret(ctx: StepContext): Promise<void> {
   try {
     await provePending(ctx, pending);
   } catch (failure) {
-    // After the deadline nothing new starts: the roll-back is left to the
-    // retry, which tests the pending password again.
-    if (failure instanceof DeadlineReachedError) throw failure;
+    // Only a proven failure of the pending login rolls back: the server
+    // refused the password, or logged it in as another role. Anything else
+    // (the deadline, a dropped connection, an unexpected error after the
+    // pending password logged in) proves nothing about it: it is thrown,
+    // and Secrets Manager's retry of the same token tests it again.
+    if (!provenFailure(failure)) throw failure;
     await rollBack(ctx, pending, failure);
   }
+}
+
+/** Whether `failure` proves the pending password does not log in as the pending user. */
+function provenFailure(failure: unknown): boolean {
+  return isRotationError(failure, 'AUTH_FAILED') || isRotationError(failure, 'SECRET_MISMATCH');
 }

@@ -6,21 +6,24 @@
  * rotation after next.
  *
  * The admin secret (`masterarn`) does the work, on AWSCURRENT's server
- * only (see `admin.ts`). On every rotation, not only when it creates the
- * clone, it brings the clone back in line with the original:
- * - membership in the original (the clone gets every privilege the original
- *   has or is granted later);
- * - LOGIN, and the attributes that decide how the application logs in
- *   (CONNECTION LIMIT on PostgreSQL, VALID UNTIL);
- * - acting as the original: PostgreSQL's `ALTER ROLE clone SET role =
- *   original` (objects it creates are owned by the original); CockroachDB
- *   refuses that, so the clone grants ALL on what it creates to the
- *   original instead (`engines/cockroachdb.ts`).
+ * only (see `admin.ts`). Every check of a rotation runs before any GRANT,
+ * ALTER or password change of any role:
+ * - the original is confined like any rotated role, and never privileged;
+ * - the clone is held to the same rules (never privileged, whatever
+ *   ALLOW_PRIVILEGED_TARGET says: its clients would hold the privileges);
+ * - the clone is proven to be the one this function created for this
+ *   original (see {@link proveClone}), never inferred from its name or a
+ *   membership;
+ * - neither role was disabled by an operator (NOLOGIN, CONNECTION LIMIT 0,
+ *   a VALID UNTIL that has passed): a rotation never enables a role again.
  *
- * It refuses, before any change, to clone a privileged original (the clone
- * would hold the same through its membership), to use a privileged clone,
- * and to adopt an existing role of the clone's name that is not a member
- * of the original unless this secret has already alternated between the two.
+ * Then it brings the proven clone in line with the original: membership in
+ * the original, VALID UNTIL (and CONNECTION LIMIT on PostgreSQL), the
+ * original's per-role settings (`engines/role-settings.ts`), and
+ * acting as the original: PostgreSQL's `ALTER ROLE clone SET role =
+ * original` (objects it creates are owned by the original); CockroachDB
+ * refuses that, so the clone grants ALL on what it creates to the original
+ * instead (`engines/cockroachdb.ts`).
  *
  * @module
  */
@@ -28,6 +31,7 @@ import { type AlternatingPair, alternatingPair } from '../core/alternating.js';
 import { assertTargetRole, type RoleFacts } from '../core/confinement.js';
 import { type DatabaseSecret, differingFields, TARGET_FIELDS } from '../core/secret.js';
 import type { Engine } from '../engines/engine.js';
+import { copyRoleSettings } from '../engines/role-settings.js';
 import { CloneRefusedError, isRotationError } from '../errors.js';
 import { loginLimits, type StepContext } from '../rotation/context.js';
 import { loadPrevious, loginTarget } from '../rotation/load.js';
@@ -60,36 +64,34 @@ export const alternating: ChangeStrategy = {
   apply: applyAlternating,
 
   rollback: {
-    kind: 'nothing',
-    why: (current, pending) =>
-      `alternating mode changed only ${pending.username}; ${current.username}, the user AWSCURRENT names, was not touched`,
+    kind: 'restore-previous',
+    open: (ctx, current) => openAdmin(ctx, current),
   },
 };
+
+/** What the checks found, for the changes that follow them. */
+interface Checked {
+  readonly pair: AlternatingPair;
+  /** The clone's facts, `undefined` when it does not exist yet. */
+  readonly cloneFacts: RoleFacts | undefined;
+}
 
 async function applyAlternating(ctx: StepContext, change: Change): Promise<ChangeOutcome> {
   const { engine, changing, current, pending } = change;
   const { session } = changing;
-  const pair = alternatingPair(current.username, ctx.config.cloneSuffix, engine.name);
-  const { clone, original } = pair;
-  await confineOriginal(ctx, engine, changing, pair);
-  const cloneFacts = await engine.roleFacts(session, clone, changing.changer);
-  if (cloneFacts === undefined && pair.next !== clone) {
-    throw new CloneRefusedError(clone, original, 'clone-missing');
-  }
-  if (cloneFacts !== undefined) confineClone(ctx, cloneFacts, changing, pair);
-
+  // Every check first: nothing below runs unless all of them passed.
+  const { pair, cloneFacts } = await checkPair(ctx, change, 'change');
   const iterations = await chooseIterations(ctx, engine, changing);
   const verifier = await verifierOf(pending.password, iterations);
+
+  const { clone, original } = pair;
   const aligned: string[] = [];
   let storedHashConfirmed = false;
   if (cloneFacts === undefined) {
     await engine.createClone(session, pair, verifier.text);
   } else {
     if (!(await engine.actsAsMember(session, clone, original))) {
-      const ours =
-        (await alternatedBefore(ctx, current, pair)) ||
-        (await createdByThisRotation(ctx, pending, pair));
-      if (!ours) throw new CloneRefusedError(clone, original, 'not-a-clone');
+      // Proven ours above: a lost membership is given back.
       await engine.grantRole(session, original, clone);
       aligned.push('membership');
     }
@@ -101,6 +103,8 @@ async function applyAlternating(ctx: StepContext, change: Change): Promise<Chang
     ));
   }
   aligned.push(...(await alignAttributes(engine, session, pair)));
+  const settings = await copyRoleSettings(session, pair);
+  if (settings.length > 0) aligned.push('settings');
   await engine.makeCloneActAsOriginal(session, () => openClone(ctx, current, pending, pair), pair);
   aligned.push(engine.cloneActsAs);
   return {
@@ -109,6 +113,34 @@ async function applyAlternating(ctx: StepContext, change: Change): Promise<Chang
     storedHashConfirmed,
     clone: { created: cloneFacts === undefined, aligned },
   };
+}
+
+/**
+ * The read-only checks of a rotation (see the module documentation), run
+ * by setSecret before any change and by testSecret's roll-back before it
+ * sets a password back. The roll-back does not prove possession again: the
+ * role's password is the pending one, or unknown after a failed test.
+ */
+export async function checkPair(
+  ctx: StepContext,
+  { engine, changing, current, pending }: Change,
+  purpose: 'change' | 'roll-back',
+): Promise<Checked> {
+  const { session } = changing;
+  const pair = alternatingPair(current.username, ctx.config.cloneSuffix, engine.name);
+  const { clone, original } = pair;
+  await confineOriginal(ctx, engine, changing, pair);
+  const cloneFacts = await engine.roleFacts(session, clone, changing.changer);
+  if (cloneFacts === undefined) {
+    if (pair.next !== clone) throw new CloneRefusedError(clone, original, 'clone-missing');
+    if (purpose === 'roll-back') throw new CloneRefusedError(clone, original, 'clone-missing');
+    return { pair, cloneFacts };
+  }
+  confineClone(ctx, cloneFacts, changing, pair);
+  await proveClone(ctx, engine, changing, current, pending, pair, purpose);
+  await refuseDisabled(engine, session, pair, clone);
+  await refuseDisabled(engine, session, pair, original);
+  return { pair, cloneFacts };
 }
 
 /**
@@ -137,7 +169,12 @@ async function confineOriginal(
   }
 }
 
-/** An existing clone is confined too, and holds no privileged attribute of its own. */
+/**
+ * An existing clone is held to exactly the original's rules: confined like
+ * any rotated role, and never privileged, neither by its own attributes
+ * nor through a membership (a CREATEROLE role it is a member of included),
+ * whatever ALLOW_PRIVILEGED_TARGET says.
+ */
 function confineClone(
   ctx: StepContext,
   facts: RoleFacts,
@@ -151,81 +188,165 @@ function confineClone(
     changer: changing.changer,
     allowPrivileged: ctx.config.allowPrivilegedTarget,
   });
-  if (facts.attributes.length > 0) {
-    throw new CloneRefusedError(clone, original, 'privileged-clone', facts.attributes);
+  const privileged = [...facts.attributes, ...facts.privilegedRoles];
+  if (privileged.length > 0) {
+    throw new CloneRefusedError(clone, original, 'privileged-clone', privileged);
   }
+}
+
+/**
+ * Proves that an existing clone is the one this function created for this
+ * original, against the server's catalog, on every rotation.
+ *
+ * - PostgreSQL: the function writes a COMMENT on the clone, naming the
+ *   original and its oid, in the transaction that creates it. Only a
+ *   superuser or a role manager (CREATEROLE, with ADMIN OPTION on the
+ *   clone since 16) can write one: a party that could set the clone's
+ *   password anyway. Neither the role's own login, nor its application,
+ *   nor whoever writes this secret's versions (AWSPREVIOUS included) can.
+ *   A role of the clone's name made by anyone else carries no such mark,
+ *   nor does an application user whose name merely ends in the suffix.
+ * - CockroachDB has no COMMENT ON ROLE and no other per-role record only a
+ *   role manager writes, so the role whose password changes is proven by
+ *   possession: it logs in with the password a version of this secret
+ *   holds for it (AWSPREVIOUS naming it, else AWSPENDING after an
+ *   interrupted run of this rotation). Another application's role of the
+ *   clone's name fails that: its password is not in this secret.
+ */
+async function proveClone(
+  ctx: StepContext,
+  engine: Engine,
+  changing: ChangingSession,
+  current: DatabaseSecret,
+  pending: DatabaseSecret,
+  pair: AlternatingPair,
+  purpose: 'change' | 'roll-back',
+): Promise<void> {
+  const { clone, original } = pair;
+  const mark = await engine.cloneMark(changing.session, pair);
+  if (mark !== undefined) {
+    if (mark.found === mark.expected) return;
+    throw new CloneRefusedError(clone, original, 'unproven', [], {
+      fix:
+        `It carries no mark of this function for ${original}. If it is not this secret's clone, set CLONE_SUFFIX to a suffix no other role uses. ` +
+        `To bring it under rotation deliberately (its password will change, and it will act as ${original}), check its memberships and attributes, then run: ${mark.adopt}`,
+    });
+  }
+  if (purpose === 'roll-back') return;
+  if (await possesses(ctx, current, pending, pair)) return;
+  throw new CloneRefusedError(clone, original, 'unproven', [], {
+    fix:
+      `CockroachDB has no role comment, so ${pair.next} must log in with the password this secret holds for it, and none of AWSPREVIOUS or AWSPENDING does. ` +
+      `If ${clone} is not this secret's clone, set CLONE_SUFFIX to a suffix no other role uses. To bring it under rotation deliberately, store ${pair.next}'s current password as AWSPREVIOUS (same connection fields as AWSCURRENT)` +
+      (pair.next === clone ? `, or drop ${clone} so that the next rotation creates it` : ''),
+  });
+}
+
+/**
+ * Whether the user this rotation changes logs in with a password this
+ * secret holds for it: AWSPREVIOUS's where it names that user on
+ * AWSCURRENT's server, else AWSPENDING's (an interrupted run of this
+ * rotation set it already). At most one of them fails.
+ */
+async function possesses(
+  ctx: StepContext,
+  current: DatabaseSecret,
+  pending: DatabaseSecret,
+  { next }: AlternatingPair,
+): Promise<boolean> {
+  const previous = await loadPrevious(ctx);
+  const candidates: [DatabaseSecret, string][] = [];
+  if (
+    previous !== undefined &&
+    previous.username === next &&
+    differingFields(current, previous, SERVER_FIELDS).length === 0
+  ) {
+    candidates.push([previous, 'AWSPREVIOUS']);
+  }
+  candidates.push([pending, 'AWSPENDING']);
+  for (const [secret, label] of candidates) {
+    let session: ChangingSession['session'];
+    try {
+      session = await ctx.database.login(loginTarget(secret, ctx.config), loginLimits(ctx));
+    } catch (error) {
+      if (isRotationError(error, 'AUTH_FAILED')) continue;
+      throw error;
+    }
+    try {
+      await confirmSessionUser(session, next, label);
+    } finally {
+      await session.close();
+    }
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Refuses a role an operator disabled: a rotation never undoes NOLOGIN,
+ * CONNECTION LIMIT 0 or a VALID UNTIL that has passed (aligning the clone,
+ * or making a disabled role AWSCURRENT, would).
+ */
+async function refuseDisabled(
+  engine: Engine,
+  session: ChangingSession['session'],
+  { original, clone }: AlternatingPair,
+  role: string,
+): Promise<void> {
+  const attributes = await engine.roleAttributes(session, role);
+  // Unknown is not a pass.
+  const settings =
+    attributes === undefined
+      ? ['attributes unreadable']
+      : [
+          ...(attributes.canLogin ? [] : ['NOLOGIN']),
+          ...(attributes.connectionLimit === 0 ? ['CONNECTION LIMIT 0'] : []),
+          ...(attributes.expired ? [`VALID UNTIL ${attributes.validUntil ?? 'passed'}`] : []),
+        ];
+  if (settings.length === 0) return;
+  throw new CloneRefusedError(clone, original, 'disabled', settings, {
+    fix:
+      `${role} has ${settings.join(', ')}. To keep it so, stop alternating: put the user that still logs in (and its password) in AWSCURRENT and set ROTATION_MODE=admin. ` +
+      `To use ${role} again, undo the setting by hand (ALTER ROLE ... LOGIN, CONNECTION LIMIT -1, VALID UNTIL 'infinity', as set), then rotate`,
+  });
 }
 
 /** The target fields but the user: AWSPREVIOUS names the other user of the pair. */
 const SERVER_FIELDS = TARGET_FIELDS.filter((field) => field !== 'username');
 
 /**
- * Whether this secret has alternated between the two already: AWSPREVIOUS
- * (on AWSCURRENT's server) names the other user of the pair. Only then is a
- * clone that lost its membership taken for ours and granted it again.
+ * The password the user this rotation changes had before, where a
+ * labelled version holds it: AWSPREVIOUS's when AWSPREVIOUS names that user
+ * on AWSCURRENT's server (its clients may still hold it); `undefined` when
+ * no labelled version names it.
  */
-async function alternatedBefore(
+export async function previousPassword(
   ctx: StepContext,
   current: DatabaseSecret,
-  { original, clone }: AlternatingPair,
-): Promise<boolean> {
-  const other = current.username === original ? clone : original;
+  pair: Pick<AlternatingPair, 'next'>,
+): Promise<string | undefined> {
   const previous = await loadPrevious(ctx);
-  return (
-    previous !== undefined &&
-    previous.username === other &&
+  return previous !== undefined &&
+    previous.username === pair.next &&
     differingFields(current, previous, SERVER_FIELDS).length === 0
-  );
-}
-
-/**
- * Whether a clone without membership is the one this rotation created and
- * was cut short after (between CREATE USER and GRANT, which CockroachDB
- * cannot run in one transaction; a crash, a lost connection or the
- * deadline there): it logs in with AWSPENDING's password, which only this
- * secret's holders know, so no other role can pass for it. Without this
- * every retry refused the clone and the rotation could not complete.
- */
-async function createdByThisRotation(
-  ctx: StepContext,
-  pending: DatabaseSecret,
-  { clone }: AlternatingPair,
-): Promise<boolean> {
-  if (pending.username !== clone) return false;
-  let session: ChangingSession['session'];
-  try {
-    session = await ctx.database.login(loginTarget(pending, ctx.config), loginLimits(ctx));
-  } catch (error) {
-    if (isRotationError(error, 'AUTH_FAILED')) return false;
-    throw error;
-  }
-  try {
-    await confirmSessionUser(session, clone, 'AWSPENDING');
-  } finally {
-    await session.close();
-  }
-  return true;
+    ? previous.password
+    : undefined;
 }
 
 /**
  * What to put back if the server stored another hash than the verifier
- * sent: the changed user's password before, AWSPREVIOUS's (its clients may
- * still hold it), else a random one nobody holds.
+ * sent: AWSPREVIOUS's password (its clients may still hold it), else a
+ * random one nobody holds.
  */
 async function restorePassword(
   ctx: StepContext,
   current: DatabaseSecret,
   pair: AlternatingPair,
 ): Promise<string> {
-  const previous = await loadPrevious(ctx);
-  return previous !== undefined &&
-    previous.username === pair.next &&
-    differingFields(current, previous, SERVER_FIELDS).length === 0
-    ? previous.password
-    : crypto.randomUUID();
+  return (await previousPassword(ctx, current, pair)) ?? crypto.randomUUID();
 }
 
-/** Brings LOGIN and the engine's aligned attributes of the clone in line with the original's. */
+/** Brings the engine's aligned attributes of the clone in line with the original's. */
 async function alignAttributes(
   engine: Engine,
   session: ChangingSession['session'],
@@ -237,7 +358,6 @@ async function alignAttributes(
   const differing: string[] = engine.alignedAttributes.filter(
     (attribute) => want[attribute] !== have[attribute],
   );
-  if (!have.canLogin) differing.push('login');
   if (differing.length === 0) return [];
   await engine.alignRole(session, clone, {
     connectionLimit: want.connectionLimit,

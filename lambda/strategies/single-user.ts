@@ -19,6 +19,14 @@ export async function tryLogin(
   }
 }
 
+/** Whether the pending password logs in already (an earlier run set it). */
+async function alreadySet(ctx: StepContext, pending: DatabaseSecret): Promise<boolean> {
+  const session = await tryLogin(ctx, pending);
+  if (session === undefined) return false;
+  await session.close();
+  return true;
+}
+
 /**
  * The user logs in with the password it has now and changes its own
  * (PostgreSQL lets every role do that; CockroachDB needs
@@ -27,7 +35,7 @@ export async function tryLogin(
  * The password it has now is AWSCURRENT's, or after a partial earlier run
  * AWSPREVIOUS's (read only when AWSCURRENT fails, and used only when it names
  * exactly AWSCURRENT's target, CA included), or already AWSPENDING's (then
- * there is nothing to do).
+ * there is nothing to do; tried before AWSPREVIOUS).
  */
 export const singleUser: ChangeStrategy = {
   name: 'single-user',
@@ -40,6 +48,9 @@ export const singleUser: ChangeStrategy = {
       ['AWSPREVIOUS', () => loadPrevious(ctx)],
     ];
     for (const [via, load] of candidates) {
+      // AWSPENDING is tried before AWSPREVIOUS: a setSecret run again after
+      // one that succeeded then costs one failed login (AWSCURRENT), not two.
+      if (via === 'AWSPREVIOUS' && (await alreadySet(ctx, pending))) return { kind: 'already-set' };
       const secret = await load();
       if (secret === undefined) continue;
       const differing = differingFields(current, secret, TARGET_FIELDS);
@@ -60,11 +71,6 @@ export const singleUser: ChangeStrategy = {
         kind: 'open',
         changing: { session, changer: current.username, via, selfService: true },
       };
-    }
-    const already = await tryLogin(ctx, pending);
-    if (already) {
-      await already.close();
-      return { kind: 'already-set' };
     }
     throw new AuthenticationFailedError(
       current.username,

@@ -66,6 +66,7 @@ export interface ChangeOutcome {
  * How a failed testSecret is undone:
  * - `restore-current`: setSecret changed the password of the user AWSCURRENT
  *   names, so it is set back to AWSCURRENT's, through a session `open` gives;
+ * - `restore-previous`: see below;
  * - `nothing`: AWSCURRENT's user was not touched; `why` says so.
  */
 export type RollbackPlan =
@@ -81,6 +82,17 @@ export type RollbackPlan =
         current: DatabaseSecret,
         pending: DatabaseSecret,
       ): Promise<ChangingSession | undefined>;
+    }
+  | {
+      /**
+       * Alternating mode: setSecret changed the other user of the pair, so
+       * its password goes back to AWSPREVIOUS's where AWSPREVIOUS names it
+       * (its clients may still hold that), else to a random one nobody
+       * holds: every labelled version logs in, and no unlabelled one does.
+       */
+      readonly kind: 'restore-previous';
+      /** Opens the session that sets it back (the admin's), after the strategy's checks. */
+      open(ctx: StepContext, current: DatabaseSecret): Promise<ChangingSession>;
     }
   | {
       readonly kind: 'nothing';

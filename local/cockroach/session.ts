@@ -413,7 +413,7 @@ export async function serveClient(socket: Socket, deps: SessionDeps): Promise<vo
             database,
             ...(routing.options ? { options: routing.options } : {}),
           },
-          sessionSetupSql(user, token),
+          sessionSetupSql(user, token, Object.keys(sessionParameters(params))),
         );
       } catch (error) {
         const fields =

@@ -118,7 +118,11 @@ export function newSessionToken(): string {
  *   users). It checks a per-session token kept in a table the user cannot
  *   read, so clients cannot call it themselves.
  */
-export function sessionSetupSql(user: string, token: string): string {
+export function sessionSetupSql(
+  user: string,
+  token: string,
+  clientParameters: readonly string[] = [],
+): string {
   return [
     checkPasswordHashFormatFunctionSql('pg_temp'),
     `CREATE PROCEDURE pg_temp.crdb_raise(p_code text, p_message text, p_hint text, p_params text[])
@@ -166,7 +170,43 @@ BEGIN
 END
 $crdb$`,
     `SET SESSION AUTHORIZATION ${identifier(user)}`,
+    perRoleDefaultsSql(user, clientParameters),
   ].join(';\n');
+}
+
+/**
+ * Applies the per-role session defaults (`ALTER ROLE ... SET`) the way
+ * CockroachDB does when a session starts, which SET SESSION AUTHORIZATION
+ * does not (PostgreSQL applies them only at login). CockroachDB's ALTER ROLE
+ * page, "Session variable precedence": connection string parameters first,
+ * then the role's per-database defaults, the role's all-database defaults,
+ * ALTER ROLE ALL IN DATABASE, ALTER ROLE ALL; `root` is exempt from the
+ * last three. Applied lowest first, so each later one wins; `role` never
+ * (CockroachDB refuses it as a default, see roles.ts).
+ */
+function perRoleDefaultsSql(user: string, clientParameters: readonly string[]): string {
+  const skipped = ['role', ...clientParameters.map((name) => name.toLowerCase())];
+  return `DO $crdb$
+DECLARE entry text;
+BEGIN
+  FOR entry IN
+    SELECT e FROM pg_catalog.pg_db_role_setting s, LATERAL unnest(s.setconfig) WITH ORDINALITY AS c(e, n)
+     WHERE (s.setrole = 0 AND ${literal(user)} <> 'root'
+            OR s.setrole = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = ${literal(user)}))
+       AND s.setdatabase IN (0, (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()))
+     ORDER BY s.setrole <> 0, s.setdatabase <> 0, n
+  LOOP
+    IF lower(split_part(entry, '=', 1)) <> ALL (${arrayLiteral(skipped)}::text[]) THEN
+      PERFORM pg_catalog.set_config(split_part(entry, '=', 1), substr(entry, strpos(entry, '=') + 1), false);
+    END IF;
+  END LOOP;
+END
+$crdb$`;
+}
+
+/** A text array literal of `items`, each quoted. */
+function arrayLiteral(items: readonly string[]): string {
+  return `ARRAY[${items.map((item) => literal(item)).join(', ')}]`;
 }
 
 /** A statement that makes PostgreSQL raise `error`, keeping the statement's `$n` parameters. */

@@ -137,6 +137,7 @@ describe.concurrent('the follower', () => {
       'attempts',
       'failedLogins',
       'longestFailureMs',
+      'failedQueries',
     ]);
     expect(report).toMatchObject({ strategy: 'admin', rotations: 1, cacheMs: 0, intervalMs: 0 });
     expect(report.attempts).toEqual(expect.any(Number));

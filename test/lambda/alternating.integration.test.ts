@@ -9,10 +9,11 @@ import {
   CreateSecretCommand,
   DescribeSecretCommand,
   GetSecretValueCommand,
+  PutSecretValueCommand,
   RotateSecretCommand,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import type pg from 'pg';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type DatabaseConnector,
@@ -23,7 +24,11 @@ import { SdkSecretStore } from '../../lambda/adapters/secrets-manager.js';
 import type { RotationEvent } from '../../lambda/core/event.js';
 import { createScramVerifier } from '../../lambda/core/scram.js';
 import { type DatabaseSecret, parseDatabaseSecret } from '../../lambda/core/secret.js';
-import { AuthenticationFailedError, DatabaseServerError } from '../../lambda/errors.js';
+import {
+  AuthenticationFailedError,
+  ConnectionLostError,
+  DatabaseServerError,
+} from '../../lambda/errors.js';
 import { createHandler } from '../../lambda/index.js';
 import { Logger } from '../../lambda/telemetry.js';
 import { type CockroachDouble, startCockroachDouble } from '../../local/cockroach/double.js';
@@ -249,6 +254,24 @@ async function isMember(member: string, role: string): Promise<boolean> {
   });
 }
 
+/** Sets a role's password, as the superuser, to one nobody holds. */
+async function scramble(role: string): Promise<void> {
+  const verifier = createScramVerifier(randomBytes(12).toString('hex'), { iterations: COST });
+  await postgres.withAdmin((c) =>
+    c.query(`ALTER ROLE ${c.escapeIdentifier(role)} PASSWORD ${c.escapeLiteral(verifier)}`),
+  );
+}
+
+/** Rotates with ALLOW_PRIVILEGED_TARGET=true, expects setSecret to refuse, and returns why. */
+async function refusedWithPrivilegedAllowed(secretArn: string): Promise<string> {
+  const outcome = await rotate(
+    secretArn,
+    rotationFunction({ env: { ALLOW_PRIVILEGED_TARGET: 'true' } }),
+  );
+  expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
+  return outcome.errorMessage ?? '';
+}
+
 describe('alternating users on CockroachDB, cut short', () => {
   it('takes up the clone its own attempt created before it was cut short between CREATE USER and GRANT', async () => {
     const server = servers.find((s) => s.engine === 'cockroachdb') as Server;
@@ -446,6 +469,43 @@ describe.each(servers)('alternating users on $name', (server) => {
     expect(attributes[user.clone]?.limit).toBe(server.engine === 'postgres' ? 7 : -1);
   });
 
+  it("gives the clone's sessions the original's per-role settings, at every rotation", async () => {
+    const user = await appUser(server);
+    const schema = `sch_${randomBytes(3).toString('hex')}`;
+    await asSuperuser(server, async (c) => {
+      const role = c.escapeIdentifier(user.username);
+      await c.query(`CREATE SCHEMA ${schema} AUTHORIZATION ${role}`);
+      await c.query(`CREATE TABLE ${schema}.things (id int)`);
+      await c.query(`INSERT INTO ${schema}.things VALUES (5)`);
+      await c.query(`ALTER TABLE ${schema}.things OWNER TO ${role}`);
+      await c.query(`ALTER ROLE ${role} SET search_path = ${schema}, public`);
+      await c.query(`ALTER ROLE ${role} SET lock_timeout = '4321ms'`);
+    });
+    const lambda = rotationFunction();
+    const session = async (secret: DatabaseSecret) =>
+      withLogin(secret, async (s) => ({
+        user: (await s.identity()).sessionUser,
+        rows: await s.query('SELECT id FROM things'),
+        lockTimeout: (
+          await s.query<{ v: string }>('SELECT current_setting($1) AS v', ['lock_timeout'])
+        )[0]?.v,
+      }));
+    expect(await rotate(user.secretArn, lambda)).toMatchObject({ ok: true });
+    const asClone = await session(await read(user.secretArn));
+    const asOriginal = await session(await read(user.secretArn, 'AWSPREVIOUS'));
+    expect(asClone).toEqual({ ...asOriginal, user: user.clone });
+    expect(asOriginal).toEqual({ user: user.username, rows: [{ id: 5 }], lockTimeout: '4321ms' });
+    // A setting changed on the original later reaches the clone at the next rotation.
+    await asSuperuser(server, (c) =>
+      c.query(`ALTER ROLE ${c.escapeIdentifier(user.username)} RESET lock_timeout`),
+    );
+    expect(await rotate(user.secretArn, lambda)).toMatchObject({ ok: true });
+    const again = await session(await read(user.secretArn, 'AWSPREVIOUS'));
+    expect(again.user).toBe(user.clone);
+    expect(again.lockTimeout).toBe((await session(await read(user.secretArn))).lockTimeout);
+    expect(again.rows).toEqual([{ id: 5 }]);
+  });
+
   it('refuses a clone name over 63 bytes before anything is stored or created', async () => {
     const user = await appUser(server, `l${randomBytes(3).toString('hex')}${'b'.repeat(51)}`);
     const before = await read(user.secretArn);
@@ -471,12 +531,8 @@ describe.each(servers)('alternating users on $name', (server) => {
     await postgres.withAdmin((c) =>
       c.query(`ALTER ROLE ${c.escapeIdentifier(user.username)} CREATEROLE`),
     );
-    const outcome = await rotate(
-      user.secretArn,
-      rotationFunction({ env: { ALLOW_PRIVILEGED_TARGET: 'true' } }),
-    );
-    expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
-    expect(outcome.errorMessage).toMatch(
+    const message = await refusedWithPrivilegedAllowed(user.secretArn);
+    expect(message).toMatch(
       new RegExp(
         `^Clone refused: ${user.clone}, the clone of ${user.username}, would inherit privileged .* \\(CREATEROLE\\); nothing was changed`,
       ),
@@ -484,54 +540,324 @@ describe.each(servers)('alternating users on $name', (server) => {
     expect(await roleExists(user.clone)).toBe(false);
   });
 
-  it('refuses to take over an existing role of the clone name that is not a member of the original', async () => {
+  it('refuses a role of the clone name it did not create, even a member of the original, and changes nothing', async () => {
     const user = await appUser(server);
-    await postgres.createUser(
-      user.clone,
-      createScramVerifier('someone else', { iterations: COST }),
+    // Another application's role that happens to have the clone's name, and
+    // is a member of the user.
+    const theirs = randomBytes(12).toString('hex');
+    watch.secret(theirs);
+    await postgres.createUser(user.clone, createScramVerifier(theirs, { iterations: COST }));
+    await asSuperuser(server, (c) =>
+      c.query(`GRANT ${c.escapeIdentifier(user.username)} TO ${c.escapeIdentifier(user.clone)}`),
     );
-    const before = await storedHashes(user.clone);
+    const before = await storedHashes(user.clone, user.username);
     const outcome = await rotate(user.secretArn);
     expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
-    expect(outcome.errorMessage).toContain(
-      `Clone refused: ${user.clone}, the clone of ${user.username}, is not a member of the original`,
-    );
-    expect(await storedHashes(user.clone)).toEqual(before);
-    expect(await isMember(user.clone, user.username)).toBe(false);
-  });
-
-  it('rolls nothing back when the pending password fails its test, and the next rotation uses a new password', async () => {
-    const user = await appUser(server);
-    const sabotage = rotationFunction({
-      // Someone changes the clone's password between setSecret and testSecret.
-      afterSetSecret: async () => {
-        await postgres.withAdmin((c) =>
-          c.query(
-            `ALTER ROLE ${c.escapeIdentifier(user.clone)} PASSWORD ${c.escapeLiteral(
-              createScramVerifier(randomBytes(12).toString('hex'), { iterations: COST }),
-            )}`,
-          ),
-        );
-      },
-    });
-    const before = await read(user.secretArn);
-    const outcome = await rotate(user.secretArn, sabotage);
-    expect(outcome).toMatchObject({ ok: false, failedStep: 'testSecret' });
     expect(outcome.errorMessage).toMatch(
       new RegExp(
-        `^Pending password failed its test: ${user.clone} did not log in with the pending password \\(Authentication failed: .*\\); nothing needed rolling back: alternating mode changed only ${user.clone}; ${user.username}, the user AWSCURRENT names, was not touched\\. AWSPENDING was removed`,
+        `^Clone refused: ${user.clone}, the clone of ${user.username}, is not proven to be the clone this function created for the original: it may be another role; nothing was changed\\. `,
+      ),
+    );
+    // How to bring it under rotation deliberately, per engine.
+    expect(outcome.errorMessage).toContain(
+      server.engine === 'postgres' ? `COMMENT ON ROLE "${user.clone}" IS ` : 'as AWSPREVIOUS',
+    );
+    expect(await storedHashes(user.clone, user.username)).toEqual(before);
+    // Its own application still logs in, and has no role setting of ours.
+    await withLogin(
+      { ...(await read(user.secretArn)), username: user.clone, password: theirs },
+      async (s) => expect((await s.identity()).currentUser).toBe(user.clone),
+    );
+  });
+
+  it("refuses an application user whose name ends in the suffix, and leaves the shorter role's password alone", async () => {
+    const shorter = await appUser(server);
+    // An application user named <shorter>_clone, a member of <shorter>,
+    // rotated in alternating mode: it is not a clone the function made.
+    const user = await appUser(server, shorter.clone);
+    await asSuperuser(server, (c) =>
+      c.query(
+        `GRANT ${c.escapeIdentifier(shorter.username)} TO ${c.escapeIdentifier(user.username)}`,
+      ),
+    );
+    const before = await storedHashes(shorter.username, user.username);
+    const outcome = await rotate(user.secretArn);
+    expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
+    expect(outcome.errorMessage).toMatch(
+      new RegExp(
+        `^Clone refused: ${user.username}, the clone of ${shorter.username}, is not proven`,
+      ),
+    );
+    expect(await storedHashes(shorter.username, user.username)).toEqual(before);
+  });
+
+  it('takes no AWSPREVIOUS naming the clone as proof, and grants nothing before every check passed', async () => {
+    const user = await appUser(server);
+    const theirs = randomBytes(12).toString('hex');
+    watch.secret(theirs);
+    await postgres.createUser(user.clone, createScramVerifier(theirs, { iterations: COST }));
+    // Whoever may write the secret stages a version naming the clone.
+    const current = await read(user.secretArn);
+    const forged = randomBytes(12).toString('hex');
+    watch.secret(forged);
+    await client.send(
+      new PutSecretValueCommand({
+        SecretId: user.secretArn,
+        SecretString: JSON.stringify({ ...current.raw, username: user.clone, password: forged }),
+        VersionStages: ['AWSPREVIOUS'],
+      }),
+    );
+    const before = await storedHashes(user.clone, user.username);
+    const outcome = await rotate(user.secretArn);
+    expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
+    expect(outcome.errorMessage).toMatch(/is not proven to be the clone this function created/);
+    expect(await isMember(user.clone, user.username)).toBe(false);
+    expect(await storedHashes(user.clone, user.username)).toEqual(before);
+  });
+
+  it('holds the clone to the same rules as the user: a member of a CREATEROLE role is refused even with ALLOW_PRIVILEGED_TARGET', async () => {
+    const user = await appUser(server);
+    expect(await rotate(user.secretArn)).toMatchObject({ ok: true });
+    const manager = `mgr_${randomBytes(4).toString('hex')}`;
+    await postgres.withAdmin(async (c) => {
+      await c.query(`CREATE ROLE ${manager} NOLOGIN CREATEROLE`);
+      await c.query(`GRANT ${manager} TO ${c.escapeIdentifier(user.clone)}`);
+    });
+    const before = await storedHashes(user.clone, user.username);
+    const message = await refusedWithPrivilegedAllowed(user.secretArn);
+    expect(message).toMatch(
+      new RegExp(
+        `^Clone refused: ${user.clone}, the clone of ${user.username}, holds privileged attributes or roles .*\\(${manager}\\); nothing was changed`,
+      ),
+    );
+    expect(await storedHashes(user.clone, user.username)).toEqual(before);
+  });
+
+  const disablings = [
+    { setting: 'NOLOGIN', sql: 'NOLOGIN', engines: ['postgres', 'cockroachdb'] },
+    { setting: 'CONNECTION LIMIT 0', sql: 'CONNECTION LIMIT 0', engines: ['postgres'] },
+    {
+      setting: 'VALID UNTIL',
+      sql: "VALID UNTIL '2001-01-01 00:00:00+00'",
+      engines: ['postgres', 'cockroachdb'],
+    },
+  ] as const;
+
+  it.each(disablings.filter((d) => (d.engines as readonly string[]).includes(server.engine)))(
+    'never enables a clone an operator disabled with $setting: it refuses, naming the setting',
+    async ({ setting, sql }) => {
+      const user = await appUser(server);
+      const lambda = rotationFunction();
+      expect(await rotate(user.secretArn, lambda)).toMatchObject({ ok: true });
+      await postgres.withAdmin((c) =>
+        c.query(`ALTER ROLE ${c.escapeIdentifier(user.clone)} ${sql}`),
+      );
+      const attributes = () =>
+        postgres.withAdmin(
+          async (c) =>
+            (
+              await c.query(
+                'SELECT rolcanlogin, rolconnlimit, rolvaliduntil::text AS until FROM pg_roles WHERE rolname = $1',
+                [user.clone],
+              )
+            ).rows[0],
+        );
+      const before = {
+        attributes: await attributes(),
+        hashes: await storedHashes(user.clone, user.username),
+      };
+      const outcome = await rotate(user.secretArn, lambda);
+      expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
+      expect(outcome.errorMessage).toMatch(
+        new RegExp(
+          `^Clone refused: ${user.clone}, the clone of ${user.username}, was disabled by an operator, and a rotation never enables a role again \\(${setting}`,
+        ),
+      );
+      expect(outcome.errorMessage).toContain('undo the setting by hand');
+      expect({
+        attributes: await attributes(),
+        hashes: await storedHashes(user.clone, user.username),
+      }).toEqual(before);
+    },
+  );
+
+  it('puts back what setSecret changed when the test fails: every labelled version logs in, the withdrawn one does not', async () => {
+    const user = await appUser(server);
+    let sabotage = false;
+    const lambda = rotationFunction({
+      // Someone changes the changed user's password between setSecret and testSecret.
+      afterSetSecret: async () => {
+        if (!sabotage) return;
+        await scramble((await read(user.secretArn, 'AWSPENDING')).username);
+      },
+    });
+    // Rotation 1 fails: no labelled version names the clone, so its password
+    // becomes one nobody holds.
+    sabotage = true;
+    const first = await rotate(user.secretArn, lambda);
+    expect(first).toMatchObject({ ok: false, failedStep: 'testSecret' });
+    expect(first.errorMessage).toMatch(
+      new RegExp(
+        `^Rotation rolled back: ${user.clone} did not log in with the pending password \\(Authentication failed: .*\\), so its password was set to a random one no version holds`,
       ),
     );
     await withLogin(await read(user.secretArn), async () => undefined);
+    sabotage = false;
+    if (server.engine === 'cockroachdb') {
+      // No labelled version holds the clone's password now, and CockroachDB
+      // has no role comment: the clone cannot be proven, and the message
+      // says to drop it.
+      const refused = await rotate(user.secretArn, lambda);
+      expect(refused).toMatchObject({ ok: false, failedStep: 'setSecret' });
+      expect(refused.errorMessage).toContain(
+        `or drop ${user.clone} so that the next rotation creates it`,
+      );
+      await asSuperuser(server, async (c) => {
+        await c.query(`DROP OWNED BY ${c.escapeIdentifier(user.clone)}`);
+        await c.query(`DROP ROLE ${c.escapeIdentifier(user.clone)}`);
+      });
+      // Secrets Manager's retry of that rotation creates the clone again.
+      await expect(rotate(user.secretArn, lambda)).rejects.toMatchObject({
+        name: 'InvalidRequestException',
+      });
+      expect(await endpoint.waitForRotation(user.secretArn, { timeoutMs: 30_000 })).toMatchObject({
+        ok: true,
+      });
+    } else {
+      expect(await rotate(user.secretArn, lambda)).toMatchObject({ ok: true });
+    }
+    // After rotations 2 and 3, AWSCURRENT is the original, AWSPREVIOUS the clone.
+    expect(await rotate(user.secretArn, lambda)).toMatchObject({ ok: true });
+    const current = await read(user.secretArn);
+    const previous = await read(user.secretArn, 'AWSPREVIOUS');
+    expect([current.username, previous.username]).toEqual([user.username, user.clone]);
+    // Rotation 4 changes the clone and fails its test: the clone gets
+    // AWSPREVIOUS's password back.
+    sabotage = true;
+    let withdrawn: DatabaseSecret | undefined;
+    const spy = rotationFunction({
+      afterSetSecret: async () => {
+        withdrawn = await read(user.secretArn, 'AWSPENDING');
+        await scramble(user.clone);
+      },
+    });
+    const fourth = await rotate(user.secretArn, spy);
+    expect(fourth).toMatchObject({ ok: false, failedStep: 'testSecret' });
+    expect(fourth.errorMessage).toMatch(
+      new RegExp(
+        `^Rotation rolled back: ${user.clone} .*so its password was set back to AWSPREVIOUS's`,
+      ),
+    );
+    await withLogin(await read(user.secretArn), async () => undefined);
+    await withLogin(await read(user.secretArn, 'AWSPREVIOUS'), async () => undefined);
+    await expect(login(withdrawn as DatabaseSecret)).rejects.toBeInstanceOf(
+      AuthenticationFailedError,
+    );
     const stages = (await client.send(new DescribeSecretCommand({ SecretId: user.secretArn })))
       .VersionIdsToStages;
     expect(Object.values(stages ?? {}).flat()).not.toContain('AWSPENDING');
+  });
 
+  it('rolls nothing back on an unexpected error after the pending password logged in; the retry finishes', async () => {
+    const user = await appUser(server);
+    const pendingPassword = { value: '' };
+    let broken = false;
+    const connector = new PgConnector();
+    // The pending login succeeds, then the connection drops while asking
+    // who the session is: nothing about the password is proven wrong.
+    const dropAfterLogin: DatabaseConnector = {
+      async login(target, loginLimits, options) {
+        const session = await connector.login(target, loginLimits, options);
+        if (broken || target.password !== pendingPassword.value) return session;
+        broken = true;
+        return new Proxy(session, {
+          get: (inner, property) => {
+            if (property === 'identity') {
+              return async () => {
+                throw new ConnectionLostError('db', 'the identity query');
+              };
+            }
+            const value = Reflect.get(inner, property, inner) as unknown;
+            return typeof value === 'function' ? value.bind(inner) : value;
+          },
+        });
+      },
+    };
+    const lambda = rotationFunction({
+      database: dropAfterLogin,
+      env: { TRANSIENT_RETRY_MS: '0' },
+      afterSetSecret: async () => {
+        pendingPassword.value = (await read(user.secretArn, 'AWSPENDING')).password;
+      },
+    });
+    const first = await rotate(user.secretArn, lambda);
+    expect(first).toMatchObject({ ok: false, failedStep: 'testSecret' });
+    expect(first.errorMessage).toMatch(/^Database connection lost/);
+    expect(broken).toBe(true);
+    // Secrets Manager retries the same token; the rotation completes.
+    await expect(rotate(user.secretArn, lambda)).rejects.toMatchObject({
+      name: 'InvalidRequestException',
+    });
+    expect(await endpoint.waitForRotation(user.secretArn, { timeoutMs: 30_000 })).toMatchObject({
+      ok: true,
+    });
+    const current = await read(user.secretArn);
+    expect(current.username).toBe(user.clone);
+    expect(current.password).toBe(pendingPassword.value);
+    await withLogin(current, async () => undefined);
+  });
+});
+
+describe("what a holder of the clone's credentials can do on PostgreSQL (the claims docs make)", () => {
+  const server = servers[0] as Server;
+
+  it('runs as the original; SET ROLE NONE makes it the clone, which still has the original privileges', async () => {
+    const user = await appUser(server);
     expect(await rotate(user.secretArn)).toMatchObject({ ok: true });
-    const after = await read(user.secretArn);
-    expect(after.username).toBe(user.clone);
-    expect(after.password).not.toBe(before.password);
-    await withLogin(after, async () => undefined);
+    const table = `granted_${randomBytes(3).toString('hex')}`;
+    await postgres.withAdmin(async (c) => {
+      await c.query(`CREATE TABLE ${table} (id int)`);
+      await c.query(`GRANT SELECT ON ${table} TO ${c.escapeIdentifier(user.username)}`);
+    });
+    await withLogin(await read(user.secretArn), async (s) => {
+      expect(await s.identity()).toEqual({ sessionUser: user.clone, currentUser: user.username });
+      await s.execute('SET ROLE NONE');
+      expect(await s.identity()).toEqual({ sessionUser: user.clone, currentUser: user.clone });
+      expect(await s.query(`SELECT count(*)::int AS n FROM ${table}`)).toEqual([{ n: 0 }]);
+    });
+  });
+
+  it("can change the original's password, as the original may change its own", async () => {
+    const user = await appUser(server);
+    expect(await rotate(user.secretArn)).toMatchObject({ ok: true });
+    const original = await read(user.secretArn, 'AWSPREVIOUS');
+    const verifier = createScramVerifier(randomBytes(12).toString('hex'), { iterations: COST });
+    await withLogin(await read(user.secretArn), (s) =>
+      s.execute(
+        `ALTER ROLE ${pg.escapeIdentifier(user.username)} PASSWORD ${pg.escapeLiteral(verifier)}`,
+      ),
+    );
+    await expect(login(original)).rejects.toBeInstanceOf(AuthenticationFailedError);
+  });
+
+  it('can create a database through the original when the original has CREATEDB, and the original owns it', async () => {
+    const user = await appUser(server);
+    expect(await rotate(user.secretArn)).toMatchObject({ ok: true });
+    await postgres.withAdmin((c) =>
+      c.query(`ALTER ROLE ${c.escapeIdentifier(user.username)} CREATEDB`),
+    );
+    const database = `db_${randomBytes(3).toString('hex')}`;
+    await withLogin(await read(user.secretArn), (s) => s.execute(`CREATE DATABASE ${database}`));
+    const owner = await postgres.withAdmin(
+      async (c) =>
+        (
+          await c.query<{ owner: string }>(
+            'SELECT pg_get_userbyid(datdba)::text AS owner FROM pg_database WHERE datname = $1',
+            [database],
+          )
+        ).rows[0]?.owner,
+    );
+    expect(owner).toBe(user.username);
   });
 });
 

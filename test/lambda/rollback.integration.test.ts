@@ -3,6 +3,13 @@
  * its test after setSecret changed the password of the user AWSCURRENT
  * names, AWSCURRENT's password is put back, the pending version withdrawn,
  * and the next rotation succeeds with another password.
+ *
+ * Also what a credential read as AWSCURRENT is good for, in every mode
+ * (ROTATION_MODE): alternating mode promises that it keeps logging in until
+ * the rotation after next (as AWSPREVIOUS in between); single-user and admin
+ * mode change that same user's password, so it logs in until the next
+ * rotation only. After a failed test, every labelled version the mode
+ * promises logs in, and the withdrawn pending version does not.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -25,27 +32,27 @@ import { SdkSecretStore } from '../../lambda/adapters/secrets-manager.js';
 import type { RotationEvent } from '../../lambda/core/event.js';
 import { createScramVerifier } from '../../lambda/core/scram.js';
 import { type DatabaseSecret, parseDatabaseSecret } from '../../lambda/core/secret.js';
-import {
-  AuthenticationFailedError,
-  DatabaseUnreachableError,
-  SecretMismatchError,
-} from '../../lambda/errors.js';
+import { AuthenticationFailedError, DatabaseUnreachableError } from '../../lambda/errors.js';
 import { createHandler } from '../../lambda/index.js';
+import type { StrategyName } from '../../lambda/strategies/strategy.js';
 import { Logger } from '../../lambda/telemetry.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
-import { targetOf } from '../fixtures/drive.js';
+import { handlerFor, runStep, stagePending, targetOf } from '../fixtures/drive.js';
 import { LeakWatch, watchAround } from '../fixtures/leaks.js';
+import { createRotatableUser, MODES, modeEnv } from '../fixtures/modes.js';
 
 const limits = { connectTimeoutMs: 5_000, statementTimeoutMs: 5_000, maxScramIterations: 0 };
 
 /**
- * The real connector, with a network fault on demand: the next `times`
+ * The real connector, counting refused logins, with a network fault on demand: the next `times`
  * logins with one password fail as an unreachable server would. A dropped
  * connection at that moment cannot be produced otherwise.
  */
 class FaultyConnector implements DatabaseConnector {
   readonly #inner = new PgConnector();
   #fault: { password: string; times: number } | undefined;
+  /** Logins the server refused (a wrong password). */
+  failed = 0;
 
   failNextLogins(password: string, times: number): void {
     this.#fault = { password, times };
@@ -67,7 +74,10 @@ class FaultyConnector implements DatabaseConnector {
         ),
       );
     }
-    return this.#inner.login(target, loginLimits, options);
+    return this.#inner.login(target, loginLimits, options).catch((error: unknown) => {
+      if (error instanceof AuthenticationFailedError) this.failed++;
+      throw error;
+    });
   }
 }
 
@@ -222,29 +232,41 @@ describe('a testSecret failure after setSecret changed the user AWSCURRENT names
     expect(await logsIn(current)).toBe(true);
   });
 
-  it('single-user mode: sets AWSCURRENT back through the pending login when the test failed for a moment', async () => {
+  it('rolls nothing back when the test login failed for a moment, and the retry of the same token finishes the rotation', async () => {
     const user = await stack.createApplicationUser();
     const current = await read(user.secretArn);
     const database = new FaultyConnector();
-    const outcome = await rotate(
-      user.secretArn,
-      rotationFunction({
-        // With transient retries off, one dropped connection fails the test login.
-        env: { ROTATION_MODE: 'single-user', TRANSIENT_RETRY_MS: '0' },
-        database,
-        afterSetSecret: async (pending) => database.failNextLogins(pending.password, 1),
-      }),
-    );
+    const lambda = rotationFunction({
+      // With transient retries off, one dropped connection fails the test login.
+      env: { ROTATION_MODE: 'single-user', TRANSIENT_RETRY_MS: '0' },
+      database,
+      afterSetSecret: async (pending) => {
+        if (!faulted) database.failNextLogins(pending.password, 1);
+        faulted = true;
+      },
+    });
+    let faulted = false;
+    const outcome = await rotate(user.secretArn, lambda);
     expect(outcome).toMatchObject({ ok: false, failedStep: 'testSecret' });
-    expect(outcome.errorMessage).toMatch(
-      new RegExp(
-        `^Rotation rolled back: ${user.username} did not log in with the pending password \\(Database unreachable: could not connect to .*\\), so its password was set back to AWSCURRENT's`,
+    // A dropped connection proves nothing about the password: no roll-back.
+    expect(outcome.errorMessage).toMatch(/^Database unreachable: /);
+    const pending = await read(user.secretArn, 'AWSPENDING');
+    expect(await logsIn(pending)).toBe(true);
+    expect(await logsIn(current)).toBe(false);
+    // Secrets Manager's retry of the same token tests the password again.
+    await expect(
+      stack.client.send(
+        new RotateSecretCommand({
+          SecretId: user.secretArn,
+          RotationLambdaARN: lambda,
+          RotationRules: { AutomaticallyAfterDays: 30 },
+        }),
       ),
-    );
-    expect(await logsIn(current)).toBe(true);
-    expect(await pendingStaged(user.secretArn)).toBe(false);
-    expect(await rotate(user.secretArn, rotationFunction({}))).toMatchObject({ ok: true });
-    expect((await read(user.secretArn)).password).not.toBe(current.password);
+    ).rejects.toMatchObject({ name: 'InvalidRequestException' });
+    expect(
+      await stack.secretsManager.waitForRotation(user.secretArn, { timeoutMs: 30_000 }),
+    ).toMatchObject({ ok: true });
+    expect((await read(user.secretArn)).password).toBe(pending.password);
   });
 
   it('single-user mode: says so, and keeps AWSPENDING, when no credential it holds logs in any more', async () => {
@@ -262,7 +284,7 @@ describe('a testSecret failure after setSecret changed the user AWSCURRENT names
     expect(await pendingStaged(user.secretArn)).toBe(true);
   });
 
-  it('refuses to roll back through a pending version that names another server', async () => {
+  it('neither rolls back nor changes anything when the pending version names another server', async () => {
     const user = await stack.createApplicationUser();
     const current = await read(user.secretArn);
     const storedBefore = await stack.postgres.storedPassword(user.username);
@@ -303,10 +325,97 @@ describe('a testSecret failure after setSecret changed the user AWSCURRENT names
       (e: unknown) => e,
     );
     watch.error(error);
-    expect(error).toBeInstanceOf(SecretMismatchError);
-    expect((error as Error).message).toMatch(/^Secret mismatch: host differs/);
+    // The test login cannot be made there: that proves nothing about the
+    // password, so no roll-back starts (it would refuse the version, too).
+    expect(error).toBeInstanceOf(DatabaseUnreachableError);
     expect(await stack.postgres.storedPassword(user.username)).toBe(storedBefore);
     expect(await logsIn(current)).toBe(true);
+  });
+});
+
+/** How many rotations a credential read as AWSCURRENT survives, by mode. */
+const SURVIVES = { alternating: 1, admin: 0, 'single-user': 0 } as const satisfies Record<
+  StrategyName,
+  number
+>;
+
+describe.each(MODES)('AWSPREVIOUS in %s mode', (mode) => {
+  const promise =
+    SURVIVES[mode] === 1
+      ? 'keeps logging in until the rotation after next'
+      : 'logs in until the next rotation only';
+  it(`a credential read as AWSCURRENT ${promise}, and a failed test leaves that so`, async () => {
+    const user = await createRotatableUser(stack);
+    const sabotage = { on: false };
+    const lambda = rotationFunction({
+      env: modeEnv(mode),
+      afterSetSecret: async (pending) => {
+        if (sabotage.on) await scramble(pending.username);
+      },
+    });
+    const held = [await read(user.secretArn)];
+    for (let n = 1; n <= 3; n++) {
+      expect(await rotate(user.secretArn, lambda)).toMatchObject({ ok: true });
+      held.push(await read(user.secretArn));
+      // held[n] is AWSCURRENT; held[n - 1] is AWSPREVIOUS.
+      expect(await logsIn(held[n] as DatabaseSecret)).toBe(true);
+      expect(await logsIn(await read(user.secretArn, 'AWSPREVIOUS'))).toBe(SURVIVES[mode] === 1);
+      if (n >= 2) expect(await logsIn(held[n - 2] as DatabaseSecret)).toBe(false);
+    }
+    // Single-user mode cannot be rolled back once the pending user's password
+    // is scrambled (only the pending login could set it back).
+    if (mode === 'single-user') return;
+    sabotage.on = true;
+    const failed = await rotate(user.secretArn, lambda);
+    expect(failed).toMatchObject({ ok: false, failedStep: 'testSecret' });
+    expect(failed.errorMessage).toMatch(/^Rotation rolled back: /);
+    expect(await logsIn(await read(user.secretArn))).toBe(true);
+    expect(await logsIn(await read(user.secretArn, 'AWSPREVIOUS'))).toBe(SURVIVES[mode] === 1);
+  });
+});
+
+describe.each(MODES)('setSecret run again in %s mode', (mode) => {
+  it('after one that succeeded, makes at most one failed login, and the rotation still finishes', async () => {
+    const user = await createRotatableUser(stack);
+    const database = new FaultyConnector();
+    const handler = handlerFor({
+      secrets: new SdkSecretStore(stack.client),
+      database,
+      env: modeEnv(mode),
+    });
+    // One rotation first, so that there is an AWSPREVIOUS to try.
+    expect(await rotate(user.secretArn, rotationFunction({ env: modeEnv(mode) }))).toMatchObject({
+      ok: true,
+    });
+    const token = await stagePending(stack.client, stack.secretsManager, user.secretArn);
+    for (const step of ['createSecret', 'setSecret'] as const) {
+      expect((await runStep(handler, step, user.secretArn, token)).error).toBeUndefined();
+    }
+    expect(database.failed).toBe(0);
+    // A duplicated delivery of setSecret.
+    expect((await runStep(handler, 'setSecret', user.secretArn, token)).error).toBeUndefined();
+    expect(database.failed).toBeLessThanOrEqual(1);
+    for (const step of ['testSecret', 'finishSecret'] as const) {
+      expect((await runStep(handler, step, user.secretArn, token)).error).toBeUndefined();
+    }
+    expect(await logsIn(await read(user.secretArn))).toBe(true);
+  });
+});
+
+describe('an admin with CREATEROLE but without ADMIN OPTION on the user (PostgreSQL 16+)', () => {
+  it('is told that ADMIN OPTION is what is missing, with the GRANT to run, and nothing changes', async () => {
+    const admin = await stack.createApplicationUser({ createRole: true });
+    const user = await stack.createApplicationUser({ extraKeys: { masterarn: admin.secretArn } });
+    const before = await stack.postgres.storedPassword(user.username);
+    watch.secret(before);
+    const outcome = await rotate(user.secretArn, rotationFunction({ env: modeEnv('admin') }));
+    expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
+    expect(outcome.errorMessage).toMatch(
+      new RegExp(
+        `^Insufficient privilege: user ${admin.username} at .* may not change this password; it has CREATEROLE but not ADMIN OPTION on the role it changes, which PostgreSQL 16\\+ requires; run GRANT <that role> TO "${admin.username}" WITH ADMIN OPTION`,
+      ),
+    );
+    expect(await stack.postgres.storedPassword(user.username)).toBe(before);
   });
 });
 

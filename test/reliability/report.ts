@@ -18,6 +18,7 @@ export const REPORT_KEYS = [
   'concurrentFailures',
   'restartsSurvived',
   'leaks',
+  'alternatingCases',
 ] as const;
 
 /** One of {@link REPORT_KEYS}. */
@@ -36,8 +37,8 @@ declare module 'vitest' {
 }
 
 /**
- * The security suites (issue 9: hostile inputs, hostile servers) the
- * reliability run includes and counts: each passing test case in them is
+ * The security suites (issue 9: hostile inputs, hostile servers; issue 17:
+ * alternating users) the reliability run includes and counts: each passing test case in them is
  * one case, except a suite's own leak check. A `suite` narrows a file to
  * the describe block of that name.
  */
@@ -50,6 +51,9 @@ export const COUNTED_SUITES = [
     file: 'test/lambda/adapters/database.integration.test.ts',
     suite: 'PgConnector against a hostile server',
   },
+  // Issue 17: alternating users on PostgreSQL and the CockroachDB double
+  // (clone proof, operator intent, roll-back, settings, convergence).
+  { key: 'alternatingCases', file: 'test/lambda/alternating.integration.test.ts' },
 ] as const satisfies readonly { key: ReportKey; file: string; suite?: string }[];
 
 /** The leak check each suite ends with: run, but not a case of its own. */

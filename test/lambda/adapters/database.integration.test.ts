@@ -7,6 +7,7 @@ import { TLSSocket } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PgConnector } from '../../../lambda/adapters/database.js';
 import {
+  AuthenticationFailedError,
   AuthenticationMethodRefusedError,
   ConnectionLostError,
   DatabaseUnavailableError,
@@ -54,6 +55,22 @@ function errorResponse(severity: string, code: string, text: string): Buffer {
 /** AuthenticationSASLContinue (11) or AuthenticationSASLFinal (12) with its text. */
 const saslMessage = (kind: 11 | 12, text: string) =>
   message('R', Buffer.concat([int32(kind), Buffer.from(text, 'utf8')]));
+
+/**
+ * Plays SCRAM up to the client's proof: the mechanism, then the server-first
+ * message for the client's nonce; `afterProof` answers the proof.
+ */
+function scramUntilProof(tls: TLSSocket, afterProof: () => void): void {
+  tls.write(SASL);
+  tls.once('data', (first: Buffer) => {
+    // SASLInitialResponse: the client-first-message ends the packet ("...,r=<nonce>").
+    const nonce = /r=([^,]+)$/.exec(first.toString('latin1'))?.[1] ?? '';
+    tls.write(
+      saslMessage(11, `r=${nonce}server-nonce,s=${Buffer.alloc(16, 7).toString('base64')},i=4096`),
+    );
+    tls.once('data', afterProof);
+  });
+}
 
 let server: Server | undefined;
 afterEach(() => {
@@ -123,23 +140,12 @@ describe('PgConnector against a hostile server', () => {
   });
 
   it('refuses a server whose SCRAM signature does not match, sending nothing after the exchange', async () => {
-    const { port, received } = await hostile((tls) => {
-      tls.write(SASL);
-      tls.once('data', (first: Buffer) => {
-        // SASLInitialResponse: the client-first-message ends the packet ("...,r=<nonce>").
-        const nonce = /r=([^,]+)$/.exec(first.toString('latin1'))?.[1] ?? '';
-        tls.write(
-          saslMessage(
-            11,
-            `r=${nonce}server-nonce,s=${Buffer.alloc(16, 7).toString('base64')},i=4096`,
-          ),
-        );
-        // It accepts any proof, then signs with a key it cannot have.
-        tls.once('data', () =>
-          tls.write(saslMessage(12, `v=${Buffer.alloc(32, 1).toString('base64')}`)),
-        );
-      });
-    });
+    // It accepts any proof, then signs with a key it cannot have.
+    const { port, received } = await hostile((tls) =>
+      scramUntilProof(tls, () =>
+        tls.write(saslMessage(12, `v=${Buffer.alloc(32, 1).toString('base64')}`)),
+      ),
+    );
     const failure = await login(port).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(ServerSignatureError);
     expect(failure).toMatchObject({ problem: 'mismatch' });
@@ -149,6 +155,34 @@ describe('PgConnector against a hostile server', () => {
     const sent = Buffer.concat(received);
     expect(sent.toString('latin1')).not.toContain('SELECT');
     expect(sent.toString('latin1')).not.toContain(PASSWORD);
+  });
+
+  it('reports a SCRAM exchange that skips the server final message as a missing signature, not a missing mechanism', async () => {
+    // AuthenticationOk and ReadyForQuery, with no AuthenticationSASLFinal.
+    const { port, received } = await hostile((tls) =>
+      scramUntilProof(tls, () => tls.write(Buffer.concat([message('R', int32(0)), READY]))),
+    );
+    const failure = await login(port).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(ServerSignatureError);
+    expect((failure as Error).message).toMatch(
+      /^Server signature refused: the server at localhost:\d+ sent no SCRAM server signature for app/,
+    );
+    expect((failure as Error).message).not.toContain('offered no SCRAM-SHA-256 mechanism');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(Buffer.concat(received).toString('latin1')).not.toContain('SELECT');
+  });
+
+  it.each([
+    ['PostgreSQL', 'role "app" is not permitted to log in'],
+    ['CockroachDB', 'app does not have login privilege'],
+  ])('reports a role without LOGIN (%s) as such, not as a wrong password', async (_, text) => {
+    const { port } = await hostile((tls) => tls.end(errorResponse('FATAL', '28000', text)));
+    const failure = await login(port).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(AuthenticationFailedError);
+    expect((failure as Error).message).toMatch(
+      /^Authentication failed: user app could not log in at localhost:\d+; the role may not log in \(NOLOGIN\): the password is not the cause.* run ALTER ROLE "app" LOGIN$/,
+    );
+    expect((failure as Error).message).not.toContain("check that the secret's password");
   });
 
   it('reports a server starting up as unavailable (57P03), to be retried', async () => {

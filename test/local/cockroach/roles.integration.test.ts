@@ -113,6 +113,35 @@ describe('a role default (pkg/sql/alter_role.go, processSetOrResetClause)', () =
   });
 });
 
+describe("a login role's session defaults (CockroachDB docs, ALTER ROLE: session variable precedence)", () => {
+  it("applies them when the role's session starts, its per-database default over its own over ALTER ROLE ALL's", async () => {
+    const role = unique('s');
+    const secret = password();
+    await postgres.createUser(role, verifier(secret));
+    await postgres.withAdmin(async (c) => {
+      await c.query(`ALTER ROLE ${role} SET lock_timeout = '1111ms'`);
+      await c.query(`ALTER ROLE ${role} SET idle_in_transaction_session_timeout = '2222ms'`);
+      await c.query(
+        `ALTER ROLE ${role} IN DATABASE ${c.escapeIdentifier(crdb.database)} SET idle_in_transaction_session_timeout = '3333ms'`,
+      );
+      await c.query('ALTER ROLE ALL SET lock_timeout = 7777');
+    });
+    try {
+      const client = await crdb.connect(role, secret);
+      try {
+        const { rows } = await client.query<{ lock: string; idle: string; user: string }>(
+          "SELECT current_setting('lock_timeout') AS lock, current_setting('idle_in_transaction_session_timeout') AS idle, session_user AS user",
+        );
+        expect(rows).toEqual([{ lock: '1111ms', idle: '3333ms', user: role }]);
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await postgres.withAdmin((c) => c.query('ALTER ROLE ALL RESET lock_timeout'));
+    }
+  });
+});
+
 describe('CONNECTION LIMIT (pkg/sql/parser/sql.y: not a role option)', () => {
   it.each([
     'ALTER ROLE app WITH CONNECTION LIMIT 5',
