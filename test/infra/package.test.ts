@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { latestNodeRuntime } from '../../infra/function.js';
+import { docPages, links, readPage, resolveFrom } from '../docs/markdown.js';
 import { describeInstalledCli } from './installed-cli.js';
 
 const run = promisify(execFile);
@@ -101,10 +102,30 @@ describe('npm pack', () => {
         'dist/cli.mjs',
       ]),
     );
-    // No local stack, tests, benchmark or sources (the CLI is bundled in dist/cli.mjs).
+    // The docs the README links to, and the bench report and chart the
+    // performance page links to; no local stack, tests, benchmark code or
+    // sources (the CLI is bundled in dist/cli.mjs), and no docs/incoming drafts.
     for (const path of paths) {
-      expect(path).toMatch(/^(package\.json|README\.md|LICENSE|dist\/.+)$/);
+      expect(path).toMatch(
+        /^(package\.json|README\.md|LICENSE|dist\/.+|docs\/[^/]+\.md|bench\/(report\.md|chart\.svg))$/,
+      );
     }
+  });
+
+  it('holds every page of the docs and every file their relative links point at', () => {
+    const paths = new Set(packed.files.map((file) => file.path));
+    const missing: string[] = [];
+    for (const page of docPages()) {
+      if (!paths.has(page)) missing.push(page);
+      for (const { target } of links(readPage(page))) {
+        if (/^[a-z][a-z\d+.-]*:/i.test(target)) continue; // a web address
+        const [path = ''] = target.split('#', 1);
+        if (path === '') continue; // an anchor on the same page
+        const file = resolveFrom(page, decodeURIComponent(path));
+        if (!paths.has(file)) missing.push(`${page} -> ${file}`);
+      }
+    }
+    expect(missing).toEqual([]);
   });
 
   it('is as big as docs/deploy-and-operate.md says, within a quarter', () => {
