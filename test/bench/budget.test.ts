@@ -55,7 +55,7 @@ describe('the budget', () => {
 
   it('fails a run over it, naming the figure that broke it', () => {
     const checks = checkBudget({
-      bundle: { ...fine.bundle, bytes: 482_000 },
+      bundle: { ...fine.bundle, bytes: 502_000 },
       modes: [
         { ...fine.modes[0], failedLogins: 1 },
         { ...fine.modes[1], smCalls: 13 },
@@ -65,8 +65,8 @@ describe('the budget', () => {
       {
         name: 'bundle',
         ok: false,
-        figure: "482000 bytes, 1.205x the floor's 400000",
-        limit: 'at most 1.2x (480000 bytes)',
+        figure: "502000 bytes, 1.255x the floor's 400000",
+        limit: 'at most 1.25x (500000 bytes)',
       },
       {
         name: 'single-user: failed logins',
@@ -95,8 +95,8 @@ describe('the budget', () => {
   it('judges on the exact bytes, not on the rounded ratio it prints', () => {
     const [bundle] = checkBudget({
       ...fine,
-      bundle: { ...fine.bundle, bytes: 480_001 },
+      bundle: { ...fine.bundle, bytes: 500_001 },
     });
-    expect(bundle).toMatchObject({ ok: false, figure: "480001 bytes, 1.200x the floor's 400000" });
+    expect(bundle).toMatchObject({ ok: false, figure: "500001 bytes, 1.250x the floor's 400000" });
   });
 });
