@@ -537,7 +537,9 @@ export async function audit(options: AuditOptions, deps: WorkflowDeps): Promise<
         userLine({
           user,
           hash: hashes?.get(user),
-          hashesReadable: hashes !== undefined,
+          // A login role the hash query did not return has an unknown hash,
+          // not "no password".
+          hashesReadable: hashes?.has(user) === true,
           privileged: facts ? [...facts.attributes, ...facts.privilegedRoles] : [],
           secrets: managed === undefined ? undefined : [...(managed.get(user) ?? []), ...ownSecret],
           since,
@@ -561,9 +563,9 @@ export async function audit(options: AuditOptions, deps: WorkflowDeps): Promise<
 /**
  * Phase 2's line on stored passwords: every login user with a password that
  * is not SCRAM (crdb-bcrypt, MD5, cleartext or unknown), whom strict HBA
- * would lock out; unknown (fails) when the hashes cannot be read.
+ * would lock out; unknown (fails) when the hashes, or any login user's, cannot be read.
  */
-function storedPasswordsLine(
+export function storedPasswordsLine(
   engine: Engine['name'],
   who: string,
   users: readonly string[],
@@ -584,6 +586,20 @@ function storedPasswordsLine(
         engine === 'cockroachdb'
           ? `GRANT SYSTEM VIEWSYSTEMTABLE TO ${who} (${releaseText(VIEWSYSTEMTABLE_SINCE)}+), or audit as an admin`
           : 'audit as a superuser',
+    };
+  }
+  // A login role the hash query did not return (CockroachDB: a role made
+  // with CREATE ROLE ... LOGIN; or one created between the two reads) is
+  // unknown: reading it as "no password" would pass the phase on no fact.
+  const unread = users.filter((user) => !hashes.has(user));
+  if (unread.length > 0) {
+    return {
+      check,
+      status: 'fail',
+      phase: 2,
+      unknown: true,
+      detail: `unknown: no stored hash was read for ${unread.join(', ')}, so whether strict HBA would lock them out cannot be told`,
+      fix: 'run audit again; if it persists, audit as an admin',
     };
   }
   const weak = users.flatMap((user) => {
