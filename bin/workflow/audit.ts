@@ -115,9 +115,23 @@ export function parseMark(
   value: string | undefined,
 ): { since: Date; fingerprint: string } | undefined {
   const match = /^(\S+) sha256:([0-9a-f]{16})$/.exec(value ?? '');
-  const since = match ? new Date(match[1] ?? '') : undefined;
-  if (!match || !since || Number.isNaN(since.getTime())) return undefined;
+  const since = match ? parseIsoTime(match[1] ?? '') : undefined;
+  if (!match || !since) return undefined;
   return { since, fingerprint: match[2] ?? '' };
+}
+
+/** An ISO 8601 date and time with its offset: 2026-11-01T12:00:00Z, or with +02:00. */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * A time for when strict HBA began, or undefined. Only a full ISO 8601 time
+ * with an offset: `new Date` alone reads "1" as 2001 and "11" as 2001-11-01,
+ * and an earlier "since" passes phase 3 for passwords set before strict HBA.
+ */
+export function parseIsoTime(text: string): Date | undefined {
+  if (!ISO_TIME.test(text)) return undefined;
+  const time = new Date(text);
+  return Number.isNaN(time.getTime()) ? undefined : time;
 }
 
 /** Phase 1 on CockroachDB: settings that make the server store what it is sent, as SCRAM. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { storedPasswordsLine } from '../../../bin/workflow/audit.js';
+import { parseIsoTime, parseMark, storedPasswordsLine } from '../../../bin/workflow/audit.js';
 import { createScramVerifier } from '../../../lambda/core/scram.js';
 
 const SCRAM = createScramVerifier('correct horse battery staple', { iterations: 4096 });
@@ -29,5 +29,30 @@ describe('storedPasswordsLine', () => {
     );
     expect(line).toMatchObject({ status: 'fail', phase: 2, unknown: true });
     expect(line.detail).toMatch(/^unknown: no stored hash was read for legacy,/);
+  });
+});
+
+describe('parseIsoTime', () => {
+  it('reads a full ISO 8601 time with its offset', () => {
+    expect(parseIsoTime('2026-11-01T12:00:00Z')?.toISOString()).toBe('2026-11-01T12:00:00.000Z');
+    expect(parseIsoTime('2026-11-01T14:00+02:00')?.toISOString()).toBe('2026-11-01T12:00:00.000Z');
+  });
+
+  it('refuses what Date alone would read as a time long past, which would pass phase 3', () => {
+    for (const text of [
+      '1',
+      '11',
+      '2026',
+      'March 7',
+      '2026-11-01',
+      '2026-11-01T12:00:00',
+      '2026-13-45T99:99:99Z',
+    ]) {
+      expect(parseIsoTime(text)).toBeUndefined();
+    }
+    expect(parseMark('1 sha256:0123456789abcdef')).toBeUndefined();
+    expect(parseMark('2026-11-01T12:00:00.000Z sha256:0123456789abcdef')?.since.toISOString()).toBe(
+      '2026-11-01T12:00:00.000Z',
+    );
   });
 });
