@@ -48,6 +48,7 @@ import {
   VIEWSYSTEMTABLE_SINCE,
 } from './cockroach.js';
 import { type LoadedSecret, loadSecret, loginAs, serverTag, TAGS } from './common.js';
+import { type PgHbaRow, readPgHbaRule } from './postgres-hba.js';
 import type { WorkflowDeps } from './provision.js';
 
 /** The outcome of one check. */
@@ -233,15 +234,8 @@ async function readHba(engine: Engine, session: DatabaseSession, who: string): P
     };
   }
   const rows = await readIfPermitted(() =>
-    session.query<{
-      line_number: number;
-      type: string;
-      database: string[] | null;
-      user_name: string[] | null;
-      address: string | null;
-      auth_method: string;
-    }>(
-      'SELECT line_number, type, database, user_name, address, auth_method FROM pg_hba_file_rules ORDER BY line_number',
+    session.query<PgHbaRow & { address: string | null }>(
+      'SELECT line_number, type, database, user_name, address, auth_method, error FROM pg_hba_file_rules ORDER BY line_number',
     ),
   );
   if (rows === undefined) {
@@ -249,6 +243,17 @@ async function readHba(engine: Engine, session: DatabaseSession, who: string): P
       kind: 'unknown',
       why: `pg_hba_file_rules is not readable by ${who}`,
       fix: 'log in as a superuser (pg_hba_file_rules is superuser-only by default)',
+    };
+  }
+  const unknown = rows.flatMap((r) => {
+    const reading = readPgHbaRule(r);
+    return r.type !== 'local' && reading.kind === 'unknown' ? [reading.why] : [];
+  });
+  if (unknown.length > 0) {
+    return {
+      kind: 'unknown',
+      why: `pg_hba.conf not understood: ${unknown.join('; ')}`,
+      fix: 'fix pg_hba.conf until pg_hba_file_rules shows no error, then SELECT pg_reload_conf()',
     };
   }
   const rules = rows.map(
@@ -259,11 +264,14 @@ async function readHba(engine: Engine, session: DatabaseSession, who: string): P
     kind: 'known',
     fingerprint: sha256(rules.join('\n')),
     weak: rows
-      .filter(
-        (r) =>
+      .filter((r) => {
+        const reading = readPgHbaRule(r);
+        return (
           r.type !== 'local' &&
-          ['password', 'md5', 'trust', 'ldap', 'pam', 'radius', 'bsd'].includes(r.auth_method),
-      )
+          reading.kind === 'known' &&
+          (reading.method === 'cleartext' || reading.method === 'md5' || reading.method === 'none')
+        );
+      })
       .map((r, i) => `line ${r.line_number}: ${rules[rows.indexOf(r)] ?? i}`),
   };
 }
