@@ -1,9 +1,9 @@
 import { Command } from 'commander';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { preflight } from '../../../bin/cli/aws.js';
 import { EXIT, EXIT_CODES, exitCodesHelp } from '../../../bin/cli/exit-codes.js';
 import { endpointEnvironmentProblem, parseEndpointUrl } from '../../../bin/cli/options.js';
-import { usageMessage } from '../../../bin/cli/program.js';
+import { action, usageMessage } from '../../../bin/cli/program.js';
 import { nodeWarningLine } from '../../../bin/cli/warnings.js';
 import { UsageError } from '../../../bin/workflow/common.js';
 
@@ -144,6 +144,51 @@ describe('endpointEnvironmentProblem', () => {
       UsageError,
     );
     expect(resolved).toBe(false);
+  });
+});
+
+describe('action', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  /** Runs `work` as the action of a command parsed from `args`; returns what it wrote and its exit code. */
+  async function run(args: string[], work: () => Promise<number>) {
+    const out: string[] = [];
+    const err: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((text) => out.push(String(text)) > 0);
+    vi.spyOn(process.stderr, 'write').mockImplementation((text) => err.push(String(text)) > 0);
+    let exitCode: number | undefined;
+    vi.spyOn(process, 'exit').mockImplementation((code) => {
+      exitCode = Number(code);
+      throw new Error('exited');
+    });
+    const command = new Command('doctor').option('--json').exitOverride();
+    command.action(action(command, work));
+    await command.parseAsync(args, { from: 'user' }).catch((error: Error) => {
+      if (error.message !== 'exited') throw error;
+    });
+    return { out: out.join(''), err: err.join(''), exitCode };
+  }
+
+  it('prints one JSON object as the last line of stdout under --json when the work fails', async () => {
+    const failed = await run(['--json'], async () => {
+      throw new RangeError('No AWS region: pass --region');
+    });
+    expect(failed.exitCode).toBe(EXIT.failed);
+    expect(failed.err).toContain('RangeError: No AWS region: pass --region');
+    const last = failed.out.trimEnd().split('\n').at(-1) ?? '';
+    expect(JSON.parse(last)).toEqual({
+      ok: false,
+      error: { name: 'RangeError', message: 'No AWS region: pass --region' },
+    });
+  });
+
+  it('prints nothing on stdout for a failure without --json', async () => {
+    const failed = await run([], async () => {
+      throw new Error('boom');
+    });
+    expect(failed).toMatchObject({ exitCode: EXIT.failed, out: '' });
   });
 });
 
