@@ -18,8 +18,10 @@ import {
 /**
  * Authentication methods a test may ask the server to use for one user, to
  * exercise the client's refusals. Network rules are always `hostssl`.
+ * `ldap` is written without its options, so the line is one the server
+ * reports as an error and does not load (the previous rules stay in force).
  */
-export const HBA_METHODS = ['scram-sha-256', 'md5', 'password', 'trust'] as const;
+export const HBA_METHODS = ['scram-sha-256', 'md5', 'password', 'trust', 'ldap'] as const;
 
 /** One of {@link HBA_METHODS}. */
 export type HbaMethod = (typeof HBA_METHODS)[number];

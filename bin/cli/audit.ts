@@ -16,7 +16,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { PgConnector } from '../../lambda/adapters/database.js';
 import { configFromEnv } from '../../lambda/config.js';
-import { type AuditReport, audit } from '../workflow/audit.js';
+import { type AuditReport, audit, parseIsoTime } from '../workflow/audit.js';
 import { logsClient, preflight, secretsClient } from './aws.js';
 import { EXIT } from './exit-codes.js';
 import { type AwsOptions, OPTIONS, withAwsOptions } from './options.js';
@@ -41,9 +41,11 @@ interface AuditOptions extends AwsOptions {
 
 /** An ISO 8601 time. */
 function parseTime(text: string): Date {
-  const time = new Date(text);
-  if (Number.isNaN(time.getTime())) {
-    throw new InvalidArgumentError('takes an ISO 8601 time, e.g. 2026-11-01T12:00:00Z');
+  const time = parseIsoTime(text);
+  if (time === undefined) {
+    throw new InvalidArgumentError(
+      'takes an ISO 8601 date and time with its offset, e.g. 2026-11-01T12:00:00Z',
+    );
   }
   return time;
 }

@@ -10,8 +10,9 @@
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { UsageError } from '../workflow/common.js';
 import { EndpointUnreachableError, MissingCredentialsError, MissingRegionError } from './errors.js';
-import type { AwsOptions } from './options.js';
+import { type AwsOptions, endpointEnvironmentProblem } from './options.js';
 
 /** Network failures that mean the endpoint is not there, not that a request failed. */
 const UNREACHABLE = {
@@ -102,7 +103,8 @@ export function lambdaClient(options: AwsOptions): LambdaClient {
 }
 
 /**
- * Resolves the region and the credentials before any request, so that a
+ * Checks the SDK's endpoint variables (see endpointEnvironmentProblem), and
+ * resolves the region and the credentials before any request, so that a
  * missing one is reported as such (the SDK's "Region is missing", or a
  * failed first call that reads like a wrong secret id, say neither what is
  * missing nor how to give it).
@@ -110,7 +112,10 @@ export function lambdaClient(options: AwsOptions): LambdaClient {
 export async function preflight(
   client: Pick<SecretsManagerClient, 'config'>,
   command: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
 ): Promise<void> {
+  const endpointProblem = endpointEnvironmentProblem(env);
+  if (endpointProblem !== undefined) throw new UsageError(endpointProblem);
   try {
     await client.config.region();
   } catch (error) {

@@ -29,7 +29,47 @@ export function parseEndpointUrl(text: string): string {
   if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') {
     throw new InvalidArgumentError('must be an http:// or https:// URL with a host');
   }
+  // AWS requests are signed, never sent with a URL's user name and password;
+  // one here would only be repeated in "cannot connect to <endpoint>".
+  if (url.username !== '' || url.password !== '') {
+    throw new InvalidArgumentError(
+      'must not hold a user name or password (user:password@): AWS requests are signed with your credentials',
+    );
+  }
   return text;
+}
+
+/**
+ * The environment variables the AWS SDK reads an endpoint from, for the
+ * services the commands call (service-specific first, as the SDK reads them).
+ */
+export const ENDPOINT_ENVIRONMENT = [
+  'AWS_ENDPOINT_URL_SECRETS_MANAGER',
+  'AWS_ENDPOINT_URL_LAMBDA',
+  'AWS_ENDPOINT_URL_CLOUDWATCH_LOGS',
+  'AWS_ENDPOINT_URL',
+] as const;
+
+/**
+ * Checks the endpoint variables of `env` as `--endpoint-url` is checked:
+ * the SDK reads a set but empty one as unset, so `AWS_ENDPOINT_URL=$UNSET`
+ * would send the requests to AWS, and a malformed one fails without saying
+ * which variable. Returns why the first bad one is refused, naming the
+ * variable and never its value.
+ */
+export function endpointEnvironmentProblem(
+  env: Readonly<Record<string, string | undefined>>,
+): string | undefined {
+  for (const name of ENDPOINT_ENVIRONMENT) {
+    const value = env[name];
+    if (value === undefined) continue;
+    try {
+      parseEndpointUrl(value);
+    } catch (error) {
+      return `${name} ${(error as Error).message}, or unset it`;
+    }
+  }
+  return undefined;
 }
 
 /** A value that must not be empty (an empty one would fall back to a default quietly). */

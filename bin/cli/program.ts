@@ -174,6 +174,17 @@ export function describeFailure(error: unknown): string {
 }
 
 /**
+ * The JSON line `--json` prints for an error that stopped a command:
+ * `{"ok":false,"error":{"name":...,"message":...}}`, the message as
+ * {@link describeFailure} gives it without a stack (our errors never hold a
+ * secret value).
+ */
+export function failureJson(error: unknown): string {
+  const e = error instanceof Error ? error : new Error(String(error));
+  return JSON.stringify({ ok: false, error: { name: e.name, message: e.message } });
+}
+
+/**
  * The action of a command whose work returns an exit code: usage errors
  * thrown by the work print as usage errors (64), others as one line (1).
  */
@@ -188,6 +199,11 @@ export function action<A extends unknown[]>(
     } catch (error) {
       if (error instanceof UsageError) failUsage(command, error.message);
       process.stderr.write(`${fullName(command)}: ${describeFailure(error)}\n`);
+      // --json promises one JSON object as the last line of stdout: a
+      // script reading it gets one on failure too, with the same one line.
+      if (command.opts().json === true) {
+        process.stdout.write(`${failureJson(error)}\n`);
+      }
       code = EXIT.failed;
     }
     process.exit(code);

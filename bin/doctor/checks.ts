@@ -34,6 +34,7 @@ import { postgresEngine } from '../../lambda/engines/postgres.js';
 import { TARGET_FIELDS, TARGET_ROLE_FIXES, TARGET_ROLE_PROBLEMS } from '../../lambda/errors.js';
 import { loginTarget } from '../../lambda/rotation/load.js';
 import { readHbaRules, readSettingFact, type SettingFact } from '../workflow/cockroach.js';
+import { mayApply, type PgHbaRow, readPgHbaRule } from '../workflow/postgres-hba.js';
 import { alternatingChecks } from './alternating.js';
 import { cockroachReleaseAndHashChecks } from './cockroach-release.js';
 import { rdsPasswordCheck, trustStoreUsed } from './rds.js';
@@ -51,7 +52,8 @@ export interface DoctorInput {
 }
 
 /** PostgreSQL HBA methods that send or skip the password instead of proving it by SCRAM. */
-const WEAK_METHODS = ['password', 'md5', 'trust', 'ident', 'peer', 'reject'] as const;
+/** Methods a login of the user could meet instead of SCRAM (the function refuses all of them). */
+const WEAK_METHODS = ['cleartext', 'md5', 'none', 'operating-system', 'reject'] as const;
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
@@ -352,37 +354,48 @@ async function postgresChecks(
 
   // HBA: rules a login of this user could meet with a weaker method.
   try {
-    const rules = await session.query<{
-      line_number: number;
-      type: string;
-      database: string[] | null;
-      user_name: string[] | null;
-      auth_method: string;
-    }>('SELECT line_number, type, database, user_name, auth_method FROM pg_hba_file_rules');
-    const applies = (list: string[] | null, name: string) =>
-      list === null || list.includes('all') || list.includes(name);
-    const weak = rules.filter(
+    const rows = await session.query<PgHbaRow>(
+      'SELECT line_number, type, database, user_name, auth_method, error FROM pg_hba_file_rules',
+    );
+    const rules = rows.filter(
       (rule) =>
         rule.type !== 'local' &&
-        applies(rule.user_name, secret.username) &&
-        applies(rule.database, secret.dbname) &&
-        (WEAK_METHODS as readonly string[]).includes(rule.auth_method),
+        mayApply(rule.user_name, secret.username) &&
+        mayApply(rule.database, secret.dbname),
+    );
+    const readings = rules.map((rule) => ({ rule, reading: readPgHbaRule(rule) }));
+    const unknown = readings.flatMap(({ reading }) =>
+      reading.kind === 'unknown' ? [reading.why] : [],
+    );
+    const weak = readings.flatMap(({ rule, reading }) =>
+      reading.kind === 'known' && (WEAK_METHODS as readonly string[]).includes(reading.method)
+        ? [{ rule, method: reading.method }]
+        : [],
     );
     add(
-      weak.length === 0
+      unknown.length > 0
         ? {
             check: 'hba',
-            status: 'pass',
-            detail: `no pg_hba.conf rule would let ${secret.username} in by cleartext, MD5 or trust`,
+            status: 'fail',
+            detail: `unknown: ${unknown.join('; ')}`,
+            fix: 'fix pg_hba.conf until pg_hba_file_rules shows no error, then SELECT pg_reload_conf()',
           }
-        : {
-            check: 'hba',
-            status: weak.some((rule) => rule.type === 'hostnossl' || rule.auth_method === 'trust')
-              ? 'fail'
-              : 'warn',
-            detail: `pg_hba.conf lines ${weak.map((r) => `${r.line_number} (${r.type} ${r.auth_method})`).join(', ')} apply to ${secret.username}`,
-            fix: 'use hostssl ... scram-sha-256 for this user; the function refuses the other methods, but the application may not',
-          },
+        : weak.length === 0
+          ? {
+              check: 'hba',
+              status: 'pass',
+              detail: `no pg_hba.conf rule would let ${secret.username} in by cleartext, MD5 or trust`,
+            }
+          : {
+              check: 'hba',
+              status: weak.some(
+                ({ rule, method }) => rule.type === 'hostnossl' || method === 'none',
+              )
+                ? 'fail'
+                : 'warn',
+              detail: `pg_hba.conf lines ${weak.map(({ rule }) => `${rule.line_number} (${rule.type} ${rule.auth_method})`).join(', ')} may apply to ${secret.username}`,
+              fix: 'use hostssl ... scram-sha-256 for this user; the function refuses the other methods, but the application may not',
+            },
     );
   } catch {
     add({

@@ -48,6 +48,7 @@ import {
   VIEWSYSTEMTABLE_SINCE,
 } from './cockroach.js';
 import { type LoadedSecret, loadSecret, loginAs, serverTag, TAGS } from './common.js';
+import { type PgHbaRow, readPgHbaRule } from './postgres-hba.js';
 import type { WorkflowDeps } from './provision.js';
 
 /** The outcome of one check. */
@@ -115,9 +116,23 @@ export function parseMark(
   value: string | undefined,
 ): { since: Date; fingerprint: string } | undefined {
   const match = /^(\S+) sha256:([0-9a-f]{16})$/.exec(value ?? '');
-  const since = match ? new Date(match[1] ?? '') : undefined;
-  if (!match || !since || Number.isNaN(since.getTime())) return undefined;
+  const since = match ? parseIsoTime(match[1] ?? '') : undefined;
+  if (!match || !since) return undefined;
   return { since, fingerprint: match[2] ?? '' };
+}
+
+/** An ISO 8601 date and time with its offset: 2026-11-01T12:00:00Z, or with +02:00. */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * A time for when strict HBA began, or undefined. Only a full ISO 8601 time
+ * with an offset: `new Date` alone reads "1" as 2001 and "11" as 2001-11-01,
+ * and an earlier "since" passes phase 3 for passwords set before strict HBA.
+ */
+export function parseIsoTime(text: string): Date | undefined {
+  if (!ISO_TIME.test(text)) return undefined;
+  const time = new Date(text);
+  return Number.isNaN(time.getTime()) ? undefined : time;
 }
 
 /** Phase 1 on CockroachDB: settings that make the server store what it is sent, as SCRAM. */
@@ -219,15 +234,8 @@ async function readHba(engine: Engine, session: DatabaseSession, who: string): P
     };
   }
   const rows = await readIfPermitted(() =>
-    session.query<{
-      line_number: number;
-      type: string;
-      database: string[] | null;
-      user_name: string[] | null;
-      address: string | null;
-      auth_method: string;
-    }>(
-      'SELECT line_number, type, database, user_name, address, auth_method FROM pg_hba_file_rules ORDER BY line_number',
+    session.query<PgHbaRow & { address: string | null }>(
+      'SELECT line_number, type, database, user_name, address, auth_method, error FROM pg_hba_file_rules ORDER BY line_number',
     ),
   );
   if (rows === undefined) {
@@ -235,6 +243,17 @@ async function readHba(engine: Engine, session: DatabaseSession, who: string): P
       kind: 'unknown',
       why: `pg_hba_file_rules is not readable by ${who}`,
       fix: 'log in as a superuser (pg_hba_file_rules is superuser-only by default)',
+    };
+  }
+  const unknown = rows.flatMap((r) => {
+    const reading = readPgHbaRule(r);
+    return r.type !== 'local' && reading.kind === 'unknown' ? [reading.why] : [];
+  });
+  if (unknown.length > 0) {
+    return {
+      kind: 'unknown',
+      why: `pg_hba.conf not understood: ${unknown.join('; ')}`,
+      fix: 'fix pg_hba.conf until pg_hba_file_rules shows no error, then SELECT pg_reload_conf()',
     };
   }
   const rules = rows.map(
@@ -245,11 +264,14 @@ async function readHba(engine: Engine, session: DatabaseSession, who: string): P
     kind: 'known',
     fingerprint: sha256(rules.join('\n')),
     weak: rows
-      .filter(
-        (r) =>
+      .filter((r) => {
+        const reading = readPgHbaRule(r);
+        return (
           r.type !== 'local' &&
-          ['password', 'md5', 'trust', 'ldap', 'pam', 'radius', 'bsd'].includes(r.auth_method),
-      )
+          reading.kind === 'known' &&
+          (reading.method === 'cleartext' || reading.method === 'md5' || reading.method === 'none')
+        );
+      })
       .map((r, i) => `line ${r.line_number}: ${rules[rows.indexOf(r)] ?? i}`),
   };
 }
@@ -537,7 +559,9 @@ export async function audit(options: AuditOptions, deps: WorkflowDeps): Promise<
         userLine({
           user,
           hash: hashes?.get(user),
-          hashesReadable: hashes !== undefined,
+          // A login role the hash query did not return has an unknown hash,
+          // not "no password".
+          hashesReadable: hashes?.has(user) === true,
           privileged: facts ? [...facts.attributes, ...facts.privilegedRoles] : [],
           secrets: managed === undefined ? undefined : [...(managed.get(user) ?? []), ...ownSecret],
           since,
@@ -561,9 +585,9 @@ export async function audit(options: AuditOptions, deps: WorkflowDeps): Promise<
 /**
  * Phase 2's line on stored passwords: every login user with a password that
  * is not SCRAM (crdb-bcrypt, MD5, cleartext or unknown), whom strict HBA
- * would lock out; unknown (fails) when the hashes cannot be read.
+ * would lock out; unknown (fails) when the hashes, or any login user's, cannot be read.
  */
-function storedPasswordsLine(
+export function storedPasswordsLine(
   engine: Engine['name'],
   who: string,
   users: readonly string[],
@@ -584,6 +608,20 @@ function storedPasswordsLine(
         engine === 'cockroachdb'
           ? `GRANT SYSTEM VIEWSYSTEMTABLE TO ${who} (${releaseText(VIEWSYSTEMTABLE_SINCE)}+), or audit as an admin`
           : 'audit as a superuser',
+    };
+  }
+  // A login role the hash query did not return (CockroachDB: a role made
+  // with CREATE ROLE ... LOGIN; or one created between the two reads) is
+  // unknown: reading it as "no password" would pass the phase on no fact.
+  const unread = users.filter((user) => !hashes.has(user));
+  if (unread.length > 0) {
+    return {
+      check,
+      status: 'fail',
+      phase: 2,
+      unknown: true,
+      detail: `unknown: no stored hash was read for ${unread.join(', ')}, so whether strict HBA would lock them out cannot be told`,
+      fix: 'run audit again; if it persists, audit as an admin',
     };
   }
   const weak = users.flatMap((user) => {

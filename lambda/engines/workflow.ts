@@ -208,11 +208,15 @@ const cockroachWorkflow: WorkflowStatements = {
 
   memberships: pgMemberships,
 
-  /** system.users: admin, or VIEWSYSTEMTABLE since v23.1.11. Bytes arrive as a Buffer. */
+  /**
+   * system.users: admin, or VIEWSYSTEMTABLE since v23.1.11. Bytes arrive as a
+   * Buffer. Every row, roles included: `isRole` says CREATE ROLE made it, not
+   * that it cannot log in (CREATE ROLE ... LOGIN PASSWORD can).
+   */
   storedHashes: (session) =>
     readIfPermitted(async () => {
       const rows = await session.query<{ username: string; hash: Buffer | string | null }>(
-        'SELECT username, "hashedPassword" AS hash FROM system.users WHERE NOT "isRole"',
+        'SELECT username, "hashedPassword" AS hash FROM system.users',
       );
       return new Map(
         rows.map((row) => [

@@ -272,6 +272,16 @@ describe('npm run doctor on PostgreSQL', () => {
     } finally {
       await stack.postgres.setHbaRules([]);
     }
+    // A line the server cannot parse: it keeps its previous rules, so the
+    // file no longer says what is in force. Unknown, so the check fails.
+    await stack.postgres.addHbaRules([{ user: user.username, method: 'ldap' }]);
+    try {
+      const hba = (await doctor(user.secretName)).results.find((r) => r.check === 'hba');
+      expect(hba?.status).toBe('fail');
+      expect(hba?.detail).toMatch(/^unknown: line \d+ has an error/);
+    } finally {
+      await stack.postgres.setHbaRules([]);
+    }
   });
 });
 

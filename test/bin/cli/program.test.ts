@@ -1,9 +1,11 @@
 import { Command } from 'commander';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { preflight } from '../../../bin/cli/aws.js';
 import { EXIT, EXIT_CODES, exitCodesHelp } from '../../../bin/cli/exit-codes.js';
-import { parseEndpointUrl } from '../../../bin/cli/options.js';
-import { usageMessage } from '../../../bin/cli/program.js';
+import { endpointEnvironmentProblem, parseEndpointUrl } from '../../../bin/cli/options.js';
+import { action, usageMessage } from '../../../bin/cli/program.js';
 import { nodeWarningLine } from '../../../bin/cli/warnings.js';
+import { UsageError } from '../../../bin/workflow/common.js';
 
 const SECRET = 'Tr0ub4dor&3';
 
@@ -93,6 +95,100 @@ describe('parseEndpointUrl', () => {
     expect(() => parseEndpointUrl(SECRET)).toThrow(/^is not a URL/);
     expect(() => parseEndpointUrl('localhost:4566')).toThrow(/^must be an http/);
     expect(() => parseEndpointUrl('file:///etc/passwd')).toThrow(/^must be an http/);
+  });
+
+  it('refuses a user name or password in the URL, and never repeats them', () => {
+    for (const url of [`http://admin:${SECRET}@127.0.0.1:4566`, `https://${SECRET}@example.com`]) {
+      expect(() => parseEndpointUrl(url)).toThrow(/^must not hold a user name or password/);
+      try {
+        parseEndpointUrl(url);
+      } catch (error) {
+        expect((error as Error).message).not.toContain(SECRET);
+      }
+    }
+  });
+});
+
+describe('endpointEnvironmentProblem', () => {
+  it('refuses an empty or malformed endpoint variable by name, which the SDK would read as unset (AWS) or fail on without naming it', () => {
+    expect(endpointEnvironmentProblem({ AWS_ENDPOINT_URL: '' })).toMatch(
+      /^AWS_ENDPOINT_URL is empty: /,
+    );
+    expect(endpointEnvironmentProblem({ AWS_ENDPOINT_URL_SECRETS_MANAGER: SECRET })).toMatch(
+      /^AWS_ENDPOINT_URL_SECRETS_MANAGER is not a URL/,
+    );
+    expect(
+      endpointEnvironmentProblem({ AWS_ENDPOINT_URL_LAMBDA: `http://u:${SECRET}@127.0.0.1:1` }),
+    ).not.toContain(SECRET);
+    expect(
+      endpointEnvironmentProblem({ AWS_ENDPOINT_URL: 'http://127.0.0.1:4566' }),
+    ).toBeUndefined();
+    expect(endpointEnvironmentProblem({})).toBeUndefined();
+  });
+
+  it('stops preflight before the region or credentials are read, so no request is made', async () => {
+    let resolved = false;
+    const client = {
+      config: {
+        region: async () => {
+          resolved = true;
+          return 'us-east-1';
+        },
+        credentials: async () => {
+          resolved = true;
+          return { accessKeyId: 'a', secretAccessKey: 'b' };
+        },
+      },
+    } as unknown as Parameters<typeof preflight>[0];
+    await expect(preflight(client, 'doctor', { AWS_ENDPOINT_URL: ' ' })).rejects.toThrow(
+      UsageError,
+    );
+    expect(resolved).toBe(false);
+  });
+});
+
+describe('action', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  /** Runs `work` as the action of a command parsed from `args`; returns what it wrote and its exit code. */
+  async function run(args: string[], work: () => Promise<number>) {
+    const out: string[] = [];
+    const err: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((text) => out.push(String(text)) > 0);
+    vi.spyOn(process.stderr, 'write').mockImplementation((text) => err.push(String(text)) > 0);
+    let exitCode: number | undefined;
+    vi.spyOn(process, 'exit').mockImplementation((code) => {
+      exitCode = Number(code);
+      throw new Error('exited');
+    });
+    const command = new Command('doctor').option('--json').exitOverride();
+    command.action(action(command, work));
+    await command.parseAsync(args, { from: 'user' }).catch((error: Error) => {
+      if (error.message !== 'exited') throw error;
+    });
+    return { out: out.join(''), err: err.join(''), exitCode };
+  }
+
+  it('prints one JSON object as the last line of stdout under --json when the work fails', async () => {
+    const failed = await run(['--json'], async () => {
+      throw new RangeError('No AWS region: pass --region');
+    });
+    expect(failed.exitCode).toBe(EXIT.failed);
+    expect(failed.err).toContain('RangeError: No AWS region: pass --region');
+    const last = failed.out.trimEnd().split('\n').at(-1) ?? '';
+    expect(JSON.parse(last)).toEqual({
+      ok: false,
+      error: { name: 'RangeError', message: 'No AWS region: pass --region' },
+    });
+  });
+
+  it('prints nothing on stdout for a failure without --json', async () => {
+    const failed = await run([], async () => {
+      throw new Error('boom');
+    });
+    expect(failed).toMatchObject({ exitCode: EXIT.failed, out: '' });
   });
 });
 
