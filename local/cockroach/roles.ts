@@ -17,9 +17,9 @@
  * | `ALTER DEFAULT PRIVILEGES FOR ROLE r ...` | the caller is r or a member of r (admins too); FOR ALL ROLES: admins | pkg/sql/alter_default_privileges.go |
  *
  * Quoted role names reach these rules folded already (statements.ts,
- * foldRoleNames). What the double does not model here: object privileges,
- * which stay PostgreSQL's (on CockroachDB the DROP and CREATE privileges
- * let a non-owner drop and alter a table; in the double only the owner can).
+ * foldRoleNames). Object privileges are not modelled here: tables.ts
+ * models what ALL on a table allows a non-owner (DROP, and ALTER through
+ * CREATE); other object privileges stay PostgreSQL's.
  *
  * @module
  */
