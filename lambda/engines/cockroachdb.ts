@@ -245,6 +245,15 @@ export const COCKROACH_ADMIN_ROLE = 'admin';
  */
 export const DEFAULT_PRIVILEGE_TARGETS = ['TABLES', 'SEQUENCES', 'TYPES', 'SCHEMAS'] as const;
 
+/**
+ * Functions as a default privileges target: in the current grammar
+ * (pkg/sql/privilege/target_object_type.go) with user-defined functions
+ * (v22.2+). v21.2's and v22.1's grammar has only the four above, and those
+ * releases have no user-defined functions to cover: there the statement is
+ * a syntax error (42601), and skipped.
+ */
+export const FUNCTIONS_TARGET = 'FUNCTIONS';
+
 /** CockroachDB's rules. */
 export const cockroachEngine: Engine = {
   name: 'cockroachdb',
@@ -359,11 +368,14 @@ export const cockroachEngine: Engine = {
   async makeCloneActAsOriginal(_admin, asClone, { original }) {
     const session = await asClone();
     try {
-      for (const target of DEFAULT_PRIVILEGE_TARGETS) {
-        await session.execute(
+      const grant = (target: string) =>
+        session.execute(
           `ALTER DEFAULT PRIVILEGES GRANT ALL ON ${target} TO ${pg.escapeIdentifier(original)} WITH GRANT OPTION`,
         );
-      }
+      for (const target of DEFAULT_PRIVILEGE_TARGETS) await grant(target);
+      await grant(FUNCTIONS_TARGET).catch((error: unknown) => {
+        if (!(error instanceof DatabaseServerError && error.sqlstate === '42601')) throw error;
+      });
     } finally {
       await session.close();
     }

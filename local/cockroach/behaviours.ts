@@ -201,6 +201,13 @@ export function createRoleGrantsMembership(version: string, settingOn: boolean):
   return releaseAtLeast(version, [23, 1, 0]) && settingOn;
 }
 
+/**
+ * CockroachDB's SQLSTATE for an error that carries no pgcode:
+ * `pgcode.Uncategorized` (pkg/sql/pgwire/pgcode/codes.go), which
+ * pgerror.GetPGCode falls back to.
+ */
+export const UNCATEGORIZED = 'XXUUU';
+
 /** What CockroachDB shows in place of a redacted setting (pkg/settings/masked.go, MaskedSetting.String). */
 export const REDACTED = '<redacted>';
 
@@ -262,12 +269,16 @@ export function parseSettingValue(
     const range = SETTING_DEFINITIONS[name]?.range;
     if (/^-?\d+$/.test(raw.value) && range) {
       const n = Number(raw.value);
+      // The validators (pkg/settings/int.go: NonNegativeInt, IntInRange)
+      // return errors.Errorf without a pgcode and toSettingString in
+      // pkg/sql/set_cluster_setting.go passes them on unwrapped, so the
+      // client sees pgcode.Uncategorized (XXUUU, pkg/sql/pgwire/pgcode).
       if (range[0] === 0 && n < 0) {
-        return { code: '22023', message: `cannot be set to a negative value: ${n}`, source };
+        return { code: UNCATEGORIZED, message: `cannot be set to a negative value: ${n}`, source };
       }
       if (n < range[0] || n > range[1]) {
         return {
-          code: '22023',
+          code: UNCATEGORIZED,
           message: `expected value in range [${range[0]}, ${range[1]}], got: ${n}`,
           source,
         };
@@ -283,8 +294,9 @@ export function parseSettingValue(
   }
   const definition = SETTING_DEFINITIONS[name];
   if (type === 'e' && definition?.values && !definition.values.includes(raw.value.toLowerCase())) {
+    // ParseEnum's failure, errors.Errorf without a pgcode (toSettingString).
     return {
-      code: '22023',
+      code: UNCATEGORIZED,
       message: `invalid string value '${raw.value}' for enum setting`,
       source,
     };
@@ -925,10 +937,13 @@ export function decidePasswordStorage(
   // pre-hashed one returned above, whatever its length.
   const minLength = settings.minPasswordLength ?? 1;
   if (minLength >= 1 && Buffer.byteLength(password, 'utf8') < minLength) {
+    // security.ErrPasswordTooShort is errors.New("password too short")
+    // (pkg/security/password.go), wrapped only WithHintf by
+    // checkPasswordAndGetHash: no pgcode, so pgcode.Uncategorized (XXUUU).
     return {
       outcome: 'refuse',
       error: {
-        code: 'XXUUU',
+        code: UNCATEGORIZED,
         message: 'password too short',
         hint: `Passwords must be ${minLength} characters or longer.`,
         source: createRole,

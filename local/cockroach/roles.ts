@@ -15,11 +15,12 @@
  * | `ALTER ROLE r [WITH] LOGIN/NOLOGIN/VALID UNTIL` | the same as ALTER ... PASSWORD: CREATEROLE and CREATELOGIN, not the admin role, an admin only by an admin; `VALID UNTIL NULL` clears it | pkg/sql/alter_role.go |
  * | `GRANT r TO m [WITH ADMIN OPTION]` | an admin (for any role but `admin`); CREATEROLE for any role but `admin` since v23.2 (v23.1: with `sql.auth.createrole_allows_grant_role_membership.enabled`); else ADMIN OPTION on r held directly or through a role; no cycles | pkg/sql/grant_role.go (PR #104376) |
  * | `ALTER DEFAULT PRIVILEGES FOR ROLE r ...` | the caller is r or a member of r (admins too); FOR ALL ROLES: admins | pkg/sql/alter_default_privileges.go |
+ * | `ALTER DEFAULT PRIVILEGES ... ON FUNCTIONS` before v22.2 | syntax error: v22.1's grammar has TABLES, SEQUENCES, TYPES, SCHEMAS only | v22.1 ALTER DEFAULT PRIVILEGES docs |
  *
  * Quoted role names reach these rules folded already (statements.ts,
- * foldRoleNames). What the double does not model here: object privileges,
- * which stay PostgreSQL's (on CockroachDB the DROP and CREATE privileges
- * let a non-owner drop and alter a table; in the double only the owner can).
+ * foldRoleNames). Object privileges are not modelled here: tables.ts
+ * models what ALL on a table allows a non-owner (DROP, and ALTER through
+ * CREATE); other object privileges stay PostgreSQL's.
  *
  * @module
  */
@@ -28,6 +29,7 @@ import {
   type CockroachError,
   createRoleGrantsMembership,
   decideAlterPassword,
+  releaseAtLeast,
   SETTINGS,
   type TargetRole,
 } from './behaviours.js';
@@ -97,6 +99,9 @@ END
 $crdb$`,
   ];
 }
+
+/** The first release whose ALTER DEFAULT PRIVILEGES takes FUNCTIONS (with user-defined functions). */
+export const FUNCTIONS_TARGET_SINCE = [22, 2, 0] as const;
 
 const syntaxError = (near: string): CockroachError => ({
   code: '42601',
@@ -396,6 +401,13 @@ async function alterDefaultPrivileges(
         'alter default privileges',
       );
     }
+  }
+  // v21.2's and v22.1's grammar has TABLES, SEQUENCES, TYPES and SCHEMAS
+  // only (their ALTER DEFAULT PRIVILEGES docs); FUNCTIONS came with
+  // user-defined functions, v22.2 (pkg/sql/privilege/target_object_type.go).
+  const on = sig.findIndex((t) => isName(t, 'on'));
+  if (isName(sig[on + 1], 'functions') && !releaseAtLeast(ctx.version, FUNCTIONS_TARGET_SINCE)) {
+    return refused(syntaxError('functions'), 'alter default privileges');
   }
   ctx.record({ type: 'role-statement', user: ctx.user, statement: 'alter default privileges' });
   return text;

@@ -55,6 +55,7 @@ import {
   tokenize,
 } from './sql.js';
 import type { ClusterSettings, NewDoubleEvent, SystemPrivileges } from './state.js';
+import { rewriteTableStatement, tableSetupSql } from './tables.js';
 
 /** A row of the double's `system.users`. */
 export interface UserRow {
@@ -151,6 +152,7 @@ BEGIN
 END
 $crdb$`,
     ...roleSetupSql(),
+    ...tableSetupSql(),
     // CREATE USER/ROLE as CockroachDB allows it (checked by the double),
     // whatever PostgreSQL's own rules; the creator gets ADMIN OPTION on the
     // new role as PostgreSQL 16+ gives it to a CREATEROLE creator, so that
@@ -264,14 +266,22 @@ function dottedName(tokens: readonly Token[], index: number): { name: string; ne
   return { name: parts.join('.'), next: i };
 }
 
-function settingsRows(settings: ClusterSettings): string {
+/**
+ * The rows `reader` is shown: sensitive values masked as SHOW CLUSTER
+ * SETTING masks them. crdb_internal.cluster_settings (which SHOW [ALL]
+ * CLUSTER SETTINGS reads) looks each setting up with
+ * `settings.LookupForDisplay(..., hasModify)`, the same MaskedSetting as
+ * SHOW CLUSTER SETTING (pkg/sql/crdb_internal.go; pkg/settings/masked.go).
+ */
+function settingsRows(settings: ClusterSettings, reader: Caller): string {
+  const redact = settings.get(SETTINGS.redactSensitive) === true;
   return settings
     .entries()
     .map(([name, value]) => {
       const definition = SETTING_DEFINITIONS[name];
       return `(${[
         literal(name),
-        literal(settingText(value)),
+        literal(settingText(shownSettingValue(reader, name, value, redact))),
         literal(settings.typeOf(name)),
         'true',
         literal(definition?.description ?? ''),
@@ -281,8 +291,8 @@ function settingsRows(settings: ClusterSettings): string {
 }
 
 /** `crdb_internal.cluster_settings` as an inline table (columns as in pkg/sql/crdb_internal.go). */
-function clusterSettingsTable(settings: ClusterSettings): string {
-  return `(SELECT * FROM (VALUES ${settingsRows(settings)}) AS s(variable, value, type, public, description))`;
+function clusterSettingsTable(settings: ClusterSettings, reader: Caller): string {
+  return `(SELECT * FROM (VALUES ${settingsRows(settings, reader)}) AS s(variable, value, type, public, description))`;
 }
 
 /** `system.users` as an inline table (columns as in pkg/sql/catalog/systemschema/system.go). */
@@ -383,6 +393,8 @@ export class StatementRewriter {
     if ((first === 'grant' || first === 'revoke') && isName(sig[1], 'system')) {
       return this.#grantSystem(sig, first, refuse);
     }
+    const table = rewriteTableStatement(text, sig, this.#ctx);
+    if (table !== undefined) return table;
     return this.#replaceReferences(text, sig, refuse);
   }
 
@@ -437,7 +449,7 @@ export class StatementRewriter {
   async #showAll(refuse: (e: CockroachError) => string): Promise<string> {
     const error = checkClusterSettingsTablePrivilege(await this.#ctx.caller());
     if (error) return refuse(error);
-    return `SELECT variable, value, type AS setting_type, public, description FROM ${clusterSettingsTable(this.#ctx.settings)} AS s`;
+    return `SELECT variable, value, type AS setting_type, public, description FROM ${clusterSettingsTable(this.#ctx.settings, await this.#ctx.caller())} AS s`;
   }
 
   /** SET / RESET CLUSTER SETTING (pkg/sql/set_cluster_setting.go). */
@@ -802,7 +814,7 @@ export class StatementRewriter {
         edits.push({
           start: t.start,
           end: afterDot.end,
-          text: `${clusterSettingsTable(this.#ctx.settings)}${alias}`,
+          text: `${clusterSettingsTable(this.#ctx.settings, await this.#ctx.caller())}${alias}`,
         });
         i += 2;
       } else if (isName(t, 'system') && dot && isName(afterDot, 'users') && afterDot) {
