@@ -348,10 +348,9 @@ export const cockroachEngine: Engine = {
   cloneMark: async () => undefined,
 
   async alignRole(session, role, { validUntil }) {
+    if (validUntil === undefined) return;
     await session.execute(
-      `ALTER ROLE ${pg.escapeIdentifier(role)} WITH LOGIN VALID UNTIL ${
-        validUntil === undefined ? 'NULL' : pg.escapeLiteral(validUntil)
-      }`,
+      `ALTER ROLE ${pg.escapeIdentifier(role)} WITH VALID UNTIL ${pg.escapeLiteral(validUntil)}`,
     );
   },
 

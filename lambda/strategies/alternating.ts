@@ -18,7 +18,8 @@
  *   a VALID UNTIL that has passed): a rotation never enables a role again.
  *
  * Then it brings the proven clone in line with the original: membership in
- * the original, VALID UNTIL (and CONNECTION LIMIT on PostgreSQL), the
+ * the original, VALID UNTIL (and CONNECTION LIMIT on PostgreSQL) where the
+ * original's is narrower (never widened: see {@link narrowing}), the
  * original's per-role settings (`engines/role-settings.ts`), and
  * acting as the original: PostgreSQL's `ALTER ROLE clone SET role =
  * original` (objects it creates are owned by the original); CockroachDB
@@ -30,7 +31,7 @@
 import { type AlternatingPair, alternatingPair } from '../core/alternating.js';
 import { assertTargetRole, type RoleFacts } from '../core/confinement.js';
 import { type DatabaseSecret, differingFields, TARGET_FIELDS } from '../core/secret.js';
-import type { Engine } from '../engines/engine.js';
+import type { AlignedAttributes, Engine } from '../engines/engine.js';
 import { copyRoleSettings } from '../engines/role-settings.js';
 import { CloneRefusedError, isRotationError } from '../errors.js';
 import { loginLimits, type StepContext } from '../rotation/context.js';
@@ -81,6 +82,7 @@ async function applyAlternating(ctx: StepContext, change: Change): Promise<Chang
   const { session } = changing;
   // Every check first: nothing below runs unless all of them passed.
   const { pair, cloneFacts } = await checkPair(ctx, change, 'change');
+  const narrowed = await narrowing(engine, session, pair, cloneFacts === undefined);
   const iterations = await chooseIterations(ctx, engine, changing);
   const verifier = await verifierOf(pending.password, iterations);
 
@@ -102,7 +104,10 @@ async function applyAlternating(ctx: StepContext, change: Change): Promise<Chang
       async () => (await verifierOf(await restorePassword(ctx, current, pair), iterations)).text,
     ));
   }
-  aligned.push(...(await alignAttributes(engine, session, pair)));
+  if (narrowed.names.length > 0) {
+    await engine.alignRole(session, clone, narrowed.set);
+    aligned.push(...narrowed.names);
+  }
   const settings = await copyRoleSettings(session, pair);
   if (settings.length > 0) aligned.push('settings');
   await engine.makeCloneActAsOriginal(session, () => openClone(ctx, current, pending, pair), pair);
@@ -346,24 +351,56 @@ async function restorePassword(
   return (await previousPassword(ctx, current, pair)) ?? crypto.randomUUID();
 }
 
-/** Brings the engine's aligned attributes of the clone in line with the original's. */
-async function alignAttributes(
+/** What {@link narrowing} decided: the statements' values and the names for the log. */
+interface Narrowing {
+  readonly set: AlignedAttributes;
+  readonly names: readonly string[];
+}
+
+/** A CONNECTION LIMIT as an upper bound: -1 (none) is no bound at all. */
+const bound = (limit: number) => (limit === -1 ? Number.POSITIVE_INFINITY : limit);
+
+/**
+ * How the clone's limits follow the original's: a rotation only ever
+ * narrows them. The clone takes the original's VALID UNTIL (and CONNECTION
+ * LIMIT on PostgreSQL) where the original's is narrower; where the clone's
+ * is narrower, an operator put it there (the function only ever copies the
+ * original's), and it stays. Nothing is widened or cleared, and LOGIN is
+ * never set (a disabled role is refused before). Read before any change:
+ * an attribute it cannot read refuses the rotation.
+ *
+ * @param created - the clone does not exist yet: it will have none of the limits
+ */
+async function narrowing(
   engine: Engine,
   session: ChangingSession['session'],
   { original, clone }: AlternatingPair,
-): Promise<string[]> {
+  created: boolean,
+): Promise<Narrowing> {
   const want = await engine.roleAttributes(session, original);
-  const have = await engine.roleAttributes(session, clone);
-  if (want === undefined || have === undefined) return [];
-  const differing: string[] = engine.alignedAttributes.filter(
-    (attribute) => want[attribute] !== have[attribute],
-  );
-  if (differing.length === 0) return [];
-  await engine.alignRole(session, clone, {
-    connectionLimit: want.connectionLimit,
-    validUntil: want.validUntil,
-  });
-  return differing;
+  const have = created
+    ? { connectionLimit: -1, expiresAt: Number.POSITIVE_INFINITY }
+    : await engine.roleAttributes(session, clone);
+  const unknown = (a: typeof have) =>
+    a === undefined || Number.isNaN(a.expiresAt) || !Number.isSafeInteger(a.connectionLimit);
+  if (want === undefined || unknown(want) || unknown(have) || have === undefined) {
+    throw new CloneRefusedError(clone, original, 'disabled', ['attributes unreadable']);
+  }
+  const set: { connectionLimit?: number; validUntil?: string } = {};
+  if (
+    engine.alignedAttributes.includes('validUntil') &&
+    want.validUntil !== undefined &&
+    want.expiresAt < have.expiresAt
+  ) {
+    set.validUntil = want.validUntil;
+  }
+  if (
+    engine.alignedAttributes.includes('connectionLimit') &&
+    bound(want.connectionLimit) < bound(have.connectionLimit)
+  ) {
+    set.connectionLimit = want.connectionLimit;
+  }
+  return { set, names: Object.keys(set) };
 }
 
 /**

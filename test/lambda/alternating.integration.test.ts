@@ -469,6 +469,53 @@ describe.each(servers)('alternating users on $name', (server) => {
     expect(attributes[user.clone]?.limit).toBe(server.engine === 'postgres' ? 7 : -1);
   });
 
+  it("only narrows the clone's limits: a narrower VALID UNTIL or CONNECTION LIMIT an operator put on the clone stays", async () => {
+    const user = await appUser(server);
+    const lambda = rotationFunction();
+    expect(await rotate(user.secretArn, lambda)).toMatchObject({ ok: true });
+    const attributes = () =>
+      postgres.withAdmin(async (c) =>
+        Object.fromEntries(
+          (
+            await c.query<{ rolname: string; until: string | null; limit: number }>(
+              'SELECT rolname, rolvaliduntil::text AS until, rolconnlimit AS limit FROM pg_roles WHERE rolname = ANY($1)',
+              [[user.username, user.clone]],
+            )
+          ).rows.map((r) => [r.rolname, { until: r.until, limit: r.limit }]),
+        ),
+      );
+    // The operator narrows the clone only; the original has no limit, then a wider one.
+    await postgres.withAdmin(async (c) => {
+      const [original, clone] = [user.username, user.clone].map((r) => c.escapeIdentifier(r));
+      await c.query(`ALTER ROLE ${clone} VALID UNTIL '2030-01-01 00:00:00+00' CONNECTION LIMIT 3`);
+      await c.query(`ALTER ROLE ${original} VALID UNTIL 'infinity' CONNECTION LIMIT -1`);
+    });
+    for (const wider of [undefined, "VALID UNTIL '2032-01-01 00:00:00+00' CONNECTION LIMIT 9"]) {
+      if (wider !== undefined) {
+        await postgres.withAdmin((c) =>
+          c.query(`ALTER ROLE ${c.escapeIdentifier(user.username)} ${wider}`),
+        );
+      }
+      // Both directions of the pair: the clone is next, then current.
+      for (let i = 0; i < 2; i++) {
+        expect(await rotate(user.secretArn, lambda)).toMatchObject({ ok: true });
+        const clone = (await attributes())[user.clone];
+        expect(clone).toEqual({ until: '2030-01-01 00:00:00+00', limit: 3 });
+      }
+    }
+    // A narrower date on the original still reaches the clone; its limit stays the narrower.
+    await postgres.withAdmin((c) =>
+      c.query(
+        `ALTER ROLE ${c.escapeIdentifier(user.username)} VALID UNTIL '2029-01-01 00:00:00+00' CONNECTION LIMIT 5`,
+      ),
+    );
+    expect(await rotate(user.secretArn, lambda)).toMatchObject({ ok: true });
+    expect((await attributes())[user.clone]).toEqual({
+      until: '2029-01-01 00:00:00+00',
+      limit: 3,
+    });
+  });
+
   it("gives the clone's sessions the original's per-role settings, at every rotation", async () => {
     const user = await appUser(server);
     const schema = `sch_${randomBytes(3).toString('hex')}`;
