@@ -140,6 +140,11 @@ export interface Engine {
   readonly cloneActsAs: 'default-role' | 'default-privileges';
   /** What {@link alignRole} keeps the same (CockroachDB has no CONNECTION LIMIT). */
   readonly alignedAttributes: readonly (keyof AlignedAttributes)[];
+  /**
+   * The roles `role` is granted to directly: its members and (PostgreSQL
+   * 16+) the roles with ADMIN OPTION on it. Throws when unreadable.
+   */
+  roleMembers(session: DatabaseSession, role: string): Promise<string[]>;
   /** The attributes of the role named exactly `role`, or `undefined` when none has that name. */
   roleAttributes(session: DatabaseSession, role: string): Promise<RoleAttributes | undefined>;
   /**

@@ -107,6 +107,25 @@ export async function pgRoleFacts(
   };
 }
 
+/**
+ * The roles holding `role` directly (pg_auth_members: its members, and on
+ * PostgreSQL 16+ whoever has ADMIN OPTION on it, which is a membership
+ * row too). Shared with the CockroachDB engine, whose pg_auth_members agrees.
+ * A driver that does not decode the array is refused, never read as none.
+ */
+export async function pgRoleMembers(session: DatabaseSession, role: string): Promise<string[]> {
+  const [row] = await session.query<{ members: unknown }>(
+    `SELECT ARRAY(
+       SELECT m.rolname::text FROM pg_catalog.pg_auth_members a
+         JOIN pg_catalog.pg_roles m ON m.oid = a.member
+         JOIN pg_catalog.pg_roles r ON r.oid = a.roleid
+        WHERE r.rolname = $1::text ORDER BY 1) AS members`,
+    [role],
+  );
+  if (!Array.isArray(row?.members)) throw new Error(`the members of ${role} are unreadable`);
+  return row.members.map(String);
+}
+
 /** pg_roles' attributes of one role; CockroachDB's pg_roles has the same columns. */
 const ROLE_ATTRIBUTES_SQL = `
 SELECT r.rolname::text AS rolname, r.rolcanlogin, r.rolconnlimit::int4 AS connlimit,
@@ -250,6 +269,8 @@ export const postgresEngine: Engine = {
   alignedAttributes: ['connectionLimit', 'validUntil'],
 
   roleAttributes: pgRoleAttributes,
+
+  roleMembers: pgRoleMembers,
 
   async actsAsMember(session, member, role) {
     const [row] = await session.query<{ usage: boolean }>(

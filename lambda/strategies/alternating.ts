@@ -92,17 +92,19 @@ async function applyAlternating(ctx: StepContext, change: Change): Promise<Chang
   if (cloneFacts === undefined) {
     await engine.createClone(session, pair, verifier.text);
   } else {
-    if (!(await engine.actsAsMember(session, clone, original))) {
-      // Proven ours above: a lost membership is given back.
-      await engine.grantRole(session, original, clone);
-      aligned.push('membership');
-    }
+    // The password first: where the admin may not change the clone (no
+    // ADMIN OPTION on it), that fails before the clone is granted anything.
     ({ confirmed: storedHashConfirmed } = await engine.setVerifier(
       session,
       pending.username,
       verifier.text,
       async () => (await verifierOf(await restorePassword(ctx, current, pair), iterations)).text,
     ));
+    if (!(await engine.actsAsMember(session, clone, original))) {
+      // Proven ours above: a lost membership is given back.
+      await engine.grantRole(session, original, clone);
+      aligned.push('membership');
+    }
   }
   if (narrowed.names.length > 0) {
     await engine.alignRole(session, clone, narrowed.set);
@@ -142,6 +144,7 @@ export async function checkPair(
     return { pair, cloneFacts };
   }
   confineClone(ctx, cloneFacts, changing, pair);
+  await refuseHolders(engine, changing, pair);
   await proveClone(ctx, engine, changing, current, pending, pair, purpose);
   await refuseDisabled(engine, session, pair, clone);
   await refuseDisabled(engine, session, pair, original);
@@ -197,6 +200,26 @@ function confineClone(
   if (privileged.length > 0) {
     throw new CloneRefusedError(clone, original, 'privileged-clone', privileged);
   }
+}
+
+/**
+ * An existing clone is granted to nobody but the admin (PostgreSQL 16+
+ * records the admin's ADMIN OPTION on a role it created as a membership).
+ * Any other member would get the original's privileges through the clone
+ * once the clone is a member of the original; another role manager with
+ * ADMIN OPTION on it (one that created it, say, and wrote its mark) could
+ * also set its password. The user itself may have members: the operator
+ * granted those the user's privileges; nobody granted them the clone.
+ */
+async function refuseHolders(
+  engine: Engine,
+  changing: ChangingSession,
+  { original, clone }: AlternatingPair,
+): Promise<void> {
+  const others = (await engine.roleMembers(changing.session, clone)).filter(
+    (member) => member !== changing.changer,
+  );
+  if (others.length > 0) throw new CloneRefusedError(clone, original, 'held-by-others', others);
 }
 
 /**

@@ -24,6 +24,7 @@ import { SdkSecretStore } from '../../lambda/adapters/secrets-manager.js';
 import type { RotationEvent } from '../../lambda/core/event.js';
 import { createScramVerifier } from '../../lambda/core/scram.js';
 import { type DatabaseSecret, parseDatabaseSecret } from '../../lambda/core/secret.js';
+import { cloneMarkText } from '../../lambda/engines/postgres.js';
 import {
   AuthenticationFailedError,
   ConnectionLostError,
@@ -905,6 +906,49 @@ describe("what a holder of the clone's credentials can do on PostgreSQL (the cla
         ).rows[0]?.owner,
     );
     expect(owner).toBe(user.username);
+  });
+});
+
+describe('a clone another role manager can administer, on PostgreSQL', () => {
+  it('refuses a marked clone that another CREATEROLE role created (and so can set its password), and grants it nothing', async () => {
+    const user = await appUser(servers[0] as Server);
+    // Another role manager, with no right on the user: it creates the
+    // clone's name, and writes the mark (it has ADMIN OPTION on what it creates).
+    const manager = `mgr_${randomBytes(4).toString('hex')}`;
+    const managerPassword = randomBytes(18).toString('base64url');
+    watch.secret(managerPassword);
+    await postgres.createUser(manager, createScramVerifier(managerPassword, { iterations: COST }), {
+      createRole: true,
+    });
+    const theirs = randomBytes(12).toString('hex');
+    watch.secret(theirs);
+    const c = await postgres.connect(manager, managerPassword);
+    try {
+      const clone = c.escapeIdentifier(user.clone);
+      const [row] = (
+        await c.query<{ oid: string }>(
+          'SELECT oid::int8::text AS oid FROM pg_roles WHERE rolname = $1',
+          [user.username],
+        )
+      ).rows;
+      await c.query(`CREATE ROLE ${clone} LOGIN PASSWORD ${c.escapeLiteral(theirs)}`);
+      await c.query(
+        `COMMENT ON ROLE ${clone} IS ${c.escapeLiteral(cloneMarkText(user.username, row?.oid ?? ''))}`,
+      );
+    } finally {
+      await c.end();
+    }
+    const before = await storedHashes(user.clone, user.username);
+    const outcome = await rotate(user.secretArn);
+    expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
+    // Nothing changed: no membership the manager could use, no password.
+    expect(await isMember(user.clone, user.username)).toBe(false);
+    expect(outcome.errorMessage).toMatch(
+      new RegExp(
+        `^Clone refused: ${user.clone}, the clone of ${user.username}, .*\\(${manager}\\)`,
+      ),
+    );
+    expect(await storedHashes(user.clone, user.username)).toEqual(before);
   });
 });
 
