@@ -32,7 +32,7 @@ import { type AlternatingPair, alternatingPair } from '../core/alternating.js';
 import { assertTargetRole, type RoleFacts } from '../core/confinement.js';
 import { type DatabaseSecret, differingFields, TARGET_FIELDS } from '../core/secret.js';
 import type { AlignedAttributes, Engine } from '../engines/engine.js';
-import { copyRoleSettings } from '../engines/role-settings.js';
+import { applyRoleSettings, planRoleSettings } from '../engines/role-settings.js';
 import { CloneRefusedError, isRotationError } from '../errors.js';
 import { loginLimits, type StepContext } from '../rotation/context.js';
 import { loadPrevious, loginTarget } from '../rotation/load.js';
@@ -83,6 +83,7 @@ async function applyAlternating(ctx: StepContext, change: Change): Promise<Chang
   // Every check first: nothing below runs unless all of them passed.
   const { pair, cloneFacts } = await checkPair(ctx, change, 'change');
   const narrowed = await narrowing(engine, session, pair, cloneFacts === undefined);
+  const settings = await settingsPlan(session, pair, cloneFacts === undefined);
   const iterations = await chooseIterations(ctx, engine, changing);
   const verifier = await verifierOf(pending.password, iterations);
 
@@ -110,8 +111,8 @@ async function applyAlternating(ctx: StepContext, change: Change): Promise<Chang
     await engine.alignRole(session, clone, narrowed.set);
     aligned.push(...narrowed.names);
   }
-  const settings = await copyRoleSettings(session, pair);
-  if (settings.length > 0) aligned.push('settings');
+  await applyRoleSettings(session, settings);
+  if (settings.names.length > 0) aligned.push('settings');
   await engine.makeCloneActAsOriginal(session, () => openClone(ctx, current, pending, pair), pair);
   aligned.push(engine.cloneActsAs);
   return {
@@ -372,6 +373,26 @@ async function restorePassword(
   pair: AlternatingPair,
 ): Promise<string> {
   return (await previousPassword(ctx, current, pair)) ?? crypto.randomUUID();
+}
+
+/**
+ * The clone's per-role settings to align (`engines/role-settings.ts`), read
+ * before any change. A setting sessions cannot override (e.g.
+ * `log_statement`) is an operator's limit, not a default: where it differs
+ * between the two, the rotation is refused rather than clear, widen or
+ * impose it (the admin may not even be allowed to).
+ */
+async function settingsPlan(
+  session: ChangingSession['session'],
+  pair: AlternatingPair,
+  created: boolean,
+): Promise<Awaited<ReturnType<typeof planRoleSettings>>> {
+  const plan = await planRoleSettings(session, pair);
+  if (plan.refused.length === 0) return plan;
+  const { original, clone } = pair;
+  throw new CloneRefusedError(clone, original, 'settings', plan.refused, {
+    fix: `These settings are limits a session cannot override, and differ between ${original} and ${clone}${created ? ' (which this rotation would create)' : ''}. Decide by hand: ALTER ROLE ... SET (or RESET) them alike on both, as a superuser, then rotate`,
+  });
 }
 
 /** What {@link narrowing} decided: the statements' values and the names for the log. */

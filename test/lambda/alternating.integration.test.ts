@@ -952,6 +952,37 @@ describe('a clone another role manager can administer, on PostgreSQL', () => {
   });
 });
 
+describe('per-role settings a session cannot override, on PostgreSQL', () => {
+  it('refuses to clear a log_statement an operator put on the clone alone, and changes nothing', async () => {
+    const user = await appUser(servers[0] as Server);
+    const lambda = rotationFunction();
+    expect(await rotate(user.secretArn, lambda)).toMatchObject({ ok: true });
+    // The operator audits the clone's sessions only.
+    await postgres.withAdmin((c) =>
+      c.query(`ALTER ROLE ${c.escapeIdentifier(user.clone)} SET log_statement = 'all'`),
+    );
+    const before = await storedHashes(user.clone, user.username);
+    const outcome = await rotate(user.secretArn, lambda);
+    expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
+    expect(await storedHashes(user.clone, user.username)).toEqual(before);
+    expect(outcome.errorMessage).toMatch(
+      new RegExp(
+        `^Clone refused: ${user.clone}, the clone of ${user.username}, has per-role settings a session cannot override .*\\(log_statement\\); nothing was changed\\.`,
+      ),
+    );
+    const config = await postgres.withAdmin(async (c) =>
+      (
+        await c.query<{ config: string[] }>(
+          `SELECT s.setconfig AS config FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
+            WHERE r.rolname = $1 AND s.setdatabase = 0`,
+          [user.clone],
+        )
+      ).rows.flatMap((r) => r.config),
+    );
+    expect(config).toContain('log_statement=all');
+  });
+});
+
 describe('across the alternating suite', () => {
   it('printed no password or verifier in any log line or error message', () => {
     for (const invocation of endpoint.invocations) watch.text(invocation.errorMessage ?? '');
