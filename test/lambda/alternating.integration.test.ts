@@ -952,6 +952,36 @@ describe('a clone another role manager can administer, on PostgreSQL', () => {
   });
 });
 
+describe('a clone whose original was dropped and created again, on PostgreSQL', () => {
+  it('refuses the clone: its mark names the old original by oid, and nothing changes', async () => {
+    const user = await appUser(servers[0] as Server);
+    const lambda = rotationFunction();
+    expect(await rotate(user.secretArn, lambda)).toMatchObject({ ok: true });
+    // A new role of the original's name: same name, another oid, same grants to the admin.
+    const password = randomBytes(18).toString('base64url');
+    watch.secret(password);
+    await postgres.withAdmin(async (c) => {
+      const role = c.escapeIdentifier(user.username);
+      await c.query(`DROP OWNED BY ${role}`);
+      await c.query(`DROP ROLE ${role}`);
+      await c.query(
+        `CREATE ROLE ${role} LOGIN PASSWORD ${c.escapeLiteral(createScramVerifier(password, { iterations: COST }))}`,
+      );
+      await c.query(`GRANT ${role} TO ${ADMIN} WITH ADMIN OPTION`);
+    });
+    const before = await storedHashes(user.clone, user.username);
+    const outcome = await rotate(user.secretArn, lambda);
+    expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
+    expect(outcome.errorMessage).toMatch(
+      new RegExp(
+        `^Clone refused: ${user.clone}, the clone of ${user.username}, is not proven to be the clone this function created`,
+      ),
+    );
+    expect(await storedHashes(user.clone, user.username)).toEqual(before);
+    expect(await isMember(user.clone, user.username)).toBe(false);
+  });
+});
+
 describe('per-role settings a session cannot override, on PostgreSQL', () => {
   it('refuses to clear a log_statement an operator put on the clone alone, and changes nothing', async () => {
     const user = await appUser(servers[0] as Server);
