@@ -1002,6 +1002,10 @@ export const CLONE_PROBLEMS = {
   unproven:
     'is not proven to be the clone this function created for the original: it may be another role',
   disabled: 'was disabled by an operator, and a rotation never enables a role again',
+  settings:
+    'has per-role settings a session cannot override that differ from the original, which a rotation never clears, widens or imposes',
+  'held-by-others':
+    "is granted to roles other than the admin, which would get the original's privileges through it (and, with ADMIN OPTION, could set its password)",
   'original-missing': 'has no original: the user without the suffix does not exist',
   'clone-missing': 'is AWSCURRENT but does not exist on the server',
 } as const;
@@ -1019,6 +1023,9 @@ export const CLONE_FIXES = {
     "if it is not this secret's clone, set CLONE_SUFFIX to a suffix no other role uses (or rename that role); to bring it under rotation deliberately, see the fix in this message",
   disabled:
     'to keep it disabled, stop alternating: put the original user (and its password) in AWSCURRENT and set ROTATION_MODE=admin; to use it again, undo the setting by hand, then rotate',
+  settings: 'set (or reset) them alike on the clone and the original by hand, then rotate',
+  'held-by-others':
+    'revoke the clone from each role named (REVOKE <clone> FROM <role>), or drop the clone so that the next rotation creates it; if one of them must act as the original, grant it the original instead',
   'original-missing':
     "set the secret's username to the original user (without the suffix), or set CLONE_SUFFIX to the suffix actually in use",
   'clone-missing':

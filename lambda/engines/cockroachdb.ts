@@ -32,7 +32,7 @@ import {
   VerifierNotStoredError,
 } from '../errors.js';
 import type { ChangeInput, Engine, IterationChoice } from './engine.js';
-import { pgRoleAttributes, pgRoleFacts } from './postgres.js';
+import { pgRoleAttributes, pgRoleFacts, pgRoleMembers } from './postgres.js';
 
 /** The cluster settings rotation depends on. */
 export const COCKROACH_SETTINGS = {
@@ -303,6 +303,8 @@ export const cockroachEngine: Engine = {
   // CONNECTION LIMIT for roles does not exist (issue #75879; pg_roles says -1).
   alignedAttributes: ['validUntil'],
 
+  roleMembers: pgRoleMembers,
+
   async roleAttributes(session, role) {
     const attributes = await pgRoleAttributes(session, role);
     return attributes === undefined ? undefined : { ...attributes, connectionLimit: -1 };
@@ -348,10 +350,9 @@ export const cockroachEngine: Engine = {
   cloneMark: async () => undefined,
 
   async alignRole(session, role, { validUntil }) {
+    if (validUntil === undefined) return;
     await session.execute(
-      `ALTER ROLE ${pg.escapeIdentifier(role)} WITH LOGIN VALID UNTIL ${
-        validUntil === undefined ? 'NULL' : pg.escapeLiteral(validUntil)
-      }`,
+      `ALTER ROLE ${pg.escapeIdentifier(role)} WITH VALID UNTIL ${pg.escapeLiteral(validUntil)}`,
     );
   },
 

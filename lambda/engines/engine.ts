@@ -54,12 +54,23 @@ export interface RoleAttributes {
   readonly connectionLimit: number;
   /** VALID UNTIL as the server prints it; `undefined` for none (or infinity). */
   readonly validUntil: string | undefined;
+  /**
+   * VALID UNTIL in seconds since the epoch, for comparing: `Infinity` for
+   * none, `NaN` where the server's answer could not be read (unknown).
+   */
+  readonly expiresAt: number;
   /** True when VALID UNTIL has passed, by the server's clock: the password no longer logs in. */
   readonly expired: boolean;
 }
 
-/** The attributes {@link Engine.alignRole} sets. */
-export type AlignedAttributes = Pick<RoleAttributes, 'connectionLimit' | 'validUntil'>;
+/**
+ * The attributes {@link Engine.alignRole} sets, each only where present:
+ * alternating mode only ever narrows a limit, so it never sets "none".
+ */
+export interface AlignedAttributes {
+  readonly connectionLimit?: number;
+  readonly validUntil?: string;
+}
 
 /** The two roles of alternating mode, as engines are told them. */
 export interface ClonePair {
@@ -129,6 +140,11 @@ export interface Engine {
   readonly cloneActsAs: 'default-role' | 'default-privileges';
   /** What {@link alignRole} keeps the same (CockroachDB has no CONNECTION LIMIT). */
   readonly alignedAttributes: readonly (keyof AlignedAttributes)[];
+  /**
+   * The roles `role` is granted to directly: its members and (PostgreSQL
+   * 16+) the roles with ADMIN OPTION on it. Throws when unreadable.
+   */
+  roleMembers(session: DatabaseSession, role: string): Promise<string[]>;
   /** The attributes of the role named exactly `role`, or `undefined` when none has that name. */
   roleAttributes(session: DatabaseSession, role: string): Promise<RoleAttributes | undefined>;
   /**
@@ -151,7 +167,10 @@ export interface Engine {
    * Throws when the original does not exist.
    */
   cloneMark(session: DatabaseSession, pair: ClonePair): Promise<CloneMark | undefined>;
-  /** `ALTER ROLE <role>` with the original's {@link alignedAttributes} (and LOGIN). */
+  /**
+   * `ALTER ROLE <role>` with the attributes given, and nothing else (never
+   * LOGIN: a rotation never enables a role an operator disabled).
+   */
   alignRole(session: DatabaseSession, role: string, attributes: AlignedAttributes): Promise<void>;
   /**
    * Makes the clone's sessions act as the original (see {@link cloneActsAs}).

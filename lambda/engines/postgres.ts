@@ -107,10 +107,30 @@ export async function pgRoleFacts(
   };
 }
 
+/**
+ * The roles holding `role` directly (pg_auth_members: its members, and on
+ * PostgreSQL 16+ whoever has ADMIN OPTION on it, which is a membership
+ * row too). Shared with the CockroachDB engine, whose pg_auth_members agrees.
+ * A driver that does not decode the array is refused, never read as none.
+ */
+export async function pgRoleMembers(session: DatabaseSession, role: string): Promise<string[]> {
+  const [row] = await session.query<{ members: unknown }>(
+    `SELECT ARRAY(
+       SELECT m.rolname::text FROM pg_catalog.pg_auth_members a
+         JOIN pg_catalog.pg_roles m ON m.oid = a.member
+         JOIN pg_catalog.pg_roles r ON r.oid = a.roleid
+        WHERE r.rolname = $1::text ORDER BY 1) AS members`,
+    [role],
+  );
+  if (!Array.isArray(row?.members)) throw new Error(`the members of ${role} are unreadable`);
+  return row.members.map(String);
+}
+
 /** pg_roles' attributes of one role; CockroachDB's pg_roles has the same columns. */
 const ROLE_ATTRIBUTES_SQL = `
 SELECT r.rolname::text AS rolname, r.rolcanlogin, r.rolconnlimit::int4 AS connlimit,
   r.rolvaliduntil::text AS valid_until,
+  COALESCE(extract(epoch FROM r.rolvaliduntil)::float8, 'Infinity'::float8) AS expires_at,
   COALESCE(r.rolvaliduntil < pg_catalog.now(), false) AS expired
 FROM pg_catalog.pg_roles r WHERE r.rolname = $1::text`;
 
@@ -124,6 +144,7 @@ export async function pgRoleAttributes(
     rolcanlogin: boolean;
     connlimit: number | string;
     valid_until: string | null;
+    expires_at: unknown;
     expired: unknown;
   }>(ROLE_ATTRIBUTES_SQL, [role]);
   const row = rows[0];
@@ -135,6 +156,8 @@ export async function pgRoleAttributes(
     connectionLimit: Number(row.connlimit),
     // 'infinity' and no VALID UNTIL both mean the password never expires.
     validUntil: validUntil === 'infinity' ? undefined : validUntil,
+    // Unknown (a type the driver did not decode) is NaN, never "none".
+    expiresAt: typeof row.expires_at === 'number' ? row.expires_at : Number.NaN,
     // Fail closed: anything but a plain false counts as expired.
     expired: row.expired !== false,
   };
@@ -174,6 +197,12 @@ async function postgresCloneMark(
     expected,
     adopt: `COMMENT ON ROLE ${pg.escapeIdentifier(clone)} IS ${pg.escapeLiteral(expected)}`,
   };
+}
+
+/** A CONNECTION LIMIT as SQL; anything but a safe integer is refused, never widened to none. */
+function safeLimit(limit: number): number {
+  if (!Number.isSafeInteger(limit) || limit < -1) throw new Error('invalid connection limit');
+  return limit;
 }
 
 /** PostgreSQL 16 split membership into INHERIT, SET and ADMIN options. */
@@ -241,6 +270,8 @@ export const postgresEngine: Engine = {
 
   roleAttributes: pgRoleAttributes,
 
+  roleMembers: pgRoleMembers,
+
   async actsAsMember(session, member, role) {
     const [row] = await session.query<{ usage: boolean }>(
       "SELECT pg_catalog.pg_has_role($1::name, $2::name, 'USAGE') AS usage",
@@ -274,9 +305,12 @@ export const postgresEngine: Engine = {
   },
 
   async alignRole(session, role, { connectionLimit, validUntil }) {
-    await session.execute(
-      `ALTER ROLE ${pg.escapeIdentifier(role)} WITH LOGIN CONNECTION LIMIT ${Number.isSafeInteger(connectionLimit) ? connectionLimit : -1} VALID UNTIL ${pg.escapeLiteral(validUntil ?? 'infinity')}`,
-    );
+    const set = [
+      ...(connectionLimit === undefined ? [] : [`CONNECTION LIMIT ${safeLimit(connectionLimit)}`]),
+      ...(validUntil === undefined ? [] : [`VALID UNTIL ${pg.escapeLiteral(validUntil)}`]),
+    ];
+    if (set.length === 0) return;
+    await session.execute(`ALTER ROLE ${pg.escapeIdentifier(role)} WITH ${set.join(' ')}`);
   },
 
   /**

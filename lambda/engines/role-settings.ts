@@ -105,35 +105,74 @@ function alterPrefix(role: string, db: string): string {
 /** A setting name as SQL: each dotted part quoted (custom settings are `prefix.name`). */
 const settingName = (name: string) => name.split('.').map(pg.escapeIdentifier).join('.');
 
+/** What {@link planRoleSettings} found to change: one statement each, and the names. */
+export interface SettingsPlan {
+  readonly statements: readonly string[];
+  readonly names: readonly string[];
+}
+
 /**
- * Makes the clone's per-role defaults the original's (every database, all
- * but `role`), one statement each: sets what differs, resets what the
- * original does not have. Returns the names changed, for the log.
+ * Of `names`, those a session cannot override with SET (pg_settings'
+ * context `superuser`, e.g. `log_statement`): as a per-role setting they
+ * are an operator's limit on the role, not a default. A name the server
+ * does not list (a custom `prefix.name`) is a default.
  */
-export async function copyRoleSettings(
+async function limitSettings(
+  session: DatabaseSession,
+  names: readonly string[],
+): Promise<string[]> {
+  if (names.length === 0) return [];
+  const rows = await session.query<{ name: string }>(
+    `SELECT name::text AS name FROM pg_catalog.pg_settings
+      WHERE name = ANY($1::text[]) AND context = 'superuser' ORDER BY 1`,
+    [[...new Set(names)]],
+  );
+  return rows.map((row) => row.name);
+}
+
+/**
+ * How to make the clone's per-role defaults the original's (every
+ * database, all but `role`): set what differs, reset what the original
+ * does not have. Read-only, run with the checks before any change.
+ *
+ * @returns the statements, or the names of the settings it refuses to
+ *   touch: settings a session cannot override (see {@link limitSettings})
+ *   that differ between the two, which a rotation would widen, clear or
+ *   impose; the operator decides those by hand.
+ */
+export async function planRoleSettings(
   session: DatabaseSession,
   { original, clone }: ClonePair,
-): Promise<string[]> {
+): Promise<SettingsPlan & { readonly refused: readonly string[] }> {
   const defaults = await readDefaults(session, [original, clone]);
   const want = defaults.get(original) ?? new Map();
   const have = defaults.get(clone) ?? new Map();
-  const changed: string[] = [];
+  const statements: string[] = [];
+  const names: string[] = [];
   for (const db of new Set([...want.keys(), ...have.keys()])) {
     const wanted = want.get(db) ?? new Map<string, string>();
     const had = have.get(db) ?? new Map<string, string>();
     for (const [name, value] of wanted) {
       if (had.get(name) === value) continue;
       const values = LIST_SETTINGS.has(name) ? splitSettingList(value) : [value];
-      await session.execute(
+      statements.push(
         `${alterPrefix(clone, db)} SET ${settingName(name)} TO ${values.map((v) => pg.escapeLiteral(v)).join(', ')}`,
       );
-      changed.push(name);
+      names.push(name);
     }
     for (const name of had.keys()) {
       if (wanted.has(name)) continue;
-      await session.execute(`${alterPrefix(clone, db)} RESET ${settingName(name)}`);
-      changed.push(name);
+      statements.push(`${alterPrefix(clone, db)} RESET ${settingName(name)}`);
+      names.push(name);
     }
   }
-  return changed;
+  return { statements, names, refused: await limitSettings(session, names) };
+}
+
+/** Runs what {@link planRoleSettings} found. */
+export async function applyRoleSettings(
+  session: DatabaseSession,
+  plan: SettingsPlan,
+): Promise<void> {
+  for (const statement of plan.statements) await session.execute(statement);
 }

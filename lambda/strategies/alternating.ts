@@ -18,7 +18,8 @@
  *   a VALID UNTIL that has passed): a rotation never enables a role again.
  *
  * Then it brings the proven clone in line with the original: membership in
- * the original, VALID UNTIL (and CONNECTION LIMIT on PostgreSQL), the
+ * the original, VALID UNTIL (and CONNECTION LIMIT on PostgreSQL) where the
+ * original's is narrower (never widened: see {@link narrowing}), the
  * original's per-role settings (`engines/role-settings.ts`), and
  * acting as the original: PostgreSQL's `ALTER ROLE clone SET role =
  * original` (objects it creates are owned by the original); CockroachDB
@@ -30,8 +31,8 @@
 import { type AlternatingPair, alternatingPair } from '../core/alternating.js';
 import { assertTargetRole, type RoleFacts } from '../core/confinement.js';
 import { type DatabaseSecret, differingFields, TARGET_FIELDS } from '../core/secret.js';
-import type { Engine } from '../engines/engine.js';
-import { copyRoleSettings } from '../engines/role-settings.js';
+import type { AlignedAttributes, Engine } from '../engines/engine.js';
+import { applyRoleSettings, planRoleSettings } from '../engines/role-settings.js';
 import { CloneRefusedError, isRotationError } from '../errors.js';
 import { loginLimits, type StepContext } from '../rotation/context.js';
 import { loadPrevious, loginTarget } from '../rotation/load.js';
@@ -81,6 +82,8 @@ async function applyAlternating(ctx: StepContext, change: Change): Promise<Chang
   const { session } = changing;
   // Every check first: nothing below runs unless all of them passed.
   const { pair, cloneFacts } = await checkPair(ctx, change, 'change');
+  const narrowed = await narrowing(engine, session, pair, cloneFacts === undefined);
+  const settings = await settingsPlan(session, pair, cloneFacts === undefined);
   const iterations = await chooseIterations(ctx, engine, changing);
   const verifier = await verifierOf(pending.password, iterations);
 
@@ -90,21 +93,26 @@ async function applyAlternating(ctx: StepContext, change: Change): Promise<Chang
   if (cloneFacts === undefined) {
     await engine.createClone(session, pair, verifier.text);
   } else {
-    if (!(await engine.actsAsMember(session, clone, original))) {
-      // Proven ours above: a lost membership is given back.
-      await engine.grantRole(session, original, clone);
-      aligned.push('membership');
-    }
+    // The password first: where the admin may not change the clone (no
+    // ADMIN OPTION on it), that fails before the clone is granted anything.
     ({ confirmed: storedHashConfirmed } = await engine.setVerifier(
       session,
       pending.username,
       verifier.text,
       async () => (await verifierOf(await restorePassword(ctx, current, pair), iterations)).text,
     ));
+    if (!(await engine.actsAsMember(session, clone, original))) {
+      // Proven ours above: a lost membership is given back.
+      await engine.grantRole(session, original, clone);
+      aligned.push('membership');
+    }
   }
-  aligned.push(...(await alignAttributes(engine, session, pair)));
-  const settings = await copyRoleSettings(session, pair);
-  if (settings.length > 0) aligned.push('settings');
+  if (narrowed.names.length > 0) {
+    await engine.alignRole(session, clone, narrowed.set);
+    aligned.push(...narrowed.names);
+  }
+  await applyRoleSettings(session, settings);
+  if (settings.names.length > 0) aligned.push('settings');
   await engine.makeCloneActAsOriginal(session, () => openClone(ctx, current, pending, pair), pair);
   aligned.push(engine.cloneActsAs);
   return {
@@ -137,6 +145,7 @@ export async function checkPair(
     return { pair, cloneFacts };
   }
   confineClone(ctx, cloneFacts, changing, pair);
+  await refuseHolders(engine, changing, pair);
   await proveClone(ctx, engine, changing, current, pending, pair, purpose);
   await refuseDisabled(engine, session, pair, clone);
   await refuseDisabled(engine, session, pair, original);
@@ -192,6 +201,26 @@ function confineClone(
   if (privileged.length > 0) {
     throw new CloneRefusedError(clone, original, 'privileged-clone', privileged);
   }
+}
+
+/**
+ * An existing clone is granted to nobody but the admin (PostgreSQL 16+
+ * records the admin's ADMIN OPTION on a role it created as a membership).
+ * Any other member would get the original's privileges through the clone
+ * once the clone is a member of the original; another role manager with
+ * ADMIN OPTION on it (one that created it, say, and wrote its mark) could
+ * also set its password. The user itself may have members: the operator
+ * granted those the user's privileges; nobody granted them the clone.
+ */
+async function refuseHolders(
+  engine: Engine,
+  changing: ChangingSession,
+  { original, clone }: AlternatingPair,
+): Promise<void> {
+  const others = (await engine.roleMembers(changing.session, clone)).filter(
+    (member) => member !== changing.changer,
+  );
+  if (others.length > 0) throw new CloneRefusedError(clone, original, 'held-by-others', others);
 }
 
 /**
@@ -346,24 +375,76 @@ async function restorePassword(
   return (await previousPassword(ctx, current, pair)) ?? crypto.randomUUID();
 }
 
-/** Brings the engine's aligned attributes of the clone in line with the original's. */
-async function alignAttributes(
+/**
+ * The clone's per-role settings to align (`engines/role-settings.ts`), read
+ * before any change. A setting sessions cannot override (e.g.
+ * `log_statement`) is an operator's limit, not a default: where it differs
+ * between the two, the rotation is refused rather than clear, widen or
+ * impose it (the admin may not even be allowed to).
+ */
+async function settingsPlan(
+  session: ChangingSession['session'],
+  pair: AlternatingPair,
+  created: boolean,
+): Promise<Awaited<ReturnType<typeof planRoleSettings>>> {
+  const plan = await planRoleSettings(session, pair);
+  if (plan.refused.length === 0) return plan;
+  const { original, clone } = pair;
+  throw new CloneRefusedError(clone, original, 'settings', plan.refused, {
+    fix: `These settings are limits a session cannot override, and differ between ${original} and ${clone}${created ? ' (which this rotation would create)' : ''}. Decide by hand: ALTER ROLE ... SET (or RESET) them alike on both, as a superuser, then rotate`,
+  });
+}
+
+/** What {@link narrowing} decided: the statements' values and the names for the log. */
+interface Narrowing {
+  readonly set: AlignedAttributes;
+  readonly names: readonly string[];
+}
+
+/** A CONNECTION LIMIT as an upper bound: -1 (none) is no bound at all. */
+const bound = (limit: number) => (limit === -1 ? Number.POSITIVE_INFINITY : limit);
+
+/**
+ * How the clone's limits follow the original's: a rotation only ever
+ * narrows them. The clone takes the original's VALID UNTIL (and CONNECTION
+ * LIMIT on PostgreSQL) where the original's is narrower; where the clone's
+ * is narrower, an operator put it there (the function only ever copies the
+ * original's), and it stays. Nothing is widened or cleared, and LOGIN is
+ * never set (a disabled role is refused before). Read before any change:
+ * an attribute it cannot read refuses the rotation.
+ *
+ * @param created - the clone does not exist yet: it will have none of the limits
+ */
+async function narrowing(
   engine: Engine,
   session: ChangingSession['session'],
   { original, clone }: AlternatingPair,
-): Promise<string[]> {
+  created: boolean,
+): Promise<Narrowing> {
   const want = await engine.roleAttributes(session, original);
-  const have = await engine.roleAttributes(session, clone);
-  if (want === undefined || have === undefined) return [];
-  const differing: string[] = engine.alignedAttributes.filter(
-    (attribute) => want[attribute] !== have[attribute],
-  );
-  if (differing.length === 0) return [];
-  await engine.alignRole(session, clone, {
-    connectionLimit: want.connectionLimit,
-    validUntil: want.validUntil,
-  });
-  return differing;
+  const have = created
+    ? { connectionLimit: -1, expiresAt: Number.POSITIVE_INFINITY }
+    : await engine.roleAttributes(session, clone);
+  const unknown = (a: typeof have) =>
+    a === undefined || Number.isNaN(a.expiresAt) || !Number.isSafeInteger(a.connectionLimit);
+  if (want === undefined || unknown(want) || unknown(have) || have === undefined) {
+    throw new CloneRefusedError(clone, original, 'disabled', ['attributes unreadable']);
+  }
+  const set: { connectionLimit?: number; validUntil?: string } = {};
+  if (
+    engine.alignedAttributes.includes('validUntil') &&
+    want.validUntil !== undefined &&
+    want.expiresAt < have.expiresAt
+  ) {
+    set.validUntil = want.validUntil;
+  }
+  if (
+    engine.alignedAttributes.includes('connectionLimit') &&
+    bound(want.connectionLimit) < bound(have.connectionLimit)
+  ) {
+    set.connectionLimit = want.connectionLimit;
+  }
+  return { set, names: Object.keys(set) };
 }
 
 /**

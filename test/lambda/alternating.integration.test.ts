@@ -24,6 +24,7 @@ import { SdkSecretStore } from '../../lambda/adapters/secrets-manager.js';
 import type { RotationEvent } from '../../lambda/core/event.js';
 import { createScramVerifier } from '../../lambda/core/scram.js';
 import { type DatabaseSecret, parseDatabaseSecret } from '../../lambda/core/secret.js';
+import { cloneMarkText } from '../../lambda/engines/postgres.js';
 import {
   AuthenticationFailedError,
   ConnectionLostError,
@@ -469,6 +470,53 @@ describe.each(servers)('alternating users on $name', (server) => {
     expect(attributes[user.clone]?.limit).toBe(server.engine === 'postgres' ? 7 : -1);
   });
 
+  it("only narrows the clone's limits: a narrower VALID UNTIL or CONNECTION LIMIT an operator put on the clone stays", async () => {
+    const user = await appUser(server);
+    const lambda = rotationFunction();
+    expect(await rotate(user.secretArn, lambda)).toMatchObject({ ok: true });
+    const attributes = () =>
+      postgres.withAdmin(async (c) =>
+        Object.fromEntries(
+          (
+            await c.query<{ rolname: string; until: string | null; limit: number }>(
+              'SELECT rolname, rolvaliduntil::text AS until, rolconnlimit AS limit FROM pg_roles WHERE rolname = ANY($1)',
+              [[user.username, user.clone]],
+            )
+          ).rows.map((r) => [r.rolname, { until: r.until, limit: r.limit }]),
+        ),
+      );
+    // The operator narrows the clone only; the original has no limit, then a wider one.
+    await postgres.withAdmin(async (c) => {
+      const [original, clone] = [user.username, user.clone].map((r) => c.escapeIdentifier(r));
+      await c.query(`ALTER ROLE ${clone} VALID UNTIL '2030-01-01 00:00:00+00' CONNECTION LIMIT 3`);
+      await c.query(`ALTER ROLE ${original} VALID UNTIL 'infinity' CONNECTION LIMIT -1`);
+    });
+    for (const wider of [undefined, "VALID UNTIL '2032-01-01 00:00:00+00' CONNECTION LIMIT 9"]) {
+      if (wider !== undefined) {
+        await postgres.withAdmin((c) =>
+          c.query(`ALTER ROLE ${c.escapeIdentifier(user.username)} ${wider}`),
+        );
+      }
+      // Both directions of the pair: the clone is next, then current.
+      for (let i = 0; i < 2; i++) {
+        expect(await rotate(user.secretArn, lambda)).toMatchObject({ ok: true });
+        const clone = (await attributes())[user.clone];
+        expect(clone).toEqual({ until: '2030-01-01 00:00:00+00', limit: 3 });
+      }
+    }
+    // A narrower date on the original still reaches the clone; its limit stays the narrower.
+    await postgres.withAdmin((c) =>
+      c.query(
+        `ALTER ROLE ${c.escapeIdentifier(user.username)} VALID UNTIL '2029-01-01 00:00:00+00' CONNECTION LIMIT 5`,
+      ),
+    );
+    expect(await rotate(user.secretArn, lambda)).toMatchObject({ ok: true });
+    expect((await attributes())[user.clone]).toEqual({
+      until: '2029-01-01 00:00:00+00',
+      limit: 3,
+    });
+  });
+
   it("gives the clone's sessions the original's per-role settings, at every rotation", async () => {
     const user = await appUser(server);
     const schema = `sch_${randomBytes(3).toString('hex')}`;
@@ -858,6 +906,110 @@ describe("what a holder of the clone's credentials can do on PostgreSQL (the cla
         ).rows[0]?.owner,
     );
     expect(owner).toBe(user.username);
+  });
+});
+
+describe('a clone another role manager can administer, on PostgreSQL', () => {
+  it('refuses a marked clone that another CREATEROLE role created (and so can set its password), and grants it nothing', async () => {
+    const user = await appUser(servers[0] as Server);
+    // Another role manager, with no right on the user: it creates the
+    // clone's name, and writes the mark (it has ADMIN OPTION on what it creates).
+    const manager = `mgr_${randomBytes(4).toString('hex')}`;
+    const managerPassword = randomBytes(18).toString('base64url');
+    watch.secret(managerPassword);
+    await postgres.createUser(manager, createScramVerifier(managerPassword, { iterations: COST }), {
+      createRole: true,
+    });
+    const theirs = randomBytes(12).toString('hex');
+    watch.secret(theirs);
+    const c = await postgres.connect(manager, managerPassword);
+    try {
+      const clone = c.escapeIdentifier(user.clone);
+      const [row] = (
+        await c.query<{ oid: string }>(
+          'SELECT oid::int8::text AS oid FROM pg_roles WHERE rolname = $1',
+          [user.username],
+        )
+      ).rows;
+      await c.query(`CREATE ROLE ${clone} LOGIN PASSWORD ${c.escapeLiteral(theirs)}`);
+      await c.query(
+        `COMMENT ON ROLE ${clone} IS ${c.escapeLiteral(cloneMarkText(user.username, row?.oid ?? ''))}`,
+      );
+    } finally {
+      await c.end();
+    }
+    const before = await storedHashes(user.clone, user.username);
+    const outcome = await rotate(user.secretArn);
+    expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
+    // Nothing changed: no membership the manager could use, no password.
+    expect(await isMember(user.clone, user.username)).toBe(false);
+    expect(outcome.errorMessage).toMatch(
+      new RegExp(
+        `^Clone refused: ${user.clone}, the clone of ${user.username}, .*\\(${manager}\\)`,
+      ),
+    );
+    expect(await storedHashes(user.clone, user.username)).toEqual(before);
+  });
+});
+
+describe('a clone whose original was dropped and created again, on PostgreSQL', () => {
+  it('refuses the clone: its mark names the old original by oid, and nothing changes', async () => {
+    const user = await appUser(servers[0] as Server);
+    const lambda = rotationFunction();
+    expect(await rotate(user.secretArn, lambda)).toMatchObject({ ok: true });
+    // A new role of the original's name: same name, another oid, same grants to the admin.
+    const password = randomBytes(18).toString('base64url');
+    watch.secret(password);
+    await postgres.withAdmin(async (c) => {
+      const role = c.escapeIdentifier(user.username);
+      await c.query(`DROP OWNED BY ${role}`);
+      await c.query(`DROP ROLE ${role}`);
+      await c.query(
+        `CREATE ROLE ${role} LOGIN PASSWORD ${c.escapeLiteral(createScramVerifier(password, { iterations: COST }))}`,
+      );
+      await c.query(`GRANT ${role} TO ${ADMIN} WITH ADMIN OPTION`);
+    });
+    const before = await storedHashes(user.clone, user.username);
+    const outcome = await rotate(user.secretArn, lambda);
+    expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
+    expect(outcome.errorMessage).toMatch(
+      new RegExp(
+        `^Clone refused: ${user.clone}, the clone of ${user.username}, is not proven to be the clone this function created`,
+      ),
+    );
+    expect(await storedHashes(user.clone, user.username)).toEqual(before);
+    expect(await isMember(user.clone, user.username)).toBe(false);
+  });
+});
+
+describe('per-role settings a session cannot override, on PostgreSQL', () => {
+  it('refuses to clear a log_statement an operator put on the clone alone, and changes nothing', async () => {
+    const user = await appUser(servers[0] as Server);
+    const lambda = rotationFunction();
+    expect(await rotate(user.secretArn, lambda)).toMatchObject({ ok: true });
+    // The operator audits the clone's sessions only.
+    await postgres.withAdmin((c) =>
+      c.query(`ALTER ROLE ${c.escapeIdentifier(user.clone)} SET log_statement = 'all'`),
+    );
+    const before = await storedHashes(user.clone, user.username);
+    const outcome = await rotate(user.secretArn, lambda);
+    expect(outcome).toMatchObject({ ok: false, failedStep: 'setSecret' });
+    expect(await storedHashes(user.clone, user.username)).toEqual(before);
+    expect(outcome.errorMessage).toMatch(
+      new RegExp(
+        `^Clone refused: ${user.clone}, the clone of ${user.username}, has per-role settings a session cannot override .*\\(log_statement\\); nothing was changed\\.`,
+      ),
+    );
+    const config = await postgres.withAdmin(async (c) =>
+      (
+        await c.query<{ config: string[] }>(
+          `SELECT s.setconfig AS config FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
+            WHERE r.rolname = $1 AND s.setdatabase = 0`,
+          [user.clone],
+        )
+      ).rows.flatMap((r) => r.config),
+    );
+    expect(config).toContain('log_statement=all');
   });
 });
 
