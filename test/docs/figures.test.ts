@@ -21,12 +21,12 @@ function figures(text: string): string[] {
 }
 
 /** True when the report gives the figure: with its unit, or as a bare table cell of bytes. */
-function inReport(figure: string): boolean {
+function inReport(figure: string, report = REPORT): boolean {
   const [number = '', unit = ''] = figure.split(' ');
   return (
-    REPORT.includes(`${number} ${unit}`) ||
-    REPORT.includes(`${number}${unit}`) ||
-    (unit === 'bytes' && REPORT.includes(`| ${number} |`))
+    report.includes(`${number} ${unit}`) ||
+    report.includes(`${number}${unit}`) ||
+    (unit === 'bytes' && report.includes(`| ${number} |`))
   );
 }
 
@@ -47,8 +47,16 @@ describe('the figures of docs/performance.md', () => {
   });
 
   it('would fail on a figure the report does not give', () => {
-    expect(inReport('41.9 ms')).toBe(false);
-    expect(inReport('42 ms')).toBe(true);
+    // The committed report's own cold start median passes, whatever the run.
+    const median = /^\| cold start \| median (\d+(?:\.\d+)?) ms,/m.exec(REPORT)?.[1];
+    expect(median).toBeDefined();
+    expect(inReport(`${median} ms`)).toBe(true);
+    // A report that gives 42 ms and 7472 bytes gives neither 41.9 ms nor 7471 bytes.
+    const report = '| cold start | median 42 ms |\n| valibot | 7472 |\n';
+    expect(inReport('42 ms', report)).toBe(true);
+    expect(inReport('7472 bytes', report)).toBe(true);
+    expect(inReport('41.9 ms', report)).toBe(false);
+    expect(inReport('7471 bytes', report)).toBe(false);
   });
 });
 
