@@ -1042,6 +1042,8 @@ export class CloneRefusedError extends RotationError {
   readonly problem: CloneProblem;
   /** The attributes or roles involved, where that is the problem. */
   readonly privileges: readonly string[];
+  /** What to do: the message's last sentence (for doctor's fix column). */
+  readonly fix: string;
 
   constructor(
     role: string,
@@ -1063,6 +1065,7 @@ export class CloneRefusedError extends RotationError {
     this.original = original;
     this.problem = problem;
     this.privileges = [...privileges];
+    this.fix = options?.fix ?? CLONE_FIXES[problem];
   }
 }
 

@@ -182,7 +182,7 @@ export async function runChecks(input: DoctorInput): Promise<CheckResult[]> {
       );
       // 4b. Alternating users: the clone's name, its original, and what the admin may do.
       if (input.config.mode === 'alternating' && adminSession) {
-        await alternatingChecks(adminSession, changerName, engine, secret, input.config, add);
+        await alternatingChecks(adminSession, changerName, engine, secret, input, add);
       }
       // 5. May the changer change the password, and will the change be safe?
       if (engine === 'postgres') {

@@ -28,6 +28,7 @@
  *
  * @module
  */
+import type { DatabaseSession } from '../adapters/database.js';
 import { type AlternatingPair, alternatingPair } from '../core/alternating.js';
 import { assertTargetRole, type RoleFacts } from '../core/confinement.js';
 import { type DatabaseSecret, differingFields, TARGET_FIELDS } from '../core/secret.js';
@@ -136,20 +137,64 @@ export async function checkPair(
 ): Promise<Checked> {
   const { session } = changing;
   const pair = alternatingPair(current.username, ctx.config.cloneSuffix, engine.name);
-  const { clone, original } = pair;
-  await confineOriginal(ctx, engine, changing, pair);
-  const cloneFacts = await engine.roleFacts(session, clone, changing.changer);
+  const input: PairCheckInput = {
+    engine,
+    session,
+    changer: changing.changer,
+    pair,
+    allowPrivilegedTarget: ctx.config.allowPrivilegedTarget,
+    // The roll-back does not prove possession again (see above).
+    possesses: purpose === 'roll-back' ? undefined : () => possesses(ctx, current, pending, pair),
+  };
+  await confineOriginal(input);
+  const cloneFacts = await engine.roleFacts(session, pair.clone, changing.changer);
   if (cloneFacts === undefined) {
-    if (pair.next !== clone) throw new CloneRefusedError(clone, original, 'clone-missing');
-    if (purpose === 'roll-back') throw new CloneRefusedError(clone, original, 'clone-missing');
+    if (pair.next !== pair.clone || purpose === 'roll-back') {
+      throw new CloneRefusedError(pair.clone, pair.original, 'clone-missing');
+    }
     return { pair, cloneFacts };
   }
-  confineClone(ctx, cloneFacts, changing, pair);
-  await refuseHolders(engine, changing, pair);
-  await proveClone(ctx, engine, changing, current, pending, pair, purpose);
-  await refuseDisabled(engine, session, pair, clone);
-  await refuseDisabled(engine, session, pair, original);
+  for (const check of existingCloneChecks(input, cloneFacts)) await check();
   return { pair, cloneFacts };
+}
+
+/**
+ * What the read-only checks of a pair run against: the admin's session and
+ * the rules. Shared with `scram-rotator doctor`, which runs the same checks.
+ */
+export interface PairCheckInput {
+  readonly engine: Engine;
+  /** The admin's session. */
+  readonly session: DatabaseSession;
+  /** The admin's role. */
+  readonly changer: string;
+  readonly pair: AlternatingPair;
+  readonly allowPrivilegedTarget: boolean;
+  /**
+   * Where the engine keeps no mark (see {@link proveClone}): whether the
+   * user a rotation changes logs in with a password this secret holds for
+   * it. `undefined`: not asked (testSecret's roll-back).
+   */
+  readonly possesses: (() => Promise<boolean>) | undefined;
+}
+
+/**
+ * The checks of an existing clone, in the order a rotation runs them; each
+ * throws {@link CloneRefusedError} (or the confinement's error) and changes
+ * nothing. The rotation stops at the first; doctor reports each.
+ */
+export function existingCloneChecks(
+  input: PairCheckInput,
+  cloneFacts: RoleFacts,
+): readonly (() => Promise<void>)[] {
+  const { pair } = input;
+  return [
+    async () => confineClone(input, cloneFacts),
+    () => refuseHolders(input),
+    () => proveClone(input),
+    () => refuseDisabled(input, pair.clone),
+    () => refuseDisabled(input, pair.original),
+  ];
 }
 
 /**
@@ -157,20 +202,21 @@ export async function checkPair(
  * member of it, exists as named), and never privileged, whatever
  * ALLOW_PRIVILEGED_TARGET says: its clone would get the same.
  */
-async function confineOriginal(
-  ctx: StepContext,
-  engine: Engine,
-  changing: ChangingSession,
-  { original, clone }: AlternatingPair,
-): Promise<void> {
-  const facts = await engine.roleFacts(changing.session, original, changing.changer);
+export async function confineOriginal({
+  engine,
+  session,
+  changer,
+  pair: { original, clone },
+  allowPrivilegedTarget,
+}: PairCheckInput): Promise<void> {
+  const facts = await engine.roleFacts(session, original, changer);
   if (facts === undefined) throw new CloneRefusedError(clone, original, 'original-missing');
   assertTargetRole({
     role: original,
     storedName: engine.foldRoleName(original),
     facts,
-    changer: changing.changer,
-    allowPrivileged: ctx.config.allowPrivilegedTarget,
+    changer,
+    allowPrivileged: allowPrivilegedTarget,
   });
   const privileged = [...facts.attributes, ...facts.privilegedRoles];
   if (privileged.length > 0) {
@@ -185,17 +231,15 @@ async function confineOriginal(
  * whatever ALLOW_PRIVILEGED_TARGET says.
  */
 function confineClone(
-  ctx: StepContext,
+  { changer, pair: { original, clone }, allowPrivilegedTarget }: PairCheckInput,
   facts: RoleFacts,
-  changing: ChangingSession,
-  { original, clone }: AlternatingPair,
 ): void {
   assertTargetRole({
     role: clone,
     storedName: clone,
     facts,
-    changer: changing.changer,
-    allowPrivileged: ctx.config.allowPrivilegedTarget,
+    changer,
+    allowPrivileged: allowPrivilegedTarget,
   });
   const privileged = [...facts.attributes, ...facts.privilegedRoles];
   if (privileged.length > 0) {
@@ -212,14 +256,13 @@ function confineClone(
  * also set its password. The user itself may have members: the operator
  * granted those the user's privileges; nobody granted them the clone.
  */
-async function refuseHolders(
-  engine: Engine,
-  changing: ChangingSession,
-  { original, clone }: AlternatingPair,
-): Promise<void> {
-  const others = (await engine.roleMembers(changing.session, clone)).filter(
-    (member) => member !== changing.changer,
-  );
+async function refuseHolders({
+  engine,
+  session,
+  changer,
+  pair: { original, clone },
+}: PairCheckInput): Promise<void> {
+  const others = (await engine.roleMembers(session, clone)).filter((member) => member !== changer);
   if (others.length > 0) throw new CloneRefusedError(clone, original, 'held-by-others', others);
 }
 
@@ -242,17 +285,9 @@ async function refuseHolders(
  *   interrupted run of this rotation). Another application's role of the
  *   clone's name fails that: its password is not in this secret.
  */
-async function proveClone(
-  ctx: StepContext,
-  engine: Engine,
-  changing: ChangingSession,
-  current: DatabaseSecret,
-  pending: DatabaseSecret,
-  pair: AlternatingPair,
-  purpose: 'change' | 'roll-back',
-): Promise<void> {
+async function proveClone({ engine, session, pair, possesses }: PairCheckInput): Promise<void> {
   const { clone, original } = pair;
-  const mark = await engine.cloneMark(changing.session, pair);
+  const mark = await engine.cloneMark(session, pair);
   if (mark !== undefined) {
     if (mark.found === mark.expected) return;
     throw new CloneRefusedError(clone, original, 'unproven', [], {
@@ -261,8 +296,7 @@ async function proveClone(
         `To bring it under rotation deliberately (its password will change, and it will act as ${original}), check its memberships and attributes, then run: ${mark.adopt}`,
     });
   }
-  if (purpose === 'roll-back') return;
-  if (await possesses(ctx, current, pending, pair)) return;
+  if (possesses === undefined || (await possesses())) return;
   throw new CloneRefusedError(clone, original, 'unproven', [], {
     fix:
       `CockroachDB has no role comment, so ${pair.next} must log in with the password this secret holds for it, and none of AWSPREVIOUS or AWSPENDING does. ` +
@@ -271,19 +305,37 @@ async function proveClone(
   });
 }
 
-/**
- * Whether the user this rotation changes logs in with a password this
- * secret holds for it: AWSPREVIOUS's where it names that user on
- * AWSCURRENT's server, else AWSPENDING's (an interrupted run of this
- * rotation set it already). At most one of them fails.
- */
+/** Whether the user a rotation changes logs in with a password this secret holds for it (see {@link possessedBy}). */
 async function possesses(
   ctx: StepContext,
   current: DatabaseSecret,
   pending: DatabaseSecret,
   { next }: AlternatingPair,
 ): Promise<boolean> {
-  const previous = await loadPrevious(ctx);
+  return possessedBy(
+    (secret) => ctx.database.login(loginTarget(secret, ctx.config), loginLimits(ctx)),
+    next,
+    current,
+    { previous: await loadPrevious(ctx), pending },
+  );
+}
+
+/**
+ * Whether `next` logs in with a password this secret holds for it:
+ * AWSPREVIOUS's where it names `next` on AWSCURRENT's server, else
+ * AWSPENDING's (an interrupted run of a rotation set it already). At most
+ * one of them fails. Shared with doctor, which logs in the same way.
+ */
+export async function possessedBy(
+  login: (secret: DatabaseSecret) => Promise<DatabaseSession>,
+  next: string,
+  current: DatabaseSecret,
+  versions: {
+    readonly previous: DatabaseSecret | undefined;
+    readonly pending: DatabaseSecret | undefined;
+  },
+): Promise<boolean> {
+  const { previous, pending } = versions;
   const candidates: [DatabaseSecret, string][] = [];
   if (
     previous !== undefined &&
@@ -292,11 +344,11 @@ async function possesses(
   ) {
     candidates.push([previous, 'AWSPREVIOUS']);
   }
-  candidates.push([pending, 'AWSPENDING']);
+  if (pending !== undefined) candidates.push([pending, 'AWSPENDING']);
   for (const [secret, label] of candidates) {
-    let session: ChangingSession['session'];
+    let session: DatabaseSession;
     try {
-      session = await ctx.database.login(loginTarget(secret, ctx.config), loginLimits(ctx));
+      session = await login(secret);
     } catch (error) {
       if (isRotationError(error, 'AUTH_FAILED')) continue;
       throw error;
@@ -317,9 +369,7 @@ async function possesses(
  * or making a disabled role AWSCURRENT, would).
  */
 async function refuseDisabled(
-  engine: Engine,
-  session: ChangingSession['session'],
-  { original, clone }: AlternatingPair,
+  { engine, session, pair: { original, clone } }: PairCheckInput,
   role: string,
 ): Promise<void> {
   const attributes = await engine.roleAttributes(session, role);
@@ -382,7 +432,7 @@ async function restorePassword(
  * between the two, the rotation is refused rather than clear, widen or
  * impose it (the admin may not even be allowed to).
  */
-async function settingsPlan(
+export async function settingsPlan(
   session: ChangingSession['session'],
   pair: AlternatingPair,
   created: boolean,
@@ -396,7 +446,7 @@ async function settingsPlan(
 }
 
 /** What {@link narrowing} decided: the statements' values and the names for the log. */
-interface Narrowing {
+export interface Narrowing {
   readonly set: AlignedAttributes;
   readonly names: readonly string[];
 }
@@ -415,7 +465,7 @@ const bound = (limit: number) => (limit === -1 ? Number.POSITIVE_INFINITY : limi
  *
  * @param created - the clone does not exist yet: it will have none of the limits
  */
-async function narrowing(
+export async function narrowing(
   engine: Engine,
   session: ChangingSession['session'],
   { original, clone }: AlternatingPair,

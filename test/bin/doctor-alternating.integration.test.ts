@@ -11,9 +11,12 @@ import { type CheckResult, runChecks } from '../../bin/doctor/checks.js';
 import { PgConnector } from '../../lambda/adapters/database.js';
 import { SdkSecretStore } from '../../lambda/adapters/secrets-manager.js';
 import { configFromEnv } from '../../lambda/config.js';
+import { CLONE_FIXES, CLONE_PROBLEMS, CloneRefusedError } from '../../lambda/errors.js';
 import { type CockroachDouble, startCockroachDouble } from '../../local/cockroach/double.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
 import { createCockroachUser } from '../fixtures/cockroach.js';
+import { completeRotation, handlerFor, runStep, STEPS, stagePending } from '../fixtures/drive.js';
+import { modeEnv } from '../fixtures/modes.js';
 
 const run = promisify(execFile);
 let stack: LocalStack;
@@ -41,6 +44,28 @@ async function doctor(secretId: string, env: Record<string, string> = {}) {
 }
 
 const find = (results: CheckResult[], check: string) => results.find((r) => r.check === check);
+
+const rotationEnv = { ...modeEnv('alternating'), CLONE_SUFFIX: '_clone' };
+
+/** One whole alternating rotation by the real handler, as Secrets Manager runs it. */
+async function rotate(secretArn: string): Promise<void> {
+  const handler = handlerFor({ secrets: new SdkSecretStore(stack.client), env: rotationEnv });
+  const token = await stagePending(stack.client, stack.secretsManager, secretArn);
+  for (const step of STEPS) {
+    expect((await runStep(handler, step, secretArn, token)).error).toBeUndefined();
+  }
+  await completeRotation(stack.client, secretArn, token);
+}
+
+/** The error the next rotation's setSecret stops with (createSecret first, as Secrets Manager runs it). */
+async function refusalOf(secretArn: string): Promise<unknown> {
+  const handler = handlerFor({ secrets: new SdkSecretStore(stack.client), env: rotationEnv });
+  const token = await stagePending(stack.client, stack.secretsManager, secretArn);
+  expect((await runStep(handler, 'createSecret', secretArn, token)).error).toBeUndefined();
+  const { error } = await runStep(handler, 'setSecret', secretArn, token);
+  expect(error).toBeInstanceOf(CloneRefusedError);
+  return error;
+}
 
 /** An application user managed by a fresh admin (ADMIN OPTION unless told otherwise). */
 async function postgresSetup(options: { username?: string; adminOption?: boolean } = {}) {
@@ -108,14 +133,95 @@ describe('doctor in alternating mode on PostgreSQL', () => {
     expect(check?.detail).toMatch(/would inherit privileged .* \(CREATEROLE\)$/);
   });
 
-  it('fails an existing role of the clone name that is not a member of the user', async () => {
+  it('fails an unmarked role of the clone name, even one that is a member of the user, with the statement that adopts it', async () => {
+    const user = await postgresSetup();
+    const clone = `${user.username}_clone`;
+    // A member of the user: what the doctor took for proof before.
+    await stack.postgres.withAdmin((c) =>
+      c.query(
+        `CREATE ROLE ${c.escapeIdentifier(clone)} LOGIN IN ROLE ${c.escapeIdentifier(user.username)}`,
+      ),
+    );
+    const results = await doctor(user.secretArn);
+    const check = find(results, 'clone');
+    expect(check).toMatchObject({
+      status: 'fail',
+      detail: `${clone} ${CLONE_PROBLEMS.unproven}`,
+    });
+    expect(check?.fix).toContain(`It carries no mark of this function for ${user.username}`);
+    expect(check?.fix).toMatch(new RegExp(`COMMENT ON ROLE "${clone}" IS `));
+    // The rotation refuses the same role for the same reason, and changes nothing.
+    expect(await refusalOf(user.secretArn)).toMatchObject({ role: clone, problem: 'unproven' });
+  });
+
+  it('fails a clone granted to another role, naming it, and passes the pair the rotation made before that', async () => {
+    const user = await postgresSetup();
+    const clone = `${user.username}_clone`;
+    await rotate(user.secretArn);
+    const clean = await doctor(user.secretArn);
+    expect(clean.filter((r) => r.status === 'fail')).toEqual([]);
+    expect(find(clean, 'clone')?.detail).toBe(
+      `${clone} exists and passes every check of the next rotation (proven the clone of ${user.username}, held by no other role, not disabled, settings alike)`,
+    );
+
+    const other = `other_${randomBytes(3).toString('hex')}`;
+    await stack.postgres.withAdmin(async (c) => {
+      await c.query(`CREATE ROLE ${c.escapeIdentifier(other)}`);
+      await c.query(`GRANT ${c.escapeIdentifier(clone)} TO ${c.escapeIdentifier(other)}`);
+    });
+    const check = find(await doctor(user.secretArn), 'clone');
+    expect(check).toMatchObject({
+      status: 'fail',
+      detail: `${clone} ${CLONE_PROBLEMS['held-by-others']} (${other})`,
+      fix: CLONE_FIXES['held-by-others'],
+    });
+    expect(await refusalOf(user.secretArn)).toMatchObject({
+      role: clone,
+      problem: 'held-by-others',
+    });
+  });
+
+  it('reports every refusal of the next rotation, not only the first', async () => {
+    const user = await postgresSetup();
+    const clone = `${user.username}_clone`;
+    const other = `other_${randomBytes(3).toString('hex')}`;
+    await stack.postgres.withAdmin(async (c) => {
+      await c.query(`CREATE ROLE ${c.escapeIdentifier(clone)} LOGIN CONNECTION LIMIT 0`);
+      await c.query(
+        `CREATE ROLE ${c.escapeIdentifier(other)} IN ROLE ${c.escapeIdentifier(clone)}`,
+      );
+    });
+    const failed = (await doctor(user.secretArn)).filter((r) => r.check === 'clone');
+    expect(failed.map((r) => [r.status, r.detail])).toEqual([
+      ['fail', `${clone} ${CLONE_PROBLEMS['held-by-others']} (${other})`],
+      ['fail', `${clone} ${CLONE_PROBLEMS.unproven}`],
+      ['fail', `${clone} ${CLONE_PROBLEMS.disabled} (CONNECTION LIMIT 0)`],
+    ]);
+  });
+
+  it('fails a setting sessions cannot override that the clone would not share, before the clone exists', async () => {
     const user = await postgresSetup();
     await stack.postgres.withAdmin((c) =>
-      c.query(`CREATE ROLE ${c.escapeIdentifier(`${user.username}_clone`)} LOGIN`),
+      c.query(`ALTER ROLE ${c.escapeIdentifier(user.username)} SET log_statement = 'none'`),
+    );
+    const check = find(await doctor(user.secretArn), 'clone');
+    expect(check).toMatchObject({
+      status: 'fail',
+      detail: `${user.username}_clone ${CLONE_PROBLEMS.settings} (log_statement)`,
+    });
+    expect(check?.fix).toContain('(which this rotation would create)');
+    expect(await refusalOf(user.secretArn)).toMatchObject({ problem: 'settings' });
+  });
+
+  it('fails a clone given a privileged attribute after the rotation made it', async () => {
+    const user = await postgresSetup();
+    await rotate(user.secretArn);
+    await stack.postgres.withAdmin((c) =>
+      c.query(`ALTER ROLE ${c.escapeIdentifier(`${user.username}_clone`)} CREATEROLE`),
     );
     const check = find(await doctor(user.secretArn), 'clone');
     expect(check?.status).toBe('fail');
-    expect(check?.fix).toContain('GRANT <original> TO <clone>');
+    expect(check?.detail).toMatch(/\(CREATEROLE\)$/);
   });
 
   it('runs from the CLI with ROTATION_MODE=alternating in the environment', async () => {
@@ -180,6 +286,14 @@ describe('doctor in alternating mode on CockroachDB', () => {
       ]),
     );
     expect(member.rows[0]?.m).toBe(false);
+  });
+
+  it('passes the pair a rotation made, proven by possession of AWSPREVIOUS as the rotation proves it', async () => {
+    const { user } = await setup(crdb);
+    await rotate(user.secretArn);
+    const results = await doctor(user.secretArn);
+    expect(results.filter((r) => r.status === 'fail')).toEqual([]);
+    expect(find(results, 'clone')?.detail).toContain(`${user.username}_clone exists and passes`);
   });
 
   it('on v23.1 asks for the setting, not for a GRANT that gives the admin the data; before v23.1 for an upgrade', async () => {
